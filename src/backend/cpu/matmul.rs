@@ -1,0 +1,77 @@
+//! Batched matmul with broadcast batch dimensions and optional transposes, over `gemm`.
+
+use super::broadcast::broadcast_offsets;
+use super::gemm::{gemm, GemmScratch, MatRef};
+use super::simd::Path;
+
+/// One operand: its contiguous data and dims, and whether its last two axes are swapped.
+pub struct Operand<'a> {
+    pub data: &'a [f32],
+    pub dims: &'a [usize],
+    pub transposed: bool,
+}
+
+impl<'a> Operand<'a> {
+    /// (rows, cols) as used, and the matrix view at batch offset `off`.
+    fn mat(&self, off: usize) -> (usize, usize, MatRef<'a>) {
+        let r = self.dims.len();
+        let (rows, cols) = (self.dims[r - 2], self.dims[r - 1]);
+        let m = MatRef {
+            data: self.data,
+            off,
+            rs: cols,
+            cs: 1,
+        };
+        if self.transposed {
+            (
+                cols,
+                rows,
+                MatRef {
+                    rs: 1,
+                    cs: cols,
+                    ..m
+                },
+            )
+        } else {
+            (rows, cols, m)
+        }
+    }
+
+    fn batch(&self) -> &[usize] {
+        &self.dims[..self.dims.len() - 2]
+    }
+
+    fn mat_size(&self) -> usize {
+        self.dims[self.dims.len() - 2..].iter().product()
+    }
+}
+
+/// out (`[batch.., M, N]`, contiguous) = a · b.
+pub fn matmul(
+    path: Path,
+    a: &Operand,
+    b: &Operand,
+    out: &mut [f32],
+    out_dims: &[usize],
+    s: &mut GemmScratch,
+) {
+    let batch = &out_dims[..out_dims.len() - 2];
+    let a_offs = broadcast_offsets(batch, a.batch(), a.mat_size());
+    let b_offs = broadcast_offsets(batch, b.batch(), b.mat_size());
+    let (m, k, _) = a.mat(0);
+    let (_, n, _) = b.mat(0);
+    for (i, (ao, bo)) in a_offs.iter().zip(&b_offs).enumerate() {
+        let (_, _, am) = a.mat(*ao);
+        let (_, _, bm) = b.mat(*bo);
+        gemm(
+            path,
+            m,
+            n,
+            k,
+            am,
+            bm,
+            &mut out[i * m * n..(i + 1) * m * n],
+            s,
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The CPU backend: interprets a graph node by node with SIMD kernels, recycling the
+//! buffers of values that nothing reads again.
+
+mod attention;
+mod broadcast;
+mod concat;
+mod conv;
+mod elementwise;
+mod gather;
+pub mod gemm;
+mod matmul;
+mod norm;
+mod pool;
+mod reduce;
+pub mod simd;
+mod softmax;
+
+pub use simd::Path;
+
+use crate::error::{Error, Result};
+use crate::graph::{last_uses, Graph, Node, Op, UnaryOp};
+use crate::tensor::{DType, Tensor};
+use gemm::GemmScratch;
+use pool::BufferPool;
+use std::sync::Mutex;
+
+/// Memory a backend keeps between runs.
+#[derive(Default)]
+struct Workspace {
+    pool: BufferPool,
+    gemm: GemmScratch,
+}
+
+pub struct CpuBackend {
+    path: Path,
+    ws: Mutex<Workspace>,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CpuBackend {
+    /// A backend on the fastest path this build has.
+    pub fn new() -> Self {
+        Self::with_path(Path::best())
+    }
+
+    /// A backend forced onto one kernel path (tests run every available path).
+    pub fn with_path(path: Path) -> Self {
+        CpuBackend {
+            path,
+            ws: Mutex::new(Workspace::default()),
+        }
+    }
+
+    pub fn path(&self) -> Path {
+        self.path
+    }
+
+    /// Runs `graph` on `inputs` (one per input node, in declaration order) and returns
+    /// the graph's outputs.
+    pub fn run(&self, graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let declared: Vec<_> = graph.inputs().collect();
+        if declared.len() != inputs.len() {
+            return Err(Error::arg(
+                "run",
+                format!(
+                    "the graph takes {} inputs, {} given",
+                    declared.len(),
+                    inputs.len()
+                ),
+            ));
+        }
+        let mut ws = self.ws.lock().unwrap_or_else(|p| p.into_inner());
+        let ws = &mut *ws;
+        let last = last_uses(graph);
+        let mut values: Vec<Option<Tensor>> = vec![None; graph.nodes.len()];
+        let mut next_input = inputs.iter();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let value = match &node.op {
+                Op::Input { name, .. } => {
+                    let t = next_input
+                        .next()
+                        .cloned()
+                        .unwrap_or_else(|| Tensor::zeros(vec![0]));
+                    if t.dims() != node.shape.dims() || t.dtype() != node.dtype {
+                        return Err(Error::ShapeMismatch {
+                            op: "run",
+                            shapes: format!(
+                                "{:?} {} and {:?} {}",
+                                t.dims(),
+                                t.dtype(),
+                                node.shape.dims(),
+                                node.dtype
+                            ),
+                            reason: format!("input '{name}' was declared with the second"),
+                        });
+                    }
+                    t
+                }
+                Op::Constant(t) => t.clone(),
+                _ => {
+                    let args: Vec<&Tensor> = node
+                        .inputs
+                        .iter()
+                        .map(|id| values[id.index()].as_ref())
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| {
+                            Error::InvalidGraph(format!("node {i} reads a value already released"))
+                        })?;
+                    self.eval(node, &args, ws)?
+                }
+            };
+            values[i] = Some(value);
+            for id in &node.inputs {
+                if last[id.index()] == i {
+                    if let Some(buf) = values[id.index()].take().and_then(Tensor::into_f32_buffer) {
+                        ws.pool.put(buf);
+                    }
+                }
+            }
+        }
+        graph
+            .outputs
+            .iter()
+            .map(|id| {
+                values[id.index()]
+                    .clone()
+                    .ok_or_else(|| Error::InvalidGraph("an output was never computed".into()))
+            })
+            .collect()
+    }
+
+    fn eval(&self, node: &Node, args: &[&Tensor], ws: &mut Workspace) -> Result<Tensor> {
+        let path = self.path;
+        let dims = node.shape.dims();
+        // f32 operands as contiguous data; views are materialised once here.
+        let owned: Vec<Tensor> = args.iter().map(|t| t.contiguous()).collect();
+        let f = |i: usize| owned[i].as_f32_slice().unwrap_or(&[]);
+        let d = |i: usize| owned[i].dims();
+        let mut out = ws.pool.take(node.shape.numel());
+        match &node.op {
+            Op::MatMul {
+                transpose_a,
+                transpose_b,
+            } => {
+                let a = matmul::Operand {
+                    data: f(0),
+                    dims: d(0),
+                    transposed: *transpose_a,
+                };
+                let b = matmul::Operand {
+                    data: f(1),
+                    dims: d(1),
+                    transposed: *transpose_b,
+                };
+                matmul::matmul(path, &a, &b, &mut out, dims, &mut ws.gemm);
+            }
+            Op::Binary(op) => elementwise::binary(*op, f(0), d(0), f(1), d(1), &mut out, dims),
+            Op::Unary(op) => {
+                out.copy_from_slice(f(0));
+                let k = match op {
+                    UnaryOp::Gelu => simd::gelu,
+                    UnaryOp::GeluTanh => simd::gelu_tanh,
+                    UnaryOp::Relu => simd::relu,
+                    UnaryOp::Silu => simd::silu,
+                    UnaryOp::Tanh => simd::tanh,
+                };
+                k(path, &mut out);
+            }
+            Op::Softmax => {
+                match owned.get(1) {
+                    Some(mask) => elementwise::binary(
+                        crate::graph::BinaryOp::Add,
+                        f(0),
+                        d(0),
+                        mask.as_f32_slice().unwrap_or(&[]),
+                        mask.dims(),
+                        &mut out,
+                        dims,
+                    ),
+                    None => out.copy_from_slice(f(0)),
+                }
+                softmax::softmax_rows(path, &mut out, node.shape.last());
+            }
+            Op::LayerNorm { eps } => {
+                out.copy_from_slice(f(0));
+                norm::layer_norm(path, &mut out, f(1), f(2), *eps);
+            }
+            Op::Gather => {
+                let ids = owned[1].to_i32_vec("gather")?;
+                let width = d(0)[1];
+                if let Err(e) = gather::gather(f(0), width, &ids, &mut out) {
+                    ws.pool.put(out);
+                    return Err(e);
+                }
+            }
+            Op::Reduce { op, axes, .. } => reduce::reduce(*op, f(0), d(0), axes, &mut out),
+            Op::Conv1d(p) | Op::Conv2d(p) => {
+                let (x, w) = (d(0), d(1));
+                let two = matches!(node.op, Op::Conv2d(_));
+                let sp = |v: &[usize], i: usize| {
+                    if two {
+                        v[i]
+                    } else if i == 0 {
+                        1
+                    } else {
+                        v[i - 1]
+                    }
+                };
+                let pp =
+                    |v: &Vec<usize>, dflt: usize| if two { (v[0], v[1]) } else { (dflt, v[0]) };
+                let g = conv::ConvGeom {
+                    n: x[0],
+                    c: x[1],
+                    h: sp(&x[2..], 0),
+                    w: sp(&x[2..], 1),
+                    o: w[0],
+                    kh: sp(&w[2..], 0),
+                    kw: sp(&w[2..], 1),
+                    oh: sp(&dims[2..], 0),
+                    ow: sp(&dims[2..], 1),
+                    stride: pp(&p.stride, 1),
+                    pad: pp(&p.padding, 0),
+                    dil: pp(&p.dilation, 1),
+                    groups: p.groups,
+                };
+                let bias = owned.get(2).and_then(|b| b.as_f32_slice());
+                conv::conv2d(path, f(0), f(1), bias, &g, &mut out, &mut ws.gemm);
+            }
+            Op::Attention { causal, scale } => {
+                let (q, k, v) = (d(0), d(1), d(2));
+                let a = attention::AttnDims {
+                    b: q[0],
+                    h: q[1],
+                    sq: q[2],
+                    sk: k[2],
+                    d: q[3],
+                    dv: v[3],
+                };
+                let mask = owned.get(3).and_then(|m| m.as_f32_slice());
+                attention::attention(
+                    path,
+                    f(0),
+                    f(1),
+                    f(2),
+                    mask,
+                    *causal,
+                    *scale,
+                    &a,
+                    &mut out,
+                    &mut ws.gemm,
+                );
+            }
+            // Layout ops work for any dtype through views; they hand back their own buffers.
+            Op::Reshape(to) => {
+                ws.pool.put(out);
+                return args[0].reshape(to);
+            }
+            Op::Permute(perm) => {
+                ws.pool.put(out);
+                return Ok(args[0].permute(perm)?.contiguous());
+            }
+            Op::Slice { axis, start, end } => {
+                ws.pool.put(out);
+                return Ok(args[0].slice(*axis, *start, *end)?.contiguous());
+            }
+            Op::Concat { axis } => {
+                ws.pool.put(out);
+                return concat_tensors(&owned, *axis, dims);
+            }
+            Op::Input { .. } | Op::Constant(_) => {
+                return Err(Error::InvalidGraph("leaf nodes are not evaluated".into()))
+            }
+        }
+        Tensor::from_f32(dims.to_vec(), out)
+    }
+}
+
+fn concat_tensors(parts: &[Tensor], axis: usize, dims: &[usize]) -> Result<Tensor> {
+    if parts.first().map(|t| t.dtype()) == Some(DType::I32) {
+        let vals: Vec<Vec<i32>> = parts
+            .iter()
+            .map(|t| t.to_i32_vec("concat"))
+            .collect::<Result<_>>()?;
+        let refs: Vec<(&[i32], &[usize])> = vals
+            .iter()
+            .zip(parts)
+            .map(|(v, t)| (v.as_slice(), t.dims()))
+            .collect();
+        let mut out = Vec::new();
+        concat::concat(&refs, axis, &mut out);
+        return Tensor::from_i32(dims.to_vec(), out);
+    }
+    let refs: Vec<(&[f32], &[usize])> = parts
+        .iter()
+        .map(|t| (t.as_f32_slice().unwrap_or(&[]), t.dims()))
+        .collect();
+    let mut out = Vec::new();
+    concat::concat(&refs, axis, &mut out);
+    Tensor::from_f32(dims.to_vec(), out)
+}

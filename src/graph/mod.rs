@@ -1,0 +1,12 @@
+//! The graph IR: models describe their forward pass once as a graph, and every backend
+//! compiles or interprets that graph.
+
+mod builder;
+mod infer;
+mod op;
+mod passes;
+
+pub use builder::{Graph, GraphBuilder, Node, NodeId};
+pub use infer::infer;
+pub use op::{BinaryOp, ConvParams, Op, ReduceOp, UnaryOp};
+pub use passes::last_uses;

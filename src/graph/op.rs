@@ -1,0 +1,144 @@
+//! The op set that BERT, ViT and Whisper need, with their attributes.
+
+use crate::tensor::{DType, Tensor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    /// The exact form, x·Φ(x), with Φ through erf (BERT's "gelu").
+    Gelu,
+    /// The tanh approximation ("gelu_new", "gelu_pytorch_tanh").
+    GeluTanh,
+    Relu,
+    Silu,
+    Tanh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+}
+
+/// Convolution attributes, one entry per spatial dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvParams {
+    pub stride: Vec<usize>,
+    pub padding: Vec<usize>,
+    pub dilation: Vec<usize>,
+    pub groups: usize,
+}
+
+impl ConvParams {
+    /// Stride, padding and dilation shared by every spatial dimension.
+    pub fn uniform(
+        spatial: usize,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Self {
+        ConvParams {
+            stride: vec![stride; spatial],
+            padding: vec![padding; spatial],
+            dilation: vec![dilation; spatial],
+            groups,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// A value supplied at run time, in declaration order.
+    Input {
+        name: String,
+        dtype: DType,
+    },
+    /// A value fixed at build time (weights).
+    Constant(Tensor),
+    /// `[.., M, K] x [.., K, N]` with batch broadcasting; the flags transpose the last two axes.
+    MatMul {
+        transpose_a: bool,
+        transpose_b: bool,
+    },
+    Binary(BinaryOp),
+    Unary(UnaryOp),
+    /// Softmax over the last axis; an optional second input is an additive mask
+    /// broadcast to the first. Rows that are entirely -inf give zeros, not NaN.
+    Softmax,
+    /// Normalises the last axis; inputs x, gamma, beta.
+    LayerNorm {
+        eps: f32,
+    },
+    /// Rows of a `[V, D]` table picked by an i32 index tensor; output `ids.shape + [D]`.
+    Gather,
+    Reshape(Vec<usize>),
+    Permute(Vec<usize>),
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+    },
+    Concat {
+        axis: usize,
+    },
+    Reduce {
+        op: ReduceOp,
+        axes: Vec<usize>,
+        keep_dims: bool,
+    },
+    /// `[N, C, L]` by `[O, C/groups, K]`, optional bias `[O]`.
+    Conv1d(ConvParams),
+    /// `[N, C, H, W]` by `[O, C/groups, KH, KW]`, optional bias `[O]`.
+    Conv2d(ConvParams),
+    /// Scaled dot-product attention over `[B, H, S, D]` q, k, v. An optional fourth input
+    /// `[B, Sk]` marks keys to keep (1) or ignore (0). Causal masking aligns the query
+    /// block with the end of the keys, as a decoder with a cache needs.
+    Attention {
+        causal: bool,
+        scale: f32,
+    },
+}
+
+impl Op {
+    /// A short lower-case name, used in errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Constant(_) => "constant",
+            Op::MatMul { .. } => "matmul",
+            Op::Binary(BinaryOp::Add) => "add",
+            Op::Binary(BinaryOp::Sub) => "sub",
+            Op::Binary(BinaryOp::Mul) => "mul",
+            Op::Binary(BinaryOp::Div) => "div",
+            Op::Unary(UnaryOp::Gelu) => "gelu",
+            Op::Unary(UnaryOp::GeluTanh) => "gelu_tanh",
+            Op::Unary(UnaryOp::Relu) => "relu",
+            Op::Unary(UnaryOp::Silu) => "silu",
+            Op::Unary(UnaryOp::Tanh) => "tanh",
+            Op::Softmax => "softmax",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::Gather => "gather",
+            Op::Reshape(_) => "reshape",
+            Op::Permute(_) => "permute",
+            Op::Slice { .. } => "slice",
+            Op::Concat { .. } => "concat",
+            Op::Reduce {
+                op: ReduceOp::Sum, ..
+            } => "sum",
+            Op::Reduce {
+                op: ReduceOp::Mean, ..
+            } => "mean",
+            Op::Conv1d(_) => "conv1d",
+            Op::Conv2d(_) => "conv2d",
+            Op::Attention { .. } => "attention",
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The host `Tensor`: a shape and strides over a reference-counted buffer, so that
+//! permute, slice and reshape of a contiguous tensor are views, not copies.
+
+use super::{DType, Shape};
+use crate::error::{Error, Result};
+use std::sync::Arc;
+
+/// The shared buffer behind one or more tensors.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    F32(Arc<Vec<f32>>),
+    I32(Arc<Vec<i32>>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Tensor {
+    storage: Storage,
+    shape: Shape,
+    strides: Vec<usize>,
+    offset: usize,
+}
+
+impl Tensor {
+    pub fn from_f32(shape: impl Into<Shape>, data: Vec<f32>) -> Result<Self> {
+        Self::from_storage(shape.into(), Storage::F32(Arc::new(data)))
+    }
+
+    pub fn from_i32(shape: impl Into<Shape>, data: Vec<i32>) -> Result<Self> {
+        Self::from_storage(shape.into(), Storage::I32(Arc::new(data)))
+    }
+
+    pub fn zeros(shape: impl Into<Shape>) -> Self {
+        let shape = shape.into();
+        let n = shape.numel();
+        Self::contiguous_over(shape, Storage::F32(Arc::new(vec![0.0; n])))
+    }
+
+    fn from_storage(shape: Shape, storage: Storage) -> Result<Self> {
+        let len = match &storage {
+            Storage::F32(v) => v.len(),
+            Storage::I32(v) => v.len(),
+        };
+        if len != shape.numel() {
+            return Err(Error::shapes(
+                "tensor",
+                &[shape.dims()],
+                format!("{len} values given for {} elements", shape.numel()),
+            ));
+        }
+        Ok(Self::contiguous_over(shape, storage))
+    }
+
+    fn contiguous_over(shape: Shape, storage: Storage) -> Self {
+        let strides = shape.contiguous_strides();
+        Tensor {
+            storage,
+            shape,
+            strides,
+            offset: 0,
+        }
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    pub fn dims(&self) -> &[usize] {
+        self.shape.dims()
+    }
+
+    pub fn strides(&self) -> &[usize] {
+        &self.strides
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.numel()
+    }
+
+    pub fn dtype(&self) -> DType {
+        match self.storage {
+            Storage::F32(_) => DType::F32,
+            Storage::I32(_) => DType::I32,
+        }
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.strides == self.shape.contiguous_strides()
+    }
+
+    /// The elements in row-major order, as a slice when the tensor is a contiguous f32 view.
+    pub fn as_f32_slice(&self) -> Option<&[f32]> {
+        match &self.storage {
+            Storage::F32(v) if self.is_contiguous() => {
+                Some(&v[self.offset..self.offset + self.numel()])
+            }
+            _ => None,
+        }
+    }
+
+    /// The elements in row-major order, as a slice when the tensor is a contiguous i32 view.
+    pub fn as_i32_slice(&self) -> Option<&[i32]> {
+        match &self.storage {
+            Storage::I32(v) if self.is_contiguous() => {
+                Some(&v[self.offset..self.offset + self.numel()])
+            }
+            _ => None,
+        }
+    }
+
+    /// Row-major f32 copy of the elements (i32 tensors are converted).
+    pub fn to_f32_vec(&self) -> Vec<f32> {
+        if let Some(s) = self.as_f32_slice() {
+            return s.to_vec();
+        }
+        let idx = self.element_offsets();
+        match &self.storage {
+            Storage::F32(v) => idx.iter().map(|&i| v[i]).collect(),
+            Storage::I32(v) => idx.iter().map(|&i| v[i] as f32).collect(),
+        }
+    }
+
+    /// Row-major i32 copy of the elements, or a dtype error for f32 tensors.
+    pub fn to_i32_vec(&self, op: &'static str) -> Result<Vec<i32>> {
+        match &self.storage {
+            Storage::I32(v) => Ok(self.element_offsets().iter().map(|&i| v[i]).collect()),
+            Storage::F32(_) => Err(Error::DTypeMismatch {
+                op,
+                expected: "i32".into(),
+                found: "f32".into(),
+            }),
+        }
+    }
+
+    /// Buffer offsets of every element, in row-major order of the view.
+    fn element_offsets(&self) -> Vec<usize> {
+        let dims = self.dims();
+        let n = self.numel();
+        let mut out = Vec::with_capacity(n);
+        if n == 0 {
+            return out;
+        }
+        let mut index = vec![0usize; dims.len()];
+        let mut off = self.offset;
+        for _ in 0..n {
+            out.push(off);
+            for d in (0..dims.len()).rev() {
+                index[d] += 1;
+                off += self.strides[d];
+                if index[d] < dims[d] {
+                    break;
+                }
+                off -= self.strides[d] * dims[d];
+                index[d] = 0;
+            }
+        }
+        out
+    }
+
+    /// A contiguous tensor with the same elements; shares the buffer when already contiguous.
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() {
+            return self.clone();
+        }
+        let storage = match &self.storage {
+            Storage::F32(_) => Storage::F32(Arc::new(self.to_f32_vec())),
+            Storage::I32(_) => {
+                Storage::I32(Arc::new(self.to_i32_vec("contiguous").unwrap_or_default()))
+            }
+        };
+        Self::contiguous_over(self.shape.clone(), storage)
+    }
+
+    /// Reorders the axes; a view, no copy.
+    pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
+        let rank = self.shape.rank();
+        let mut seen = vec![false; rank];
+        if perm.len() != rank
+            || perm
+                .iter()
+                .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
+        {
+            return Err(Error::shapes(
+                "permute",
+                &[self.dims(), perm],
+                "the permutation must list each axis exactly once",
+            ));
+        }
+        Ok(Tensor {
+            storage: self.storage.clone(),
+            shape: Shape::new(perm.iter().map(|&p| self.dims()[p]).collect::<Vec<_>>()),
+            strides: perm.iter().map(|&p| self.strides[p]).collect(),
+            offset: self.offset,
+        })
+    }
+
+    /// Elements `start..end` along `axis`; a view, no copy.
+    pub fn slice(&self, axis: usize, start: usize, end: usize) -> Result<Tensor> {
+        let dims = self.dims();
+        if axis >= dims.len() || start > end || end > dims[axis] {
+            return Err(Error::shapes(
+                "slice",
+                &[dims],
+                format!("range {start}..{end} on axis {axis} is out of bounds"),
+            ));
+        }
+        let mut shape = dims.to_vec();
+        shape[axis] = end - start;
+        Ok(Tensor {
+            storage: self.storage.clone(),
+            shape: Shape::new(shape),
+            strides: self.strides.clone(),
+            offset: self.offset + start * self.strides[axis],
+        })
+    }
+
+    /// The same elements under a new shape; a view when contiguous, a copy otherwise.
+    pub fn reshape(&self, dims: &[usize]) -> Result<Tensor> {
+        let new = Shape::new(dims.to_vec());
+        if new.numel() != self.numel() {
+            return Err(Error::shapes(
+                "reshape",
+                &[self.dims(), dims],
+                format!(
+                    "{} elements cannot take {} places",
+                    self.numel(),
+                    new.numel()
+                ),
+            ));
+        }
+        let base = self.contiguous();
+        Ok(Tensor {
+            strides: new.contiguous_strides(),
+            shape: new,
+            ..base
+        })
+    }
+
+    /// Takes back the buffer when this tensor is its only owner and covers all of it.
+    pub fn into_f32_buffer(self) -> Option<Vec<f32>> {
+        let whole = self.offset == 0 && self.is_contiguous();
+        match self.storage {
+            Storage::F32(arc) if whole && arc.len() == self.shape.numel() => {
+                Arc::try_unwrap(arc).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_share_and_copy_correctly() {
+        let t = Tensor::from_f32(vec![2, 3], (0..6).map(|x| x as f32).collect()).unwrap();
+        let p = t.permute(&[1, 0]).unwrap();
+        assert!(!p.is_contiguous());
+        assert_eq!(p.to_f32_vec(), vec![0., 3., 1., 4., 2., 5.]);
+        let s = t.slice(1, 1, 3).unwrap();
+        assert_eq!(s.to_f32_vec(), vec![1., 2., 4., 5.]);
+        assert_eq!(
+            p.reshape(&[6]).unwrap().to_f32_vec(),
+            vec![0., 3., 1., 4., 2., 5.]
+        );
+        assert!(t.reshape(&[4]).is_err());
+        assert!(t.permute(&[0, 0]).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! Turns SDK errors into JS `Error`s that carry a stable `code` property.
+
+use crate::error::Error;
+use wasm_bindgen::JsValue;
+
+/// A JS `Error` whose message is the SDK error's and whose `code` is `Error::code`.
+pub fn to_js(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("IpfsAccelerateError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
+    err.into()
+}

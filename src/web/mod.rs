@@ -1,0 +1,30 @@
+//! The JS surface: everything `#[wasm_bindgen]` lives under here; nothing below knows JS.
+
+mod error;
+mod ops;
+mod options;
+mod tensor;
+
+pub use error::to_js;
+pub use tensor::JsTensor;
+
+use wasm_bindgen::prelude::*;
+
+/// Runs once when the module is instantiated: panics, which should never happen, at least
+/// reach the console with a message instead of a bare `unreachable`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// The SDK version, from Cargo.toml.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Which CPU kernel path this build runs: "simd128" or "portable".
+#[wasm_bindgen(js_name = cpuPath)]
+pub fn cpu_path() -> String {
+    crate::backend::cpu::Path::best().name().to_string()
+}

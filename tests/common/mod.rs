@@ -1,0 +1,188 @@
+//! Shared by the reference tests: loads the numpy fixtures and runs one case as a one-op
+//! graph on every CPU kernel path this build has.
+
+use ipfs_accelerate::backend::cpu::{CpuBackend, Path};
+use ipfs_accelerate::graph::{ConvParams, GraphBuilder, NodeId};
+use ipfs_accelerate::tensor::{DType, Tensor};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+pub struct Fixture {
+    pub cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+pub struct Case {
+    pub name: String,
+    pub op: String,
+    pub attrs: serde_json::Map<String, Value>,
+    pub inputs: Vec<FTensor>,
+    pub expected: FTensor,
+    pub atol: f64,
+    pub rtol: f64,
+}
+
+#[derive(Deserialize)]
+pub struct FTensor {
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub data: Vec<Value>,
+}
+
+impl FTensor {
+    pub fn values(&self) -> Vec<f64> {
+        self.data
+            .iter()
+            .map(|v| match v {
+                Value::Number(n) => n.as_f64().expect("finite number"),
+                Value::String(s) if s == "inf" => f64::INFINITY,
+                Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
+                other => panic!("fixture value {other} is not a number"),
+            })
+            .collect()
+    }
+
+    fn tensor(&self) -> Tensor {
+        let v = self.values();
+        match self.dtype.as_str() {
+            "i32" => Tensor::from_i32(self.shape.clone(), v.iter().map(|&x| x as i32).collect()),
+            _ => Tensor::from_f32(self.shape.clone(), v.iter().map(|&x| x as f32).collect()),
+        }
+        .expect("fixture tensor matches its shape")
+    }
+}
+
+pub fn fixture() -> Fixture {
+    serde_json::from_str(include_str!("../fixtures/ops/ops.json")).expect("ops.json parses")
+}
+
+fn attr_usizes(c: &Case, k: &str) -> Vec<usize> {
+    c.attrs[k]
+        .as_array()
+        .expect(k)
+        .iter()
+        .map(|v| v.as_u64().expect(k) as usize)
+        .collect()
+}
+
+fn attr_isizes(c: &Case, k: &str) -> Vec<isize> {
+    c.attrs[k]
+        .as_array()
+        .expect(k)
+        .iter()
+        .map(|v| v.as_i64().expect(k) as isize)
+        .collect()
+}
+
+/// Builds the one-op graph a case describes, with its inputs as graph inputs.
+fn build(c: &Case) -> ipfs_accelerate::Result<ipfs_accelerate::graph::Graph> {
+    let mut g = GraphBuilder::new();
+    let ins: Vec<NodeId> = c
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let dt = if t.dtype == "i32" {
+                DType::I32
+            } else {
+                DType::F32
+            };
+            g.input(&format!("in{i}"), &t.shape, dt)
+        })
+        .collect();
+    let flag = |k: &str| c.attrs.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let num = |k: &str| c.attrs[k].as_f64().expect(k);
+    let conv = || ConvParams {
+        stride: attr_usizes(c, "stride"),
+        padding: attr_usizes(c, "padding"),
+        dilation: attr_usizes(c, "dilation"),
+        groups: c.attrs["groups"].as_u64().expect("groups") as usize,
+    };
+    let out = match c.op.as_str() {
+        "matmul" => g.matmul_t(ins[0], ins[1], flag("transpose_a"), flag("transpose_b"))?,
+        "add" => g.add(ins[0], ins[1])?,
+        "sub" => g.sub(ins[0], ins[1])?,
+        "mul" => g.mul(ins[0], ins[1])?,
+        "div" => g.div(ins[0], ins[1])?,
+        "gelu" => g.gelu(ins[0])?,
+        "gelu_tanh" => g.gelu_tanh(ins[0])?,
+        "relu" => g.relu(ins[0])?,
+        "silu" => g.silu(ins[0])?,
+        "tanh" => g.tanh(ins[0])?,
+        "softmax" => g.softmax(ins[0], ins.get(1).copied())?,
+        "layer_norm" => g.layer_norm(ins[0], ins[1], ins[2], num("eps") as f32)?,
+        "gather" => g.gather(ins[0], ins[1])?,
+        "reshape" => g.reshape(ins[0], &attr_usizes(c, "dims"))?,
+        "transpose" => g.transpose(ins[0])?,
+        "permute" => g.permute(ins[0], &attr_usizes(c, "perm"))?,
+        "slice" => g.slice(
+            ins[0],
+            c.attrs["axis"].as_i64().expect("axis") as isize,
+            c.attrs["start"].as_u64().expect("start") as usize,
+            c.attrs["end"].as_u64().expect("end") as usize,
+        )?,
+        "concat" => g.concat(&ins, c.attrs["axis"].as_i64().expect("axis") as isize)?,
+        "mean" => g.mean(ins[0], &attr_isizes(c, "axes"), flag("keep_dims"))?,
+        "sum" => g.sum(ins[0], &attr_isizes(c, "axes"), flag("keep_dims"))?,
+        "conv1d" => g.conv1d(ins[0], ins[1], ins.get(2).copied(), conv())?,
+        "conv2d" => g.conv2d(ins[0], ins[1], ins.get(2).copied(), conv())?,
+        "attention" => g.attention(
+            ins[0],
+            ins[1],
+            ins[2],
+            ins.get(3).copied(),
+            flag("causal"),
+            num("scale") as f32,
+        )?,
+        other => panic!("fixture op {other} has no builder mapping"),
+    };
+    g.build(&[out])
+}
+
+/// Runs every fixture case of `op` on every available CPU path; panics listing each
+/// element out of tolerance. Returns the number of (case, path) runs checked.
+pub fn check_op(op: &str) -> usize {
+    let fx = fixture();
+    let cases: Vec<&Case> = fx.cases.iter().filter(|c| c.op == op).collect();
+    assert!(!cases.is_empty(), "no fixture cases for op {op}");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for path in Path::available() {
+        let backend = CpuBackend::with_path(path);
+        for c in &cases {
+            let graph = build(c).unwrap_or_else(|e| panic!("{}: building failed: {e}", c.name));
+            let inputs: Vec<Tensor> = c.inputs.iter().map(FTensor::tensor).collect();
+            let out = backend
+                .run(&graph, &inputs)
+                .unwrap_or_else(|e| panic!("{}: run failed: {e}", c.name));
+            let got = &out[0];
+            assert_eq!(
+                got.dims(),
+                c.expected.shape.as_slice(),
+                "{} [{}]: output shape",
+                c.name,
+                path.name()
+            );
+            let want = c.expected.values();
+            for (i, (g, w)) in got.to_f32_vec().iter().zip(&want).enumerate() {
+                let g = *g as f64;
+                let ok = (g - w).abs() <= c.atol + c.rtol * w.abs();
+                if !ok && failures.len() < 10 {
+                    failures.push(format!(
+                        "{} [{}] element {i}: got {g}, want {w}",
+                        c.name,
+                        path.name()
+                    ));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{op} out of tolerance:\n{}",
+        failures.join("\n")
+    );
+    checked
+}

@@ -1,0 +1,60 @@
+//! Every op against the numpy float64 reference (tests/fixtures/ops), on every CPU kernel
+//! path. The same file runs natively, in Node and in headless Chromium and Firefox.
+
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test;
+
+macro_rules! op_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg_attr(not(target_arch = "wasm32"), test)]
+        #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+        fn $name() {
+            common::check_op(stringify!($name));
+        }
+    )*};
+}
+
+op_tests!(
+    matmul, add, sub, mul, div, gelu, gelu_tanh, relu, silu, tanh, softmax, layer_norm, gather,
+    reshape, transpose, permute, slice, concat, mean, sum, conv1d, conv2d, attention,
+);
+
+/// Every op in the fixture has a test above, so a new fixture op cannot go unchecked.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn every_fixture_op_is_tested() {
+    let tested = [
+        "matmul",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "gelu",
+        "gelu_tanh",
+        "relu",
+        "silu",
+        "tanh",
+        "softmax",
+        "layer_norm",
+        "gather",
+        "reshape",
+        "transpose",
+        "permute",
+        "slice",
+        "concat",
+        "mean",
+        "sum",
+        "conv1d",
+        "conv2d",
+        "attention",
+    ];
+    for c in common::fixture().cases {
+        assert!(
+            tested.contains(&c.op.as_str()),
+            "fixture op {} has no test",
+            c.op
+        );
+    }
+}
