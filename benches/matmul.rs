@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
                     rs: n,
                     cs: 1,
                 };
-                gemm(Path::Portable, m, n, k, am, bm, &mut out, &mut s);
+                gemm(Path::Portable, [m, n, k], am, bm, &mut out, &mut s);
                 std::hint::black_box(&out);
             })
         });

@@ -1,9 +1,9 @@
 //! Host tensors: shapes, dtypes and strided views over shared buffers.
 
 mod dtype;
+mod host;
 mod shape;
-mod tensor;
 
 pub use dtype::DType;
+pub use host::{Storage, Tensor};
 pub use shape::{broadcast_shapes, normalize_axis, Shape};
-pub use tensor::{Storage, Tensor};

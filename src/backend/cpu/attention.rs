@@ -46,7 +46,7 @@ pub fn attention(
                 rs: 1,
                 cs: a.d,
             };
-            gemm(path, a.sq, a.sk, a.d, qm, km, &mut scores, s);
+            gemm(path, [a.sq, a.sk, a.d], qm, km, &mut scores, s);
             for (i, row) in scores.chunks_exact_mut(a.sk).enumerate() {
                 for (j, sv) in row.iter_mut().enumerate() {
                     let masked = key_mask.is_some_and(|m| m[bi * a.sk + j] == 0.0)
@@ -73,9 +73,7 @@ pub fn attention(
             };
             gemm(
                 path,
-                a.sq,
-                a.dv,
-                a.sk,
+                [a.sq, a.dv, a.sk],
                 pm,
                 vm,
                 &mut out[bh * a.sq * a.dv..][..a.sq * a.dv],

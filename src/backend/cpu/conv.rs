@@ -73,7 +73,7 @@ pub fn conv2d(
                 cs: 1,
             };
             let dst = &mut out[(n * g.o + grp * og) * ncols..][..og * ncols];
-            gemm(path, og, ncols, kdim, wm, cm, dst, s);
+            gemm(path, [og, ncols, kdim], wm, cm, dst, s);
             if let Some(b) = bias {
                 for (oc, row) in dst.chunks_exact_mut(ncols).enumerate() {
                     let bv = b[grp * og + oc];

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 
 /// out[i] = table[ids[i]] for a `[rows, width]` table; an index out of range is an error.
 pub fn gather(table: &[f32], width: usize, ids: &[i32], out: &mut [f32]) -> Result<()> {
-    let rows = if width == 0 { 0 } else { table.len() / width };
+    let rows = table.len().checked_div(width).unwrap_or(0);
     for (i, &id) in ids.iter().enumerate() {
         if id < 0 || id as usize >= rows {
             return Err(Error::arg(

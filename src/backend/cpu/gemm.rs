@@ -34,12 +34,10 @@ pub struct GemmScratch {
     pb: Vec<f32>,
 }
 
-/// c (row-major m×n, overwritten) = a (m×k) · b (k×n).
+/// c (row-major m×n, overwritten) = a (m×k) · b (k×n), with sizes given as [m, n, k].
 pub fn gemm(
     path: Path,
-    m: usize,
-    n: usize,
-    k: usize,
+    [m, n, k]: [usize; 3],
     a: MatRef,
     b: MatRef,
     c: &mut [f32],

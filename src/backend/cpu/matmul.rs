@@ -65,9 +65,7 @@ pub fn matmul(
         let (_, _, bm) = b.mat(*bo);
         gemm(
             path,
-            m,
-            n,
-            k,
+            [m, n, k],
             am,
             bm,
             &mut out[i * m * n..(i + 1) * m * n],

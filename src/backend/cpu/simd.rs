@@ -129,61 +129,43 @@ mod v {
 }
 
 /// Applies `scalar` to each element, or `vector` four lanes at a time on the simd path.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-#[allow(unused_variables)]
-fn map_inplace(path: Path, x: &mut [f32], scalar: impl Fn(f32) -> f32, vector: VecFn) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if path == Path::Simd128 {
-        let mut chunks = x.chunks_exact_mut(4);
-        for c in &mut chunks {
-            // SAFETY: `c` has exactly four f32 = 16 bytes; v128 loads need no alignment.
-            unsafe {
-                let r = vector(v128_load(c.as_ptr() as *const v128));
-                v128_store(c.as_mut_ptr() as *mut v128, r);
-            }
+fn map_simd(x: &mut [f32], scalar: impl Fn(f32) -> f32, vector: impl Fn(v128) -> v128) {
+    let mut chunks = x.chunks_exact_mut(4);
+    for c in &mut chunks {
+        // SAFETY: `c` has exactly four f32 = 16 bytes; v128 loads need no alignment.
+        unsafe {
+            let r = vector(v128_load(c.as_ptr() as *const v128));
+            v128_store(c.as_mut_ptr() as *mut v128, r);
         }
-        for e in chunks.into_remainder() {
-            *e = scalar(*e);
-        }
-        return;
     }
-    for e in x {
+    for e in chunks.into_remainder() {
         *e = scalar(*e);
     }
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-type VecFn = fn(v128) -> v128;
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-type VecFn = ();
-
-macro_rules! vec_fn {
-    ($f:expr) => {{
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        let f: VecFn = $f;
-        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-        let f: VecFn = ();
-        f
-    }};
+/// Defines an in-place elementwise kernel from a scalar and a four-lane form of the same
+/// formula. The vector form is only compiled for simd128 builds.
+macro_rules! unary_kernel {
+    ($(#[$doc:meta])* $name:ident, |$s:ident| $scalar:expr, |$v:ident| $vector:expr) => {
+        $(#[$doc])*
+        pub fn $name(path: Path, x: &mut [f32]) {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if path == Path::Simd128 {
+                return map_simd(x, |$s: f32| $scalar, |$v: v128| $vector);
+            }
+            let _ = path;
+            for e in x.iter_mut() {
+                let $s = *e;
+                *e = $scalar;
+            }
+        }
+    };
 }
 
 const SQRT_1_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 const SQRT_2_PI: f32 = 0.797_884_6;
-
-pub fn gelu(path: Path, x: &mut [f32]) {
-    map_inplace(
-        path,
-        x,
-        |v| 0.5 * v * (1.0 + erf_scalar(v * SQRT_1_2)),
-        vec_fn!(|v| f32x4_mul(
-            f32x4_mul(f32x4_splat(0.5), v),
-            f32x4_add(
-                f32x4_splat(1.0),
-                v::erf(f32x4_mul(v, f32x4_splat(SQRT_1_2)))
-            )
-        )),
-    )
-}
 
 /// tanh(x) = 1 - 2 / (e^{2x} + 1), saturating cleanly at both ends.
 #[inline]
@@ -201,46 +183,37 @@ fn tanh_v(x: v128) -> v128 {
     )
 }
 
-pub fn gelu_tanh(path: Path, x: &mut [f32]) {
-    map_inplace(
-        path,
-        x,
-        |v| 0.5 * v * (1.0 + tanh_scalar(SQRT_2_PI * (v + 0.044_715 * v * v * v))),
-        vec_fn!(|v| {
-            let cube = f32x4_mul(f32x4_mul(v, v), v);
-            let inner = f32x4_mul(
-                f32x4_splat(SQRT_2_PI),
-                f32x4_add(v, f32x4_mul(f32x4_splat(0.044_715), cube)),
-            );
-            f32x4_mul(
-                f32x4_mul(f32x4_splat(0.5), v),
-                f32x4_add(f32x4_splat(1.0), tanh_v(inner)),
-            )
-        }),
+unary_kernel!(
+    /// x·Φ(x) with Φ through erf.
+    gelu,
+    |x| 0.5 * x * (1.0 + erf_scalar(x * SQRT_1_2)),
+    |v| f32x4_mul(
+        f32x4_mul(f32x4_splat(0.5), v),
+        f32x4_add(f32x4_splat(1.0), v::erf(f32x4_mul(v, f32x4_splat(SQRT_1_2))))
     )
-}
+);
 
-pub fn tanh(path: Path, x: &mut [f32]) {
-    map_inplace(path, x, tanh_scalar, vec_fn!(tanh_v))
-}
+unary_kernel!(
+    /// The tanh approximation of gelu.
+    gelu_tanh,
+    |x| 0.5 * x * (1.0 + tanh_scalar(SQRT_2_PI * (x + 0.044_715 * x * x * x))),
+    |v| {
+        let cube = f32x4_mul(f32x4_mul(v, v), v);
+        let inner = f32x4_mul(f32x4_splat(SQRT_2_PI), f32x4_add(v, f32x4_mul(f32x4_splat(0.044_715), cube)));
+        f32x4_mul(f32x4_mul(f32x4_splat(0.5), v), f32x4_add(f32x4_splat(1.0), tanh_v(inner)))
+    }
+);
 
-pub fn relu(path: Path, x: &mut [f32]) {
-    map_inplace(
-        path,
-        x,
-        |v| v.max(0.0),
-        vec_fn!(|v| f32x4_pmax(v, f32x4_splat(0.0))),
-    )
-}
+unary_kernel!(tanh, |x| tanh_scalar(x), |v| tanh_v(v));
 
-pub fn silu(path: Path, x: &mut [f32]) {
-    map_inplace(
-        path,
-        x,
-        |v| v / (1.0 + exp_scalar(-v)),
-        vec_fn!(|v| f32x4_div(v, f32x4_add(f32x4_splat(1.0), v::exp(f32x4_neg(v))))),
-    )
-}
+unary_kernel!(relu, |x| x.max(0.0), |v| f32x4_pmax(v, f32x4_splat(0.0)));
+
+unary_kernel!(
+    /// x·sigmoid(x).
+    silu,
+    |x| x / (1.0 + exp_scalar(-x)),
+    |v| f32x4_div(v, f32x4_add(f32x4_splat(1.0), v::exp(f32x4_neg(v))))
+);
 
 /// Largest element (-inf for an empty slice).
 pub fn max(path: Path, x: &[f32]) -> f32 {

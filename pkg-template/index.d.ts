@@ -1,0 +1,83 @@
+// Hand-written types for the package facade (index.js); the wasm glue has its own.
+
+/** Every error the SDK throws: an `Error` with a stable machine-readable `code`. */
+export interface IpfsAccelerateError extends Error {
+  name: 'IpfsAccelerateError';
+  code:
+    | 'shape_mismatch'
+    | 'invalid_argument'
+    | 'dtype_mismatch'
+    | 'invalid_graph'
+    | 'backend_unavailable'
+    | 'init_failed';
+}
+
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+/** Loads the wasm module once; call (and await) before anything else. */
+export function init(moduleOrPath?: InitInput | Promise<InitInput>): Promise<void>;
+export function version(): string;
+/** The CPU kernel path of this build: 'simd128' or 'portable'. */
+export function cpuPath(): string;
+
+export class Tensor {
+  constructor(data: Float32Array | number[], dims: number[]);
+  static fromInt32(data: Int32Array | number[], dims: number[]): Tensor;
+  readonly dims: Uint32Array;
+  readonly dtype: 'f32' | 'i32';
+  readonly size: number;
+  /** A tensor sharing this one's storage. */
+  clone(): Tensor;
+  toFloat32Array(): Float32Array;
+  toInt32Array(): Int32Array;
+  /** Releases the wasm memory now rather than at garbage collection. */
+  free(): void;
+}
+
+export interface MatmulOptions {
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+export interface ConvOptions {
+  stride?: number | number[];
+  padding?: number | number[];
+  dilation?: number | number[];
+  groups?: number;
+}
+
+export interface AttentionOptions {
+  /** `[B, Sk]`: 1 keeps a key, 0 ignores it. */
+  keyMask?: Tensor;
+  causal?: boolean;
+  /** Defaults to 1 / sqrt(D). */
+  scale?: number;
+}
+
+/** Eager ops; each runs a one-op graph on the CPU backend and returns a new Tensor. */
+export declare const ops: Readonly<{
+  matmul(a: Tensor, b: Tensor, opts?: MatmulOptions): Tensor;
+  add(a: Tensor, b: Tensor): Tensor;
+  sub(a: Tensor, b: Tensor): Tensor;
+  mul(a: Tensor, b: Tensor): Tensor;
+  div(a: Tensor, b: Tensor): Tensor;
+  gelu(x: Tensor): Tensor;
+  geluTanh(x: Tensor): Tensor;
+  relu(x: Tensor): Tensor;
+  silu(x: Tensor): Tensor;
+  tanh(x: Tensor): Tensor;
+  /** Softmax over the last axis after adding an optional broadcast additive mask. */
+  softmax(x: Tensor, mask?: Tensor): Tensor;
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps?: number): Tensor;
+  gather(table: Tensor, ids: Tensor): Tensor;
+  reshape(x: Tensor, dims: number[]): Tensor;
+  transpose(x: Tensor): Tensor;
+  permute(x: Tensor, perm: number[]): Tensor;
+  slice(x: Tensor, axis: number, start: number, end: number): Tensor;
+  concat(xs: Tensor[], axis: number): Tensor;
+  mean(x: Tensor, axes: number[], keepDims?: boolean): Tensor;
+  sum(x: Tensor, axes: number[], keepDims?: boolean): Tensor;
+  conv1d(x: Tensor, w: Tensor, bias?: Tensor, opts?: ConvOptions): Tensor;
+  conv2d(x: Tensor, w: Tensor, bias?: Tensor, opts?: ConvOptions): Tensor;
+  attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Tensor;
+}>;

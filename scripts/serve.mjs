@@ -1,0 +1,105 @@
+// Static server for the demos: www/ at /, pkg/ at /pkg/, models/ at /models/.
+// Sends COOP/COEP (so pages are cross-origin isolated, as wasm threads need), correct
+// MIME types (application/wasm for streaming compilation) and honours Range requests.
+// `node scripts/serve.mjs [port]` serves until killed; tests import `startServer`.
+import { createServer } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const MOUNTS = [
+  ['/pkg/', join(ROOT, 'pkg')],
+  ['/models/', join(ROOT, 'models')],
+  ['/', join(ROOT, 'www')],
+];
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
+  '.bin': 'application/octet-stream',
+};
+
+function resolvePath(urlPath) {
+  for (const [prefix, dir] of MOUNTS) {
+    if (urlPath.startsWith(prefix)) {
+      const rel = normalize(decodeURIComponent(urlPath.slice(prefix.length)));
+      const full = resolve(dir, '.' + sep + rel);
+      return full === dir || full.startsWith(dir + sep) ? full : null;
+    }
+  }
+  return null;
+}
+
+async function handle(req, res) {
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  res.setHeader('Cache-Control', 'no-cache');
+  const url = new URL(req.url, 'http://localhost');
+  let file = resolvePath(url.pathname);
+  let info = file && (await stat(file).catch(() => null));
+  if (info?.isDirectory()) {
+    file = join(file, 'index.html');
+    info = await stat(file).catch(() => null);
+  }
+  if (!info?.isFile()) {
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`not found: ${url.pathname}\n`);
+    return;
+  }
+  const type = MIME[extname(file)] ?? 'application/octet-stream';
+  const headers = {
+    'Content-Type': type,
+    'Accept-Ranges': 'bytes',
+    'Last-Modified': info.mtime.toUTCString(),
+    ETag: `"${info.size.toString(16)}-${info.mtimeMs.toString(16)}"`,
+  };
+  const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+  if (range && (range[1] || range[2])) {
+    const start = range[1] ? Number(range[1]) : Math.max(0, info.size - Number(range[2]));
+    const end = range[1] && range[2] ? Math.min(Number(range[2]), info.size - 1) : info.size - 1;
+    if (start > end || start >= info.size) {
+      res.writeHead(416, { 'Content-Range': `bytes */${info.size}` }).end();
+      return;
+    }
+    res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${info.size}`, 'Content-Length': end - start + 1 });
+    if (req.method === 'HEAD') return res.end();
+    createReadStream(file, { start, end }).pipe(res);
+    return;
+  }
+  res.writeHead(200, { ...headers, 'Content-Length': info.size });
+  if (req.method === 'HEAD') return res.end();
+  createReadStream(file).pipe(res);
+}
+
+/** Starts the server on `port` (0 = any free port); resolves to { server, url }. */
+export function startServer(port = 0, host = '127.0.0.1') {
+  const server = createServer((req, res) =>
+    handle(req, res).catch((e) => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`server error: ${e.message}\n`);
+    }),
+  );
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => ok({ server, url: `http://localhost:${server.address().port}/` }));
+  });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+  const { url } = await startServer(port, process.env.HOST ?? '127.0.0.1');
+  console.log(`ipfs-accelerate demos: ${url}`);
+  console.log(`  matmul micro-benchmark: ${url}bench/matmul.html`);
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `npm test`: set-up, release build, then every suite. Prints one summary line per suite
+# and a closing "total: N passed, M failed"; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh || exit 1
+bash scripts/build.sh || exit 1
+
+# lavapipe complains loudly without a runtime dir.
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+LOGS=$(mktemp -d)
+declare -a LINES=()
+TOTAL_PASS=0
+TOTAL_FAIL=0
+
+# run_suite NAME COMMAND...: runs a suite, counts cargo/libtest and node:test results.
+run_suite() {
+  local name=$1
+  shift
+  echo "=== suite $name: $*"
+  "$@" 2>&1 | tee "$LOGS/$name.log"
+  local rc=${PIPESTATUS[0]}
+  local pass fail
+  pass=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$LOGS/$name.log" | awk '{s+=$4} END {print s+0}')
+  fail=$(grep -oE '[0-9]+ failed' <(grep -E '^test result:' "$LOGS/$name.log") | awk '{s+=$1} END {print s+0}')
+  if grep -qE '^# pass [0-9]+' "$LOGS/$name.log"; then
+    pass=$((pass + $(awk '/^# pass / {s+=$3} END {print s+0}' "$LOGS/$name.log")))
+    fail=$((fail + $(awk '/^# fail / {s+=$3} END {print s+0}' "$LOGS/$name.log")))
+  fi
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+    fail=1 # the suite broke before reporting a failing test (build error, crash)
+  fi
+  if [ "$pass" -eq 0 ] && [ "$fail" -eq 0 ]; then
+    fail=1 # a suite that ran nothing is a failure, not a pass
+  fi
+  TOTAL_PASS=$((TOTAL_PASS + pass))
+  TOTAL_FAIL=$((TOTAL_FAIL + fail))
+  LINES+=("$name: $pass passed, $fail failed")
+}
+
+# lint: counts each check as one test.
+lint() {
+  local p=0 f=0
+  if cargo fmt --all -- --check; then p=$((p + 1)); else f=$((f + 1)); fi
+  if cargo clippy --workspace --all-targets --quiet -- -D warnings; then p=$((p + 1)); else f=$((f + 1)); fi
+  if cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings; then p=$((p + 1)); else f=$((f + 1)); fi
+  echo "# pass $p"
+  echo "# fail $f"
+  [ "$f" -eq 0 ]
+}
+
+WASM_TESTS=(cargo test --target wasm32-unknown-unknown --test '*')
+run_suite native cargo test --workspace
+run_suite wasm-node "${WASM_TESTS[@]}"
+run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
+run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
+run_suite js-node node --test tests/js/
+run_suite lint lint
+
+echo
+echo "=== summary"
+for l in "${LINES[@]}"; do echo "$l"; done
+echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
+[ "$TOTAL_FAIL" -eq 0 ]

@@ -1,0 +1,92 @@
+// The JS surface of the built package (pkg/), in Node: results, errors with codes, and
+// that the module keeps working after every error.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { init, Tensor, ops, cpuPath, version } from '../../pkg/index.js';
+
+await init(await readFile(new URL('../../pkg/wasm/ipfs_accelerate_bg.wasm', import.meta.url)));
+
+const t = (data, dims) => new Tensor(new Float32Array(data), dims);
+const close = (got, want, tol = 1e-5) =>
+  assert.ok(got.length === want.length && got.every((g, i) => g === want[i] || Math.abs(g - want[i]) <= tol), `${[...got]} != ${want}`);
+
+test('the Node build runs the simd128 kernels', () => {
+  assert.equal(cpuPath(), 'simd128');
+  assert.match(version(), /^\d+\.\d+\.\d+/);
+});
+
+test('matmul computes a product by hand', () => {
+  const c = ops.matmul(t([1, 2, 3, 4, 5, 6], [2, 3]), t([1, 0, 0, 1, 1, 1], [3, 2]));
+  assert.deepEqual([...c.dims], [2, 2]);
+  close(c.toFloat32Array(), [4, 5, 10, 11]);
+  const ct = ops.matmul(t([1, 2, 3, 4, 5, 6], [2, 3]), t([1, 0, 1, 0, 1, 1], [2, 3]), { transposeB: true });
+  close(ct.toFloat32Array(), [4, 5, 10, 11]);
+});
+
+test('a shape mismatch throws a coded Error naming op and shapes, and the next call works', () => {
+  const a = t([1, 2, 3, 4, 5, 6], [2, 3]);
+  const b = t(new Array(20).fill(1), [4, 5]);
+  assert.throws(
+    () => ops.matmul(a, b),
+    (e) =>
+      e instanceof Error &&
+      e.code === 'shape_mismatch' &&
+      e.message.includes('matmul') &&
+      e.message.includes('[2, 3]') &&
+      e.message.includes('[4, 5]'),
+  );
+  const ok = ops.matmul(a, t([1, 1, 1], [3, 1]));
+  close(ok.toFloat32Array(), [6, 15]);
+});
+
+test('bad arguments are coded errors, never traps', () => {
+  const a = t([1, 2, 3, 4], [2, 2]);
+  const cases = [
+    [() => new Tensor(new Float32Array(3), [2, 2]), 'shape_mismatch'],
+    [() => new Tensor(new Float32Array(4), [2, -2]), 'invalid_argument'],
+    [() => new Tensor('nope', [1]), 'invalid_argument'],
+    [() => ops.reshape(a, [3]), 'shape_mismatch'],
+    [() => ops.permute(a, [0, 0]), 'shape_mismatch'],
+    [() => ops.slice(a, 0, 1, 5), 'shape_mismatch'],
+    [() => ops.gather(a, Tensor.fromInt32([0, 7], [2])), 'invalid_argument'],
+    [() => ops.gather(a, a), 'dtype_mismatch'],
+    [() => ops.add(a, [1, 2]), 'invalid_argument'],
+    [() => ops.concat('x', 0), 'invalid_argument'],
+    [() => ops.conv1d(t(new Array(8).fill(1), [1, 2, 4]), t(new Array(6).fill(1), [1, 3, 2])), 'shape_mismatch'],
+    [() => ops.attention(a, a, a), 'shape_mismatch'],
+    [() => ops.layerNorm(a, t([1, 1, 1], [3]), t([0, 0, 0], [3])), 'shape_mismatch'],
+  ];
+  for (const [f, code] of cases) {
+    assert.throws(f, (e) => e instanceof Error && e.code === code, `expected ${code} from ${f}`);
+  }
+  close(ops.relu(t([-1, 2], [2])).toFloat32Array(), [0, 2]);
+});
+
+test('optional and array tensor arguments stay usable after the call', () => {
+  const x = t([1, 2, 3, 4], [2, 2]);
+  const mask = t([0, -Infinity], [1, 2]);
+  close(ops.softmax(x, mask).toFloat32Array(), [1, 0, 1, 0]);
+  close(mask.toFloat32Array(), [0, -Infinity]);
+  const c = ops.concat([x, x], 0);
+  assert.deepEqual([...c.dims], [4, 2]);
+  close(x.toFloat32Array(), [1, 2, 3, 4]);
+  const q = t([1, 0, 0, 1], [1, 1, 2, 2]);
+  const keyMask = t([1, 0], [1, 2]);
+  const att = ops.attention(q, q, t([5, 6, 7, 8], [1, 1, 2, 2]), { keyMask });
+  close(att.toFloat32Array(), [5, 6, 5, 6]);
+  close(keyMask.toFloat32Array(), [1, 0]);
+});
+
+test('the remaining ops agree with hand-computed values', () => {
+  const x = t([0, 1, -1, 2], [2, 2]);
+  close(ops.gelu(x).toFloat32Array(), [0, 0.8413447, -0.1586553, 1.9544997], 1e-5);
+  close(ops.layerNorm(t([1, 3], [1, 2]), t([1, 1], [2]), t([0, 0], [2]), 0).toFloat32Array(), [-1, 1]);
+  close(ops.mean(x, [1], false).toFloat32Array(), [0.5, 0.5]);
+  close(ops.sum(x, [0], true).toFloat32Array(), [-1, 3]);
+  close(ops.transpose(x).toFloat32Array(), [0, -1, 1, 2]);
+  const emb = ops.gather(t([1, 2, 3, 4, 5, 6], [3, 2]), Tensor.fromInt32([2, 0], [2]));
+  close(emb.toFloat32Array(), [5, 6, 1, 2]);
+  const conv = ops.conv1d(t([1, 2, 3, 4], [1, 1, 4]), t([1, 1], [1, 1, 2]), t([10], [1]), { stride: 2 });
+  close(conv.toFloat32Array(), [13, 17]);
+});
