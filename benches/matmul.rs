@@ -16,18 +16,8 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements((2 * m * n * k) as u64));
         g.bench_function(BenchmarkId::from_parameter(format!("{m}x{k}x{n}")), |bch| {
             bch.iter(|| {
-                let am = MatRef {
-                    data: &a,
-                    off: 0,
-                    rs: k,
-                    cs: 1,
-                };
-                let bm = MatRef {
-                    data: &b,
-                    off: 0,
-                    rs: n,
-                    cs: 1,
-                };
+                let am = MatRef { data: &a, off: 0, rs: k, cs: 1 };
+                let bm = MatRef { data: &b, off: 0, rs: n, cs: 1 };
                 gemm(Path::Portable, [m, n, k], am, bm, &mut out, &mut s);
                 std::hint::black_box(&out);
             })

@@ -9,7 +9,13 @@ export interface IpfsAccelerateError extends Error {
     | 'dtype_mismatch'
     | 'invalid_graph'
     | 'backend_unavailable'
-    | 'init_failed';
+    | 'init_failed'
+    | 'invalid_weights'
+    | 'unsupported_model'
+    | 'invalid_config'
+    | 'fetch_failed'
+    | 'input_too_long'
+    | 'disposed';
 }
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
@@ -81,3 +87,40 @@ export declare const ops: Readonly<{
   conv2d(x: Tensor, w: Tensor, bias?: Tensor, opts?: ConvOptions): Tensor;
   attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Tensor;
 }>;
+
+export interface LoadProgress {
+  /** The file being downloaded, relative to the base URL. */
+  file: string;
+  loaded: number;
+  /** From Content-Length; undefined when the server does not send it. */
+  total?: number;
+}
+
+export interface TextEmbedderOptions {
+  /** 'auto' (default) and 'wasm' run the WASM SIMD CPU backend. */
+  backend?: 'auto' | 'wasm' | 'webgpu' | 'webnn';
+  onProgress?: (p: LoadProgress) => void;
+  /** Overrides the model's 1_Pooling/config.json; 'none' returns every token's vector. */
+  pooling?: 'mean' | 'cls' | 'none';
+  /** Overrides whether modules.json asks for L2 normalisation. */
+  normalize?: boolean;
+  /** Texts over the model's limit (sentence_bert_config.json max_seq_length) are cut
+   * ('truncate', the default, as sentence-transformers does) or rejected ('error'). */
+  truncation?: 'truncate' | 'error';
+}
+
+/** A BERT-family sentence embedder (e.g. all-MiniLM-L6-v2) loaded from a base URL. */
+export class TextEmbedder {
+  private constructor();
+  static load(baseUrl: string, opts?: TextEmbedderOptions): Promise<TextEmbedder>;
+  /** One vector per text, in order; each text's vector does not depend on the others. */
+  embed(texts: string[]): Promise<Float32Array[]>;
+  tokenCount(text: string): number;
+  readonly dims: number;
+  readonly backend: string;
+  readonly maxTokens: number;
+  readonly pooling: string;
+  /** Frees the model; later calls reject with code 'disposed'. */
+  dispose(): void;
+  free(): void;
+}

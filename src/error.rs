@@ -7,23 +7,29 @@ use thiserror::Error as ThisError;
 #[derive(Debug, Clone, PartialEq, ThisError)]
 pub enum Error {
     #[error("{op}: incompatible shapes {shapes}: {reason}")]
-    ShapeMismatch {
-        op: &'static str,
-        shapes: String,
-        reason: String,
-    },
+    ShapeMismatch { op: &'static str, shapes: String, reason: String },
     #[error("{op}: invalid argument: {reason}")]
     InvalidArgument { op: &'static str, reason: String },
     #[error("{op}: dtype {found} is not supported here (expected {expected})")]
-    DTypeMismatch {
-        op: &'static str,
-        expected: String,
-        found: String,
-    },
+    DTypeMismatch { op: &'static str, expected: String, found: String },
     #[error("graph: {0}")]
     InvalidGraph(String),
     #[error("backend {0} is not available on this platform")]
-    BackendUnavailable(&'static str),
+    BackendUnavailable(String),
+    #[error("invalid weights: tensor '{name}': {reason}")]
+    InvalidWeights { name: String, reason: String },
+    #[error("unsupported model: {0}")]
+    UnsupportedModel(String),
+    #[error("invalid {file}: {reason}")]
+    InvalidConfig { file: String, reason: String },
+    #[error("fetch failed for {url}: {reason}")]
+    FetchFailed { url: String, reason: String },
+    #[error(
+        "text {index} is longer than the model's limit of {limit} tokens (pass truncation: \"truncate\" to cut it)"
+    )]
+    InputTooLong { index: usize, limit: usize },
+    #[error("{0} was disposed and cannot be used")]
+    Disposed(&'static str),
 }
 
 impl Error {
@@ -35,27 +41,30 @@ impl Error {
             Error::DTypeMismatch { .. } => "dtype_mismatch",
             Error::InvalidGraph(_) => "invalid_graph",
             Error::BackendUnavailable(_) => "backend_unavailable",
+            Error::InvalidWeights { .. } => "invalid_weights",
+            Error::UnsupportedModel(_) => "unsupported_model",
+            Error::InvalidConfig { .. } => "invalid_config",
+            Error::FetchFailed { .. } => "fetch_failed",
+            Error::InputTooLong { .. } => "input_too_long",
+            Error::Disposed(_) => "disposed",
         }
     }
 
     pub(crate) fn shapes(op: &'static str, shapes: &[&[usize]], reason: impl Into<String>) -> Self {
-        let shapes = shapes
-            .iter()
-            .map(|s| format!("{s:?}"))
-            .collect::<Vec<_>>()
-            .join(" and ");
-        Error::ShapeMismatch {
-            op,
-            shapes,
-            reason: reason.into(),
-        }
+        let shapes = shapes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" and ");
+        Error::ShapeMismatch { op, shapes, reason: reason.into() }
+    }
+
+    pub(crate) fn weights(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidWeights { name: name.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn config(file: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidConfig { file: file.into(), reason: reason.into() }
     }
 
     pub(crate) fn arg(op: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            op,
-            reason: reason.into(),
-        }
+        Error::InvalidArgument { op, reason: reason.into() }
     }
 }
 

@@ -6,7 +6,9 @@
 pub mod backend;
 pub mod error;
 pub mod graph;
+pub mod models;
 pub mod tensor;
+pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -15,30 +15,18 @@ fn shape_errors_name_op_and_shapes() {
     let e = g.matmul(a, b).unwrap_err();
     assert_eq!(e.code(), "shape_mismatch");
     let msg = e.to_string();
-    assert!(
-        msg.starts_with("matmul:") && msg.contains("[2, 3]") && msg.contains("[4, 5]"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("matmul:") && msg.contains("[2, 3]") && msg.contains("[4, 5]"), "{msg}");
 
     let e = g.add(a, b).unwrap_err();
     assert!(e.to_string().starts_with("add:"), "{e}");
     let c = g.input("c", &[2, 3, 8], DType::F32);
     let w = g.input("w", &[4, 2, 3], DType::F32);
-    let e = g
-        .conv1d(c, w, None, ConvParams::uniform(1, 1, 0, 1, 1))
-        .unwrap_err();
-    assert!(
-        e.to_string().contains("conv1d") && e.to_string().contains("[2, 3, 8]"),
-        "{e}"
-    );
+    let e = g.conv1d(c, w, None, ConvParams::uniform(1, 1, 0, 1, 1)).unwrap_err();
+    assert!(e.to_string().contains("conv1d") && e.to_string().contains("[2, 3, 8]"), "{e}");
     let e = g.softmax(a, Some(b)).unwrap_err();
     assert_eq!(e.code(), "shape_mismatch");
     let gm = g.input("g", &[4], DType::F32);
-    assert!(g
-        .layer_norm(a, gm, gm, 1e-5)
-        .unwrap_err()
-        .to_string()
-        .contains("layer_norm"));
+    assert!(g.layer_norm(a, gm, gm, 1e-5).unwrap_err().to_string().contains("layer_norm"));
     assert_eq!(g.reshape(a, &[7]).unwrap_err().code(), "shape_mismatch");
     assert_eq!(g.slice(a, 1, 2, 9).unwrap_err().code(), "shape_mismatch");
     assert_eq!(g.slice(a, 5, 0, 1).unwrap_err().code(), "invalid_argument");
@@ -58,31 +46,16 @@ fn runtime_errors_leave_the_backend_usable() {
     let graph = g.build(&[o]).unwrap();
     let t = Tensor::from_f32(vec![4, 2], (0..8).map(|x| x as f32).collect()).unwrap();
 
-    let e = cpu
-        .run(
-            &graph,
-            &[t.clone(), Tensor::from_i32(vec![2], vec![1, 9]).unwrap()],
-        )
-        .unwrap_err();
+    let e = cpu.run(&graph, &[t.clone(), Tensor::from_i32(vec![2], vec![1, 9]).unwrap()]).unwrap_err();
     assert_eq!(e.code(), "invalid_argument");
-    assert!(
-        e.to_string().contains("index 9") && e.to_string().contains("4 rows"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("index 9") && e.to_string().contains("4 rows"), "{e}");
 
     let e = cpu.run(&graph, std::slice::from_ref(&t)).unwrap_err();
     assert!(e.to_string().contains("2 inputs"), "{e}");
-    let e = cpu
-        .run(
-            &graph,
-            &[t.clone(), Tensor::from_i32(vec![3], vec![0, 1, 2]).unwrap()],
-        )
-        .unwrap_err();
+    let e = cpu.run(&graph, &[t.clone(), Tensor::from_i32(vec![3], vec![0, 1, 2]).unwrap()]).unwrap_err();
     assert!(e.to_string().contains("ids"), "{e}");
 
-    let ok = cpu
-        .run(&graph, &[t, Tensor::from_i32(vec![2], vec![3, 0]).unwrap()])
-        .unwrap();
+    let ok = cpu.run(&graph, &[t, Tensor::from_i32(vec![2], vec![3, 0]).unwrap()]).unwrap();
     assert_eq!(ok[0].to_f32_vec(), vec![6., 7., 0., 1.]);
 }
 
@@ -110,28 +83,15 @@ fn chained_graph_with_buffer_reuse_matches_single_ops() {
     let s = g.softmax(a, None).unwrap();
     let r = g.add(s, m).unwrap();
     let graph = g.build(&[r]).unwrap();
-    let inputs = [
-        Tensor::from_f32(vec![4, 12], x).unwrap(),
-        Tensor::from_f32(vec![12, 4], w).unwrap(),
-    ];
+    let inputs = [Tensor::from_f32(vec![4, 12], x).unwrap(), Tensor::from_f32(vec![12, 4], w).unwrap()];
     let first = cpu.run(&graph, &inputs).unwrap()[0].to_f32_vec();
     let again = cpu.run(&graph, &inputs).unwrap()[0].to_f32_vec();
-    assert_eq!(
-        first, again,
-        "a second run over recycled buffers gives the same result"
-    );
+    assert_eq!(first, again, "a second run over recycled buffers gives the same result");
 
-    let one = |f: &dyn Fn(
-        &mut GraphBuilder,
-        Vec<ipfs_accelerate::graph::NodeId>,
-    ) -> ipfs_accelerate::graph::NodeId,
+    let one = |f: &dyn Fn(&mut GraphBuilder, Vec<ipfs_accelerate::graph::NodeId>) -> ipfs_accelerate::graph::NodeId,
                ins: &[Tensor]| {
         let mut g = GraphBuilder::new();
-        let ids = ins
-            .iter()
-            .enumerate()
-            .map(|(i, t)| g.input(&format!("{i}"), t.dims(), DType::F32))
-            .collect();
+        let ids = ins.iter().enumerate().map(|(i, t)| g.input(&format!("{i}"), t.dims(), DType::F32)).collect();
         let o = f(&mut g, ids);
         cpu.run(&g.build(&[o]).unwrap(), ins).unwrap().remove(0)
     };

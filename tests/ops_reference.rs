@@ -17,9 +17,20 @@ macro_rules! op_tests {
 }
 
 op_tests!(
-    matmul, add, sub, mul, div, gelu, gelu_tanh, relu, silu, tanh, softmax, layer_norm, gather,
-    reshape, transpose, permute, slice, concat, mean, sum, conv1d, conv2d, attention,
+    matmul, add, sub, mul, div, gelu, gelu_tanh, relu, silu, tanh, softmax, layer_norm, gather, reshape, transpose,
+    permute, slice, concat, mean, sum, conv1d, conv2d, attention,
 );
+
+/// Matmuls whose right operand is a 2-D constant take the pre-packed weight path; run
+/// those fixture cases that way too, twice, so the second run reads the cached packing.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn matmul_with_constant_weights() {
+    for _ in 0..2 {
+        let n = common::check_cases("matmul", |c| c.inputs[1].shape.len() == 2, &[1]);
+        assert!(n >= 5, "{n} cases");
+    }
+}
 
 /// Every op in the fixture has a test above, so a new fixture op cannot go unchecked.
 #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -51,10 +62,6 @@ fn every_fixture_op_is_tested() {
         "attention",
     ];
     for c in common::fixture().cases {
-        assert!(
-            tested.contains(&c.op.as_str()),
-            "fixture op {} has no test",
-            c.op
-        );
+        assert!(tested.contains(&c.op.as_str()), "fixture op {} has no test", c.op);
     }
 }

@@ -9,14 +9,10 @@ use proptest::prelude::*;
 
 fn values(n: usize, seed: u64, span: f32) -> Vec<f32> {
     // A small LCG keeps value generation cheap; proptest varies the seed and shapes.
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * span
         })
         .collect()

@@ -34,11 +34,7 @@ pub struct Graph {
 impl Graph {
     /// The input nodes, in the order `run` expects their values.
     pub fn inputs(&self) -> impl Iterator<Item = (NodeId, &Node)> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| matches!(n.op, Op::Input { .. }))
-            .map(|(i, n)| (NodeId(i), n))
+        self.nodes.iter().enumerate().filter(|(_, n)| matches!(n.op, Op::Input { .. })).map(|(i, n)| (NodeId(i), n))
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -62,54 +58,33 @@ impl GraphBuilder {
 
     pub fn build(self, outputs: &[NodeId]) -> Result<Graph> {
         self.check(outputs)?;
-        Ok(Graph {
-            nodes: self.nodes,
-            outputs: outputs.to_vec(),
-        })
+        Ok(Graph { nodes: self.nodes, outputs: outputs.to_vec() })
     }
 
     fn check(&self, ids: &[NodeId]) -> Result<()> {
         match ids.iter().find(|id| id.0 >= self.nodes.len()) {
-            Some(id) => Err(Error::InvalidGraph(format!(
-                "node {} is not in this graph",
-                id.0
-            ))),
+            Some(id) => Err(Error::InvalidGraph(format!("node {} is not in this graph", id.0))),
             None => Ok(()),
         }
     }
 
     fn leaf(&mut self, op: Op, shape: Shape, dtype: DType) -> NodeId {
-        self.nodes.push(Node {
-            op,
-            inputs: vec![],
-            shape,
-            dtype,
-        });
+        self.nodes.push(Node { op, inputs: vec![], shape, dtype });
         NodeId(self.nodes.len() - 1)
     }
 
     /// Adds `op` over `inputs` after inferring (and so checking) its output shape.
     pub fn push(&mut self, op: Op, inputs: &[NodeId]) -> Result<NodeId> {
         self.check(inputs)?;
-        let shapes: Vec<(&Shape, DType)> = inputs
-            .iter()
-            .map(|i| (&self.nodes[i.0].shape, self.nodes[i.0].dtype))
-            .collect();
+        let shapes: Vec<(&Shape, DType)> =
+            inputs.iter().map(|i| (&self.nodes[i.0].shape, self.nodes[i.0].dtype)).collect();
         let (shape, dtype) = infer(&op, &shapes)?;
-        self.nodes.push(Node {
-            op,
-            inputs: inputs.to_vec(),
-            shape,
-            dtype,
-        });
+        self.nodes.push(Node { op, inputs: inputs.to_vec(), shape, dtype });
         Ok(NodeId(self.nodes.len() - 1))
     }
 
     pub fn input(&mut self, name: &str, shape: &[usize], dtype: DType) -> NodeId {
-        let op = Op::Input {
-            name: name.to_string(),
-            dtype,
-        };
+        let op = Op::Input { name: name.to_string(), dtype };
         self.leaf(op, Shape::new(shape.to_vec()), dtype)
     }
 
@@ -122,20 +97,8 @@ impl GraphBuilder {
         self.matmul_t(a, b, false, false)
     }
 
-    pub fn matmul_t(
-        &mut self,
-        a: NodeId,
-        b: NodeId,
-        transpose_a: bool,
-        transpose_b: bool,
-    ) -> Result<NodeId> {
-        self.push(
-            Op::MatMul {
-                transpose_a,
-                transpose_b,
-            },
-            &[a, b],
-        )
+    pub fn matmul_t(&mut self, a: NodeId, b: NodeId, transpose_a: bool, transpose_b: bool) -> Result<NodeId> {
+        self.push(Op::MatMul { transpose_a, transpose_b }, &[a, b])
     }
 
     pub fn binary(&mut self, op: BinaryOp, a: NodeId, b: NodeId) -> Result<NodeId> {
@@ -190,13 +153,7 @@ impl GraphBuilder {
         }
     }
 
-    pub fn layer_norm(
-        &mut self,
-        x: NodeId,
-        gamma: NodeId,
-        beta: NodeId,
-        eps: f32,
-    ) -> Result<NodeId> {
+    pub fn layer_norm(&mut self, x: NodeId, gamma: NodeId, beta: NodeId, eps: f32) -> Result<NodeId> {
         self.push(Op::LayerNorm { eps }, &[x, gamma, beta])
     }
 
@@ -216,11 +173,7 @@ impl GraphBuilder {
     pub fn transpose(&mut self, x: NodeId) -> Result<NodeId> {
         let rank = self.shape(x).len();
         if rank < 2 {
-            return Err(Error::shapes(
-                "transpose",
-                &[self.shape(x)],
-                "needs at least 2 dimensions",
-            ));
+            return Err(Error::shapes("transpose", &[self.shape(x)], "needs at least 2 dimensions"));
         }
         let mut perm: Vec<usize> = (0..rank).collect();
         perm.swap(rank - 1, rank - 2);
@@ -240,29 +193,13 @@ impl GraphBuilder {
         self.push(Op::Concat { axis }, xs)
     }
 
-    pub fn reduce(
-        &mut self,
-        op: ReduceOp,
-        x: NodeId,
-        axes: &[isize],
-        keep_dims: bool,
-    ) -> Result<NodeId> {
+    pub fn reduce(&mut self, op: ReduceOp, x: NodeId, axes: &[isize], keep_dims: bool) -> Result<NodeId> {
         let rank = self.shape(x).len();
         let name = if op == ReduceOp::Sum { "sum" } else { "mean" };
-        let mut axes = axes
-            .iter()
-            .map(|&a| normalize_axis(name, a, rank))
-            .collect::<Result<Vec<_>>>()?;
+        let mut axes = axes.iter().map(|&a| normalize_axis(name, a, rank)).collect::<Result<Vec<_>>>()?;
         axes.sort_unstable();
         axes.dedup();
-        self.push(
-            Op::Reduce {
-                op,
-                axes,
-                keep_dims,
-            },
-            &[x],
-        )
+        self.push(Op::Reduce { op, axes, keep_dims }, &[x])
     }
 
     pub fn mean(&mut self, x: NodeId, axes: &[isize], keep_dims: bool) -> Result<NodeId> {
@@ -273,24 +210,12 @@ impl GraphBuilder {
         self.reduce(ReduceOp::Sum, x, axes, keep_dims)
     }
 
-    pub fn conv1d(
-        &mut self,
-        x: NodeId,
-        w: NodeId,
-        bias: Option<NodeId>,
-        p: ConvParams,
-    ) -> Result<NodeId> {
+    pub fn conv1d(&mut self, x: NodeId, w: NodeId, bias: Option<NodeId>, p: ConvParams) -> Result<NodeId> {
         let ins: Vec<NodeId> = [x, w].into_iter().chain(bias).collect();
         self.push(Op::Conv1d(p), &ins)
     }
 
-    pub fn conv2d(
-        &mut self,
-        x: NodeId,
-        w: NodeId,
-        bias: Option<NodeId>,
-        p: ConvParams,
-    ) -> Result<NodeId> {
+    pub fn conv2d(&mut self, x: NodeId, w: NodeId, bias: Option<NodeId>, p: ConvParams) -> Result<NodeId> {
         let ins: Vec<NodeId> = [x, w].into_iter().chain(bias).collect();
         self.push(Op::Conv2d(p), &ins)
     }

@@ -10,10 +10,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
     let name = op.name();
     let arity = |lo: usize, hi: usize| -> Result<()> {
         if inputs.len() < lo || inputs.len() > hi {
-            return Err(Error::arg(
-                name,
-                format!("takes {lo}..={hi} inputs, got {}", inputs.len()),
-            ));
+            return Err(Error::arg(name, format!("takes {lo}..={hi} inputs, got {}", inputs.len())));
         }
         Ok(())
     };
@@ -23,39 +20,24 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
     let want_f32 = |idx: &[usize]| -> Result<()> {
         for &i in idx {
             if inputs[i].1 != DType::F32 {
-                return Err(Error::DTypeMismatch {
-                    op: name,
-                    expected: "f32".into(),
-                    found: inputs[i].1.to_string(),
-                });
+                return Err(Error::DTypeMismatch { op: name, expected: "f32".into(), found: inputs[i].1.to_string() });
             }
         }
         Ok(())
     };
     let out = match op {
         Op::Input { .. } | Op::Constant(_) => leaf_error(name)?,
-        Op::MatMul {
-            transpose_a,
-            transpose_b,
-        } => {
+        Op::MatMul { transpose_a, transpose_b } => {
             arity(2, 2)?;
             want_f32(&[0, 1])?;
             let (a, b) = (dims(0), dims(1));
             if a.len() < 2 || b.len() < 2 {
-                return Err(Error::shapes(
-                    name,
-                    &[a, b],
-                    "both operands need at least 2 dimensions",
-                ));
+                return Err(Error::shapes(name, &[a, b], "both operands need at least 2 dimensions"));
             }
             let (m, ka) = last_two(a, *transpose_a);
             let (kb, n) = last_two(b, *transpose_b);
             if ka != kb {
-                return Err(Error::shapes(
-                    name,
-                    &[a, b],
-                    format!("inner dimensions differ ({ka} vs {kb})"),
-                ));
+                return Err(Error::shapes(name, &[a, b], format!("inner dimensions differ ({ka} vs {kb})")));
             }
             let mut batch = broadcast_shapes(name, &a[..a.len() - 2], &b[..b.len() - 2])?;
             batch.extend([m, n]);
@@ -75,20 +57,12 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             arity(1, 2)?;
             want_f32(&(0..inputs.len()).collect::<Vec<_>>())?;
             if dims(0).is_empty() {
-                return Err(Error::shapes(
-                    name,
-                    &[dims(0)],
-                    "needs at least one dimension",
-                ));
+                return Err(Error::shapes(name, &[dims(0)], "needs at least one dimension"));
             }
             if inputs.len() == 2 {
                 let b = broadcast_shapes(name, dims(0), dims(1))?;
                 if b != dims(0) {
-                    return Err(Error::shapes(
-                        name,
-                        &all(),
-                        "the mask must broadcast to the input",
-                    ));
+                    return Err(Error::shapes(name, &all(), "the mask must broadcast to the input"));
                 }
             }
             dims(0).to_vec()
@@ -99,17 +73,10 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             let x = dims(0);
             let n = x.last().copied().unwrap_or(0);
             if x.is_empty() || dims(1) != [n] || dims(2) != [n] {
-                return Err(Error::shapes(
-                    name,
-                    &all(),
-                    format!("gamma and beta must be [{n}]"),
-                ));
+                return Err(Error::shapes(name, &all(), format!("gamma and beta must be [{n}]")));
             }
             if !(eps.is_finite() && *eps >= 0.0) {
-                return Err(Error::arg(
-                    name,
-                    format!("eps must be finite and non-negative, got {eps}"),
-                ));
+                return Err(Error::arg(name, format!("eps must be finite and non-negative, got {eps}")));
             }
             x.to_vec()
         }
@@ -124,11 +91,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
                 });
             }
             if dims(0).len() != 2 {
-                return Err(Error::shapes(
-                    name,
-                    &all(),
-                    "the table must be [rows, width]",
-                ));
+                return Err(Error::shapes(name, &all(), "the table must be [rows, width]"));
             }
             let mut out = dims(1).to_vec();
             out.push(dims(0)[1]);
@@ -145,16 +108,8 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             arity(1, 1)?;
             let x = dims(0);
             let mut seen = vec![false; x.len()];
-            if perm.len() != x.len()
-                || perm
-                    .iter()
-                    .any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true))
-            {
-                return Err(Error::shapes(
-                    name,
-                    &[x, perm],
-                    "the permutation must list each axis once",
-                ));
+            if perm.len() != x.len() || perm.iter().any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true)) {
+                return Err(Error::shapes(name, &[x, perm], "the permutation must list each axis once"));
             }
             perm.iter().map(|&p| x[p]).collect()
         }
@@ -162,11 +117,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             arity(1, 1)?;
             let x = dims(0);
             if *axis >= x.len() || start > end || *end > x[*axis] {
-                return Err(Error::shapes(
-                    name,
-                    &[x],
-                    format!("range {start}..{end} on axis {axis} is out of bounds"),
-                ));
+                return Err(Error::shapes(name, &[x], format!("range {start}..{end} on axis {axis} is out of bounds")));
             }
             let mut out = x.to_vec();
             out[*axis] = end - start;
@@ -178,27 +129,16 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             }
             let first = dims(0);
             if *axis >= first.len() {
-                return Err(Error::shapes(
-                    name,
-                    &all(),
-                    format!("axis {axis} is out of range"),
-                ));
+                return Err(Error::shapes(name, &all(), format!("axis {axis} is out of range")));
             }
             let dt = inputs[0].1;
             let mut total = 0;
             for (s, d) in inputs {
                 let s = s.dims();
-                let same_rest = s.len() == first.len()
-                    && s.iter()
-                        .zip(first)
-                        .enumerate()
-                        .all(|(i, (a, b))| i == *axis || a == b);
+                let same_rest =
+                    s.len() == first.len() && s.iter().zip(first).enumerate().all(|(i, (a, b))| i == *axis || a == b);
                 if !same_rest || *d != dt {
-                    return Err(Error::shapes(
-                        name,
-                        &all(),
-                        format!("inputs differ off axis {axis} or in dtype"),
-                    ));
+                    return Err(Error::shapes(name, &all(), format!("inputs differ off axis {axis} or in dtype")));
                 }
                 total += s[*axis];
             }
@@ -206,9 +146,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             out[*axis] = total;
             return Ok((Shape::new(out), dt));
         }
-        Op::Reduce {
-            axes, keep_dims, ..
-        } => {
+        Op::Reduce { axes, keep_dims, .. } => {
             arity(1, 1)?;
             want_f32(&[0])?;
             let x = dims(0);
@@ -246,11 +184,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
                 ));
             }
             if inputs.len() == 4 && dims(3) != [q[0], k[2]] {
-                return Err(Error::shapes(
-                    name,
-                    &all(),
-                    format!("the key mask must be [{}, {}]", q[0], k[2]),
-                ));
+                return Err(Error::shapes(name, &all(), format!("the key mask must be [{}, {}]", q[0], k[2])));
             }
             if !scale.is_finite() {
                 return Err(Error::arg(name, "scale must be finite"));
@@ -262,9 +196,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
 }
 
 fn leaf_error(name: &'static str) -> Result<Vec<usize>> {
-    Err(Error::InvalidGraph(format!(
-        "{name} nodes take no inputs and are not inferred"
-    )))
+    Err(Error::InvalidGraph(format!("{name} nodes take no inputs and are not inferred")))
 }
 
 /// (rows, cols) of the last two axes after an optional transpose.
@@ -285,41 +217,25 @@ fn conv_shape(
     inputs: &[(&Shape, DType)],
 ) -> Result<Vec<usize>> {
     if inputs.len() < 2 || inputs.len() > 3 || inputs.iter().any(|(_, d)| *d != DType::F32) {
-        return Err(Error::arg(
-            name,
-            "takes f32 input, weight and an optional bias",
-        ));
+        return Err(Error::arg(name, "takes f32 input, weight and an optional bias"));
     }
     let (x, w) = (inputs[0].0.dims(), inputs[1].0.dims());
     let rank = spatial + 2;
     if x.len() != rank || w.len() != rank {
-        return Err(Error::shapes(
-            name,
-            all,
-            format!("input and weight must have rank {rank}"),
-        ));
+        return Err(Error::shapes(name, all, format!("input and weight must have rank {rank}")));
     }
     if p.stride.len() != spatial || p.padding.len() != spatial || p.dilation.len() != spatial {
-        return Err(Error::arg(
-            name,
-            format!("stride, padding and dilation need {spatial} values"),
-        ));
+        return Err(Error::arg(name, format!("stride, padding and dilation need {spatial} values")));
     }
     if p.groups == 0 || p.stride.contains(&0) || p.dilation.contains(&0) {
-        return Err(Error::arg(
-            name,
-            "groups, stride and dilation must be positive",
-        ));
+        return Err(Error::arg(name, "groups, stride and dilation must be positive"));
     }
     let (c, o) = (x[1], w[0]);
     if c % p.groups != 0 || o % p.groups != 0 || w[1] * p.groups != c {
         return Err(Error::shapes(
             name,
             all,
-            format!(
-                "{c} input channels do not fit the weight with {} groups",
-                p.groups
-            ),
+            format!("{c} input channels do not fit the weight with {} groups", p.groups),
         ));
     }
     if inputs.len() == 3 && inputs[2].0.dims() != [o] {
@@ -330,11 +246,7 @@ fn conv_shape(
         let span = p.dilation[i] * (w[2 + i] - 1) + 1;
         let padded = x[2 + i] + 2 * p.padding[i];
         if w[2 + i] == 0 || padded < span {
-            return Err(Error::shapes(
-                name,
-                all,
-                "the kernel is larger than the padded input",
-            ));
+            return Err(Error::shapes(name, all, "the kernel is larger than the padded input"));
         }
         out.push((padded - span) / p.stride[i] + 1);
     }

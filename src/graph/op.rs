@@ -38,13 +38,7 @@ pub struct ConvParams {
 
 impl ConvParams {
     /// Stride, padding and dilation shared by every spatial dimension.
-    pub fn uniform(
-        spatial: usize,
-        stride: usize,
-        padding: usize,
-        dilation: usize,
-        groups: usize,
-    ) -> Self {
+    pub fn uniform(spatial: usize, stride: usize, padding: usize, dilation: usize, groups: usize) -> Self {
         ConvParams {
             stride: vec![stride; spatial],
             padding: vec![padding; spatial],
@@ -130,12 +124,8 @@ impl Op {
             Op::Permute(_) => "permute",
             Op::Slice { .. } => "slice",
             Op::Concat { .. } => "concat",
-            Op::Reduce {
-                op: ReduceOp::Sum, ..
-            } => "sum",
-            Op::Reduce {
-                op: ReduceOp::Mean, ..
-            } => "mean",
+            Op::Reduce { op: ReduceOp::Sum, .. } => "sum",
+            Op::Reduce { op: ReduceOp::Mean, .. } => "mean",
             Op::Conv1d(_) => "conv1d",
             Op::Conv2d(_) => "conv2d",
             Op::Attention { .. } => "attention",

@@ -29,6 +29,19 @@ impl Tensor {
         Self::from_storage(shape.into(), Storage::I32(Arc::new(data)))
     }
 
+    /// A contiguous f32 view of `shape` at element `offset` of a shared buffer (no copy).
+    pub fn view_f32(buf: Arc<Vec<f32>>, offset: usize, shape: impl Into<Shape>) -> Result<Self> {
+        let shape = shape.into();
+        if offset.checked_add(shape.numel()).is_none_or(|end| end > buf.len()) {
+            return Err(Error::shapes(
+                "tensor",
+                &[shape.dims()],
+                format!("a view at {offset} runs past a buffer of {} elements", buf.len()),
+            ));
+        }
+        Ok(Tensor { strides: shape.contiguous_strides(), shape, storage: Storage::F32(buf), offset })
+    }
+
     pub fn zeros(shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
         let n = shape.numel();
@@ -52,12 +65,7 @@ impl Tensor {
 
     fn contiguous_over(shape: Shape, storage: Storage) -> Self {
         let strides = shape.contiguous_strides();
-        Tensor {
-            storage,
-            shape,
-            strides,
-            offset: 0,
-        }
+        Tensor { storage, shape, strides, offset: 0 }
     }
 
     pub fn shape(&self) -> &Shape {
@@ -90,9 +98,7 @@ impl Tensor {
     /// The elements in row-major order, as a slice when the tensor is a contiguous f32 view.
     pub fn as_f32_slice(&self) -> Option<&[f32]> {
         match &self.storage {
-            Storage::F32(v) if self.is_contiguous() => {
-                Some(&v[self.offset..self.offset + self.numel()])
-            }
+            Storage::F32(v) if self.is_contiguous() => Some(&v[self.offset..self.offset + self.numel()]),
             _ => None,
         }
     }
@@ -100,9 +106,7 @@ impl Tensor {
     /// The elements in row-major order, as a slice when the tensor is a contiguous i32 view.
     pub fn as_i32_slice(&self) -> Option<&[i32]> {
         match &self.storage {
-            Storage::I32(v) if self.is_contiguous() => {
-                Some(&v[self.offset..self.offset + self.numel()])
-            }
+            Storage::I32(v) if self.is_contiguous() => Some(&v[self.offset..self.offset + self.numel()]),
             _ => None,
         }
     }
@@ -123,11 +127,7 @@ impl Tensor {
     pub fn to_i32_vec(&self, op: &'static str) -> Result<Vec<i32>> {
         match &self.storage {
             Storage::I32(v) => Ok(self.element_offsets().iter().map(|&i| v[i]).collect()),
-            Storage::F32(_) => Err(Error::DTypeMismatch {
-                op,
-                expected: "i32".into(),
-                found: "f32".into(),
-            }),
+            Storage::F32(_) => Err(Error::DTypeMismatch { op, expected: "i32".into(), found: "f32".into() }),
         }
     }
 
@@ -163,9 +163,7 @@ impl Tensor {
         }
         let storage = match &self.storage {
             Storage::F32(_) => Storage::F32(Arc::new(self.to_f32_vec())),
-            Storage::I32(_) => {
-                Storage::I32(Arc::new(self.to_i32_vec("contiguous").unwrap_or_default()))
-            }
+            Storage::I32(_) => Storage::I32(Arc::new(self.to_i32_vec("contiguous").unwrap_or_default())),
         };
         Self::contiguous_over(self.shape.clone(), storage)
     }
@@ -174,11 +172,7 @@ impl Tensor {
     pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
         let rank = self.shape.rank();
         let mut seen = vec![false; rank];
-        if perm.len() != rank
-            || perm
-                .iter()
-                .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
-        {
+        if perm.len() != rank || perm.iter().any(|&p| p >= rank || std::mem::replace(&mut seen[p], true)) {
             return Err(Error::shapes(
                 "permute",
                 &[self.dims(), perm],
@@ -220,28 +214,27 @@ impl Tensor {
             return Err(Error::shapes(
                 "reshape",
                 &[self.dims(), dims],
-                format!(
-                    "{} elements cannot take {} places",
-                    self.numel(),
-                    new.numel()
-                ),
+                format!("{} elements cannot take {} places", self.numel(), new.numel()),
             ));
         }
         let base = self.contiguous();
-        Ok(Tensor {
-            strides: new.contiguous_strides(),
-            shape: new,
-            ..base
-        })
+        Ok(Tensor { strides: new.contiguous_strides(), shape: new, ..base })
+    }
+
+    /// The shared f32 buffer and this view's offset into it: an identity for caches of
+    /// data derived from constant tensors (packed weights).
+    pub fn f32_storage(&self) -> Option<(&Arc<Vec<f32>>, usize)> {
+        match &self.storage {
+            Storage::F32(v) => Some((v, self.offset)),
+            Storage::I32(_) => None,
+        }
     }
 
     /// Takes back the buffer when this tensor is its only owner and covers all of it.
     pub fn into_f32_buffer(self) -> Option<Vec<f32>> {
         let whole = self.offset == 0 && self.is_contiguous();
         match self.storage {
-            Storage::F32(arc) if whole && arc.len() == self.shape.numel() => {
-                Arc::try_unwrap(arc).ok()
-            }
+            Storage::F32(arc) if whole && arc.len() == self.shape.numel() => Arc::try_unwrap(arc).ok(),
             _ => None,
         }
     }
@@ -259,10 +252,7 @@ mod tests {
         assert_eq!(p.to_f32_vec(), vec![0., 3., 1., 4., 2., 5.]);
         let s = t.slice(1, 1, 3).unwrap();
         assert_eq!(s.to_f32_vec(), vec![1., 2., 4., 5.]);
-        assert_eq!(
-            p.reshape(&[6]).unwrap().to_f32_vec(),
-            vec![0., 3., 1., 4., 2., 5.]
-        );
+        assert_eq!(p.reshape(&[6]).unwrap().to_f32_vec(), vec![0., 3., 1., 4., 2., 5.]);
         assert!(t.reshape(&[4]).is_err());
         assert!(t.permute(&[0, 0]).is_err());
     }

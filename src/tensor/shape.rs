@@ -62,16 +62,8 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for (i, o) in out.iter_mut().enumerate() {
-        let da = if i + a.len() >= rank {
-            a[i + a.len() - rank]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= rank {
-            b[i + b.len() - rank]
-        } else {
-            1
-        };
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
         *o = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -93,10 +85,7 @@ pub fn normalize_axis(op: &'static str, axis: isize, rank: usize) -> Result<usiz
     let r = rank as isize;
     let a = if axis < 0 { axis + r } else { axis };
     if a < 0 || a >= r {
-        return Err(Error::arg(
-            op,
-            format!("axis {axis} is out of range for rank {rank}"),
-        ));
+        return Err(Error::arg(op, format!("axis {axis} is out of range for rank {rank}")));
     }
     Ok(a as usize)
 }

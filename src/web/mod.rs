@@ -1,12 +1,16 @@
 //! The JS surface: everything `#[wasm_bindgen]` lives under here; nothing below knows JS.
 
 mod error;
+mod fetch;
 mod ops;
 mod options;
 mod tensor;
+mod text_embedder;
 
 pub use error::to_js;
+pub use fetch::{fetch_bytes, fetch_model_files};
 pub use tensor::JsTensor;
+pub use text_embedder::JsTextEmbedder;
 
 use wasm_bindgen::prelude::*;
 

@@ -21,18 +21,14 @@ fn run1(
     f: impl FnOnce(&mut GraphBuilder, &[NodeId]) -> Result<NodeId>,
 ) -> Result<JsTensor, JsValue> {
     let mut g = GraphBuilder::new();
-    let ids: Vec<NodeId> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, t)| g.input(&format!("arg{i}"), t.inner.dims(), t.inner.dtype()))
-        .collect();
+    let ids: Vec<NodeId> =
+        inputs.iter().enumerate().map(|(i, t)| g.input(&format!("arg{i}"), t.inner.dims(), t.inner.dtype())).collect();
     let run = || -> Result<Tensor> {
         let out = f(&mut g, &ids)?;
         let graph = g.build(&[out])?;
         let values: Vec<Tensor> = inputs.iter().map(|t| t.inner.clone()).collect();
         let mut outs = CPU.with(|cpu| cpu.run(&graph, &values))?;
-        outs.pop()
-            .ok_or_else(|| Error::InvalidGraph("no output".into()))
+        outs.pop().ok_or_else(|| Error::InvalidGraph("no output".into()))
     };
     run().map(|inner| JsTensor { inner }).map_err(to_js)
 }
@@ -43,27 +39,14 @@ fn conv_params(op: &'static str, spatial: usize, opts: &JsValue) -> Result<ConvP
         if v.is_undefined() {
             Ok(vec![default; spatial])
         } else if let Some(n) = v.as_f64() {
-            Ok(vec![
-                usizes(op, key, &js_sys::Array::of1(&n.into()).into())?
-                    [0];
-                spatial
-            ])
+            Ok(vec![usizes(op, key, &js_sys::Array::of1(&n.into()).into())?[0]; spatial])
         } else {
             usizes(op, key, &v)
         }
     };
     let groups = field(opts, "groups");
-    let groups = if groups.is_undefined() {
-        1
-    } else {
-        int(op, "groups", &groups)?.max(0) as usize
-    };
-    Ok(ConvParams {
-        stride: get("stride", 1)?,
-        padding: get("padding", 0)?,
-        dilation: get("dilation", 1)?,
-        groups,
-    })
+    let groups = if groups.is_undefined() { 1 } else { int(op, "groups", &groups)?.max(0) as usize };
+    Ok(ConvParams { stride: get("stride", 1)?, padding: get("padding", 0)?, dilation: get("dilation", 1)?, groups })
 }
 
 /// The eager op namespace behind `ops` in `pkg-template/index.js`. Tensors passed by
@@ -130,15 +113,8 @@ impl Ops {
 
     /// Layer norm over the last axis; `eps` defaults to 1e-5.
     #[wasm_bindgen(js_name = layerNorm)]
-    pub fn layer_norm(
-        x: &JsTensor,
-        gamma: &JsTensor,
-        beta: &JsTensor,
-        eps: Option<f32>,
-    ) -> Result<JsTensor, JsValue> {
-        run1(&[x, gamma, beta], |g, i| {
-            g.layer_norm(i[0], i[1], i[2], eps.unwrap_or(1e-5))
-        })
+    pub fn layer_norm(x: &JsTensor, gamma: &JsTensor, beta: &JsTensor, eps: Option<f32>) -> Result<JsTensor, JsValue> {
+        run1(&[x, gamma, beta], |g, i| g.layer_norm(i[0], i[1], i[2], eps.unwrap_or(1e-5)))
     }
 
     /// Rows of `table` (`[rows, width]`) picked by an i32 `ids` tensor.
@@ -162,9 +138,7 @@ impl Ops {
     }
 
     pub fn slice(x: &JsTensor, axis: i32, start: u32, end: u32) -> Result<JsTensor, JsValue> {
-        run1(&[x], |g, i| {
-            g.slice(i[0], axis as isize, start as usize, end as usize)
-        })
+        run1(&[x], |g, i| g.slice(i[0], axis as isize, start as usize, end as usize))
     }
 
     pub fn concat(xs: Vec<JsTensor>, axis: i32) -> Result<JsTensor, JsValue> {
@@ -183,12 +157,7 @@ impl Ops {
     }
 
     /// `opts`: `{ stride, padding, dilation, groups }`, numbers or per-axis arrays.
-    pub fn conv1d(
-        x: &JsTensor,
-        w: &JsTensor,
-        bias: Option<JsTensor>,
-        opts: JsValue,
-    ) -> Result<JsTensor, JsValue> {
+    pub fn conv1d(x: &JsTensor, w: &JsTensor, bias: Option<JsTensor>, opts: JsValue) -> Result<JsTensor, JsValue> {
         let p = conv_params("conv1d", 1, &opts).map_err(to_js)?;
         match &bias {
             Some(b) => run1(&[x, w, b], |g, i| g.conv1d(i[0], i[1], Some(i[2]), p)),
@@ -196,12 +165,7 @@ impl Ops {
         }
     }
 
-    pub fn conv2d(
-        x: &JsTensor,
-        w: &JsTensor,
-        bias: Option<JsTensor>,
-        opts: JsValue,
-    ) -> Result<JsTensor, JsValue> {
+    pub fn conv2d(x: &JsTensor, w: &JsTensor, bias: Option<JsTensor>, opts: JsValue) -> Result<JsTensor, JsValue> {
         let p = conv_params("conv2d", 2, &opts).map_err(to_js)?;
         match &bias {
             Some(b) => run1(&[x, w, b], |g, i| g.conv2d(i[0], i[1], Some(i[2]), p)),
@@ -220,15 +184,10 @@ impl Ops {
     ) -> Result<JsTensor, JsValue> {
         let causal = bool_field("attention", &opts, "causal", false).map_err(to_js)?;
         let d = q.inner.dims().last().copied().unwrap_or(1).max(1);
-        let scale =
-            f32_field("attention", &opts, "scale", 1.0 / (d as f32).sqrt()).map_err(to_js)?;
+        let scale = f32_field("attention", &opts, "scale", 1.0 / (d as f32).sqrt()).map_err(to_js)?;
         match &key_mask {
-            Some(m) => run1(&[q, k, v, m], |g, i| {
-                g.attention(i[0], i[1], i[2], Some(i[3]), causal, scale)
-            }),
-            None => run1(&[q, k, v], |g, i| {
-                g.attention(i[0], i[1], i[2], None, causal, scale)
-            }),
+            Some(m) => run1(&[q, k, v, m], |g, i| g.attention(i[0], i[1], i[2], Some(i[3]), causal, scale)),
+            None => run1(&[q, k, v], |g, i| g.attention(i[0], i[1], i[2], None, causal, scale)),
         }
     }
 }

@@ -5,35 +5,27 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// A JS array of non-negative integers, e.g. dims or a permutation.
 pub fn usizes(op: &'static str, what: &str, v: &JsValue) -> Result<Vec<usize>> {
-    let arr = v
-        .dyn_ref::<js_sys::Array>()
-        .ok_or_else(|| Error::arg(op, format!("{what} must be an array of integers")))?;
+    let arr =
+        v.dyn_ref::<js_sys::Array>().ok_or_else(|| Error::arg(op, format!("{what} must be an array of integers")))?;
     arr.iter()
         .map(|x| match x.as_f64() {
             Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u32::MAX as f64 => Ok(f as usize),
-            _ => Err(Error::arg(
-                op,
-                format!("{what} must hold non-negative integers, found {x:?}"),
-            )),
+            _ => Err(Error::arg(op, format!("{what} must hold non-negative integers, found {x:?}"))),
         })
         .collect()
 }
 
 /// A JS array of integers that may be negative (axes counted from the end).
 pub fn isizes(op: &'static str, what: &str, v: &JsValue) -> Result<Vec<isize>> {
-    let arr = v
-        .dyn_ref::<js_sys::Array>()
-        .ok_or_else(|| Error::arg(op, format!("{what} must be an array of integers")))?;
+    let arr =
+        v.dyn_ref::<js_sys::Array>().ok_or_else(|| Error::arg(op, format!("{what} must be an array of integers")))?;
     arr.iter().map(|x| int(op, what, &x)).collect()
 }
 
 pub fn int(op: &'static str, what: &str, x: &JsValue) -> Result<isize> {
     match x.as_f64() {
         Some(f) if f.fract() == 0.0 && f.abs() <= i32::MAX as f64 => Ok(f as isize),
-        _ => Err(Error::arg(
-            op,
-            format!("{what} must be an integer, found {x:?}"),
-        )),
+        _ => Err(Error::arg(op, format!("{what} must be an integer, found {x:?}"))),
     }
 }
 
@@ -51,8 +43,7 @@ pub fn bool_field(op: &'static str, opts: &JsValue, key: &str, default: bool) ->
     if v.is_undefined() {
         return Ok(default);
     }
-    v.as_bool()
-        .ok_or_else(|| Error::arg(op, format!("option {key} must be a boolean")))
+    v.as_bool().ok_or_else(|| Error::arg(op, format!("option {key} must be a boolean")))
 }
 
 pub fn f32_field(op: &'static str, opts: &JsValue, key: &str, default: f32) -> Result<f32> {
@@ -62,9 +53,6 @@ pub fn f32_field(op: &'static str, opts: &JsValue, key: &str, default: f32) -> R
     }
     match v.as_f64() {
         Some(f) if f.is_finite() => Ok(f as f32),
-        _ => Err(Error::arg(
-            op,
-            format!("option {key} must be a finite number"),
-        )),
+        _ => Err(Error::arg(op, format!("option {key} must be a finite number"))),
     }
 }

@@ -22,10 +22,7 @@ impl JsTensor {
         } else if js_sys::Array::is_array(data) {
             js_sys::Float32Array::new(data).to_vec()
         } else {
-            return Err(to_js(Error::arg(
-                "Tensor",
-                "data must be a Float32Array or an array of numbers",
-            )));
+            return Err(to_js(Error::arg("Tensor", "data must be a Float32Array or an array of numbers")));
         };
         let inner = Tensor::from_f32(dims, values).map_err(to_js)?;
         Ok(JsTensor { inner })
@@ -40,10 +37,7 @@ impl JsTensor {
         } else if js_sys::Array::is_array(data) {
             js_sys::Int32Array::new(data).to_vec()
         } else {
-            return Err(to_js(Error::arg(
-                "Tensor.fromInt32",
-                "data must be an Int32Array or an array of integers",
-            )));
+            return Err(to_js(Error::arg("Tensor.fromInt32", "data must be an Int32Array or an array of integers")));
         };
         let inner = Tensor::from_i32(dims, values).map_err(to_js)?;
         Ok(JsTensor { inner })
@@ -52,9 +46,7 @@ impl JsTensor {
     /// A tensor sharing this one's storage (no copy); freeing one leaves the other valid.
     #[wasm_bindgen(js_name = clone)]
     pub fn clone_js(&self) -> JsTensor {
-        JsTensor {
-            inner: self.inner.clone(),
-        }
+        JsTensor { inner: self.inner.clone() }
     }
 
     #[wasm_bindgen(getter)]

@@ -58,37 +58,28 @@ pub fn fixture() -> Fixture {
 }
 
 fn attr_usizes(c: &Case, k: &str) -> Vec<usize> {
-    c.attrs[k]
-        .as_array()
-        .expect(k)
-        .iter()
-        .map(|v| v.as_u64().expect(k) as usize)
-        .collect()
+    c.attrs[k].as_array().expect(k).iter().map(|v| v.as_u64().expect(k) as usize).collect()
 }
 
 fn attr_isizes(c: &Case, k: &str) -> Vec<isize> {
-    c.attrs[k]
-        .as_array()
-        .expect(k)
-        .iter()
-        .map(|v| v.as_i64().expect(k) as isize)
-        .collect()
+    c.attrs[k].as_array().expect(k).iter().map(|v| v.as_i64().expect(k) as isize).collect()
 }
 
-/// Builds the one-op graph a case describes, with its inputs as graph inputs.
-fn build(c: &Case) -> ipfs_accelerate::Result<ipfs_accelerate::graph::Graph> {
+/// Builds the one-op graph a case describes; inputs listed in `constants` become graph
+/// constants (as weights are), the rest graph inputs.
+fn build(c: &Case, constants: &[usize]) -> ipfs_accelerate::Result<ipfs_accelerate::graph::Graph> {
     let mut g = GraphBuilder::new();
     let ins: Vec<NodeId> = c
         .inputs
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let dt = if t.dtype == "i32" {
-                DType::I32
+            let dt = if t.dtype == "i32" { DType::I32 } else { DType::F32 };
+            if constants.contains(&i) {
+                g.constant(t.tensor())
             } else {
-                DType::F32
-            };
-            g.input(&format!("in{i}"), &t.shape, dt)
+                g.input(&format!("in{i}"), &t.shape, dt)
+            }
         })
         .collect();
     let flag = |k: &str| c.attrs.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -127,14 +118,7 @@ fn build(c: &Case) -> ipfs_accelerate::Result<ipfs_accelerate::graph::Graph> {
         "sum" => g.sum(ins[0], &attr_isizes(c, "axes"), flag("keep_dims"))?,
         "conv1d" => g.conv1d(ins[0], ins[1], ins.get(2).copied(), conv())?,
         "conv2d" => g.conv2d(ins[0], ins[1], ins.get(2).copied(), conv())?,
-        "attention" => g.attention(
-            ins[0],
-            ins[1],
-            ins[2],
-            ins.get(3).copied(),
-            flag("causal"),
-            num("scale") as f32,
-        )?,
+        "attention" => g.attention(ins[0], ins[1], ins[2], ins.get(3).copied(), flag("causal"), num("scale") as f32)?,
         other => panic!("fixture op {other} has no builder mapping"),
     };
     g.build(&[out])
@@ -143,46 +127,36 @@ fn build(c: &Case) -> ipfs_accelerate::Result<ipfs_accelerate::graph::Graph> {
 /// Runs every fixture case of `op` on every available CPU path; panics listing each
 /// element out of tolerance. Returns the number of (case, path) runs checked.
 pub fn check_op(op: &str) -> usize {
+    check_cases(op, |_| true, &[])
+}
+
+/// Like `check_op`, for the cases `keep` selects, with inputs `constants` as constants.
+pub fn check_cases(op: &str, keep: impl Fn(&Case) -> bool, constants: &[usize]) -> usize {
     let fx = fixture();
-    let cases: Vec<&Case> = fx.cases.iter().filter(|c| c.op == op).collect();
+    let cases: Vec<&Case> = fx.cases.iter().filter(|c| c.op == op && keep(c)).collect();
     assert!(!cases.is_empty(), "no fixture cases for op {op}");
     let mut checked = 0;
     let mut failures = Vec::new();
     for path in Path::available() {
         let backend = CpuBackend::with_path(path);
         for c in &cases {
-            let graph = build(c).unwrap_or_else(|e| panic!("{}: building failed: {e}", c.name));
-            let inputs: Vec<Tensor> = c.inputs.iter().map(FTensor::tensor).collect();
-            let out = backend
-                .run(&graph, &inputs)
-                .unwrap_or_else(|e| panic!("{}: run failed: {e}", c.name));
+            let inputs: Vec<Tensor> =
+                c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
+            let graph = build(c, constants).unwrap_or_else(|e| panic!("{}: building failed: {e}", c.name));
+            let out = backend.run(&graph, &inputs).unwrap_or_else(|e| panic!("{}: run failed: {e}", c.name));
             let got = &out[0];
-            assert_eq!(
-                got.dims(),
-                c.expected.shape.as_slice(),
-                "{} [{}]: output shape",
-                c.name,
-                path.name()
-            );
+            assert_eq!(got.dims(), c.expected.shape.as_slice(), "{} [{}]: output shape", c.name, path.name());
             let want = c.expected.values();
             for (i, (g, w)) in got.to_f32_vec().iter().zip(&want).enumerate() {
                 let g = *g as f64;
                 let ok = (g - w).abs() <= c.atol + c.rtol * w.abs();
                 if !ok && failures.len() < 10 {
-                    failures.push(format!(
-                        "{} [{}] element {i}: got {g}, want {w}",
-                        c.name,
-                        path.name()
-                    ));
+                    failures.push(format!("{} [{}] element {i}: got {g}, want {w}", c.name, path.name()));
                 }
             }
             checked += 1;
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{op} out of tolerance:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{op} out of tolerance:\n{}", failures.join("\n"));
     checked
 }

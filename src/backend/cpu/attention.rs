@@ -33,52 +33,20 @@ pub fn attention(
     for bi in 0..a.b {
         for hi in 0..a.h {
             let bh = bi * a.h + hi;
-            let qm = MatRef {
-                data: q,
-                off: bh * a.sq * a.d,
-                rs: a.d,
-                cs: 1,
-            };
+            let qm = MatRef { data: q, off: bh * a.sq * a.d, rs: a.d, cs: 1 };
             // k read transposed: element (dd, j) of kᵀ is k[j, dd].
-            let km = MatRef {
-                data: k,
-                off: bh * a.sk * a.d,
-                rs: 1,
-                cs: a.d,
-            };
+            let km = MatRef { data: k, off: bh * a.sk * a.d, rs: 1, cs: a.d };
             gemm(path, [a.sq, a.sk, a.d], qm, km, &mut scores, s);
             for (i, row) in scores.chunks_exact_mut(a.sk).enumerate() {
                 for (j, sv) in row.iter_mut().enumerate() {
-                    let masked = key_mask.is_some_and(|m| m[bi * a.sk + j] == 0.0)
-                        || (causal && j + a.sq > i + a.sk);
-                    *sv = if masked {
-                        f32::NEG_INFINITY
-                    } else {
-                        *sv * scale
-                    };
+                    let masked = key_mask.is_some_and(|m| m[bi * a.sk + j] == 0.0) || (causal && j + a.sq > i + a.sk);
+                    *sv = if masked { f32::NEG_INFINITY } else { *sv * scale };
                 }
             }
             softmax_rows(path, &mut scores, a.sk);
-            let pm = MatRef {
-                data: &scores,
-                off: 0,
-                rs: a.sk,
-                cs: 1,
-            };
-            let vm = MatRef {
-                data: v,
-                off: bh * a.sk * a.dv,
-                rs: a.dv,
-                cs: 1,
-            };
-            gemm(
-                path,
-                [a.sq, a.dv, a.sk],
-                pm,
-                vm,
-                &mut out[bh * a.sq * a.dv..][..a.sq * a.dv],
-                s,
-            );
+            let pm = MatRef { data: &scores, off: 0, rs: a.sk, cs: 1 };
+            let vm = MatRef { data: v, off: bh * a.sk * a.dv, rs: a.dv, cs: 1 };
+            gemm(path, [a.sq, a.dv, a.sk], pm, vm, &mut out[bh * a.sq * a.dv..][..a.sq * a.dv], s);
         }
     }
 }

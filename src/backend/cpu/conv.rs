@@ -44,34 +44,16 @@ pub fn conv2d(
                         for oy in 0..g.oh {
                             let iy = (oy * g.stride.0 + ky * g.dil.0) as isize - g.pad.0 as isize;
                             for ox in 0..g.ow {
-                                let ix =
-                                    (ox * g.stride.1 + kx * g.dil.1) as isize - g.pad.1 as isize;
-                                let inside = iy >= 0
-                                    && ix >= 0
-                                    && (iy as usize) < g.h
-                                    && (ix as usize) < g.w;
-                                row[oy * g.ow + ox] = if inside {
-                                    plane[iy as usize * g.w + ix as usize]
-                                } else {
-                                    0.0
-                                };
+                                let ix = (ox * g.stride.1 + kx * g.dil.1) as isize - g.pad.1 as isize;
+                                let inside = iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w;
+                                row[oy * g.ow + ox] = if inside { plane[iy as usize * g.w + ix as usize] } else { 0.0 };
                             }
                         }
                     }
                 }
             }
-            let wm = MatRef {
-                data: wt,
-                off: grp * og * kdim,
-                rs: kdim,
-                cs: 1,
-            };
-            let cm = MatRef {
-                data: &cols,
-                off: 0,
-                rs: ncols,
-                cs: 1,
-            };
+            let wm = MatRef { data: wt, off: grp * og * kdim, rs: kdim, cs: 1 };
+            let cm = MatRef { data: &cols, off: 0, rs: ncols, cs: 1 };
             let dst = &mut out[(n * g.o + grp * og) * ncols..][..og * ncols];
             gemm(path, [og, ncols, kdim], wm, cm, dst, s);
             if let Some(b) = bias {

@@ -14,15 +14,7 @@ fn apply(op: BinaryOp) -> fn(f32, f32) -> f32 {
 }
 
 /// out = a ∘ b with numpy broadcasting; `out_dims` is the broadcast shape.
-pub fn binary(
-    op: BinaryOp,
-    a: &[f32],
-    ad: &[usize],
-    b: &[f32],
-    bd: &[usize],
-    out: &mut [f32],
-    out_dims: &[usize],
-) {
+pub fn binary(op: BinaryOp, a: &[f32], ad: &[usize], b: &[f32], bd: &[usize], out: &mut [f32], out_dims: &[usize]) {
     let f = apply(op);
     if ad == out_dims && bd == out_dims {
         for ((o, x), y) in out.iter_mut().zip(a).zip(b) {

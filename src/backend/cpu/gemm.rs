@@ -30,19 +30,73 @@ impl MatRef<'_> {
 /// Scratch buffers reused across calls, so repeated GEMMs allocate nothing.
 #[derive(Default)]
 pub struct GemmScratch {
-    pa: Vec<f32>,
-    pb: Vec<f32>,
+    pub(crate) pa: Vec<f32>,
+    pb: PackedB,
+}
+
+/// B packed for the micro-kernel: for each KC-deep block, its NR-wide column panels,
+/// depth-major. Weights are packed once and reused by every call.
+#[derive(Default, Debug)]
+pub struct PackedB {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    /// Packs the k×n matrix `b`.
+    pub fn new(b: MatRef, k: usize, n: usize) -> Self {
+        let mut p = PackedB::default();
+        p.repack(b, k, n);
+        p
+    }
+
+    fn repack(&mut self, b: MatRef, k: usize, n: usize) {
+        let np = n.div_ceil(NR);
+        self.data.clear();
+        self.data.reserve(np * NR * k);
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            for p in 0..np {
+                for kk in 0..kc {
+                    for j in 0..NR {
+                        let col = p * NR + j;
+                        self.data.push(if col < n { b.at(k0 + kk, col) } else { 0.0 });
+                    }
+                }
+            }
+        }
+        self.k = k;
+        self.n = n;
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Floats held, for cache accounting.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
 }
 
 /// c (row-major m×n, overwritten) = a (m×k) · b (k×n), with sizes given as [m, n, k].
-pub fn gemm(
-    path: Path,
-    [m, n, k]: [usize; 3],
-    a: MatRef,
-    b: MatRef,
-    c: &mut [f32],
-    s: &mut GemmScratch,
-) {
+pub fn gemm(path: Path, [m, n, k]: [usize; 3], a: MatRef, b: MatRef, c: &mut [f32], s: &mut GemmScratch) {
+    s.pb.repack(b, k, n);
+    gemm_packed(path, m, a, &s.pb, c, &mut s.pa);
+}
+
+/// c (row-major m×n, overwritten) = a (m×k) · B, with B packed beforehand.
+pub fn gemm_packed(path: Path, m: usize, a: MatRef, pb: &PackedB, c: &mut [f32], pa: &mut Vec<f32>) {
+    let (n, k) = (pb.n, pb.k);
     let c = &mut c[..m * n];
     c.fill(0.0);
     if m == 0 || n == 0 || k == 0 {
@@ -51,7 +105,7 @@ pub fn gemm(
     let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
-        pack(&mut s.pa, mp, MR, kc, |p, kk, i| {
+        pack(pa, mp, MR, kc, |p, kk, i| {
             let r = p * MR + i;
             if r < m {
                 a.at(r, k0 + kk)
@@ -59,22 +113,15 @@ pub fn gemm(
                 0.0
             }
         });
-        pack(&mut s.pb, np, NR, kc, |p, kk, j| {
-            let col = p * NR + j;
-            if col < n {
-                b.at(k0 + kk, col)
-            } else {
-                0.0
-            }
-        });
+        let block = &pb.data[k0 * np * NR..(k0 + kc) * np * NR];
         for jp in 0..np {
-            let pb = &s.pb[jp * kc * NR..(jp + 1) * kc * NR];
+            let pbp = &block[jp * kc * NR..(jp + 1) * kc * NR];
             let nr = NR.min(n - jp * NR);
             for ip in 0..mp {
-                let pa = &s.pa[ip * kc * MR..(ip + 1) * kc * MR];
+                let pap = &pa[ip * kc * MR..(ip + 1) * kc * MR];
                 let mr = MR.min(m - ip * MR);
                 let mut acc = [[0f32; NR]; MR];
-                micro(path, kc, pa, pb, &mut acc);
+                micro(path, kc, pap, pbp, &mut acc);
                 for (i, row) in acc.iter().enumerate().take(mr) {
                     let base = (ip * MR + i) * n + jp * NR;
                     for (cv, av) in c[base..base + nr].iter_mut().zip(row) {
@@ -88,13 +135,7 @@ pub fn gemm(
 
 /// Lays out `panels` panels of `width` lanes, depth-major: element (p, kk, lane) at
 /// `(p * depth + kk) * width + lane`.
-fn pack(
-    buf: &mut Vec<f32>,
-    panels: usize,
-    width: usize,
-    depth: usize,
-    get: impl Fn(usize, usize, usize) -> f32,
-) {
+fn pack(buf: &mut Vec<f32>, panels: usize, width: usize, depth: usize, get: impl Fn(usize, usize, usize) -> f32) {
     buf.clear();
     buf.reserve(panels * depth * width);
     for p in 0..panels {

@@ -1,7 +1,7 @@
 //! Batched matmul with broadcast batch dimensions and optional transposes, over `gemm`.
 
 use super::broadcast::broadcast_offsets;
-use super::gemm::{gemm, GemmScratch, MatRef};
+use super::gemm::{gemm, gemm_packed, GemmScratch, MatRef, PackedB};
 use super::simd::Path;
 
 /// One operand: its contiguous data and dims, and whether its last two axes are swapped.
@@ -16,22 +16,9 @@ impl<'a> Operand<'a> {
     fn mat(&self, off: usize) -> (usize, usize, MatRef<'a>) {
         let r = self.dims.len();
         let (rows, cols) = (self.dims[r - 2], self.dims[r - 1]);
-        let m = MatRef {
-            data: self.data,
-            off,
-            rs: cols,
-            cs: 1,
-        };
+        let m = MatRef { data: self.data, off, rs: cols, cs: 1 };
         if self.transposed {
-            (
-                cols,
-                rows,
-                MatRef {
-                    rs: 1,
-                    cs: cols,
-                    ..m
-                },
-            )
+            (cols, rows, MatRef { rs: 1, cs: cols, ..m })
         } else {
             (rows, cols, m)
         }
@@ -47,14 +34,7 @@ impl<'a> Operand<'a> {
 }
 
 /// out (`[batch.., M, N]`, contiguous) = a · b.
-pub fn matmul(
-    path: Path,
-    a: &Operand,
-    b: &Operand,
-    out: &mut [f32],
-    out_dims: &[usize],
-    s: &mut GemmScratch,
-) {
+pub fn matmul(path: Path, a: &Operand, b: &Operand, out: &mut [f32], out_dims: &[usize], s: &mut GemmScratch) {
     let batch = &out_dims[..out_dims.len() - 2];
     let a_offs = broadcast_offsets(batch, a.batch(), a.mat_size());
     let b_offs = broadcast_offsets(batch, b.batch(), b.mat_size());
@@ -63,13 +43,28 @@ pub fn matmul(
     for (i, (ao, bo)) in a_offs.iter().zip(&b_offs).enumerate() {
         let (_, _, am) = a.mat(*ao);
         let (_, _, bm) = b.mat(*bo);
-        gemm(
-            path,
-            [m, n, k],
-            am,
-            bm,
-            &mut out[i * m * n..(i + 1) * m * n],
-            s,
-        );
+        gemm(path, [m, n, k], am, bm, &mut out[i * m * n..(i + 1) * m * n], s);
     }
+}
+
+/// out = a · B for a 2-D B packed beforehand (a weight). Without a transpose, a's batch
+/// dims fold into the rows of one GEMM.
+pub fn matmul_packed(path: Path, a: &Operand, pb: &PackedB, out: &mut [f32], pa: &mut Vec<f32>) {
+    let (m, _, _) = a.mat(0);
+    let n = pb.n();
+    if !a.transposed {
+        let rows = a.data.len() / pb.k().max(1);
+        let (_, _, am) = a.mat(0);
+        return gemm_packed(path, rows, am, pb, out, pa);
+    }
+    for (i, off) in (0..a.data.len()).step_by(a.mat_size().max(1)).enumerate() {
+        let (_, _, am) = a.mat(off);
+        gemm_packed(path, m, am, pb, &mut out[i * m * n..(i + 1) * m * n], pa);
+    }
+}
+
+/// Packs a 2-D weight operand for `matmul_packed`.
+pub fn pack_weight(b: &Operand) -> PackedB {
+    let (k, n, bm) = b.mat(0);
+    PackedB::new(bm, k, n)
 }

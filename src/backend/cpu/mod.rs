@@ -20,15 +20,49 @@ pub use simd::Path;
 use crate::error::{Error, Result};
 use crate::graph::{last_uses, Graph, Node, Op, UnaryOp};
 use crate::tensor::{DType, Tensor};
-use gemm::GemmScratch;
+use gemm::{GemmScratch, PackedB};
 use pool::BufferPool;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Packed weights kept at most (in floats, 256 MiB); past it the cache starts afresh.
+const PACKED_LIMIT: usize = 64 << 20;
 
 /// Memory a backend keeps between runs.
 #[derive(Default)]
 struct Workspace {
     pool: BufferPool,
     gemm: GemmScratch,
+    packed: PackedWeights,
+}
+
+/// Storage address, element offset, and whether the operand is transposed.
+type PackKey = (usize, usize, bool);
+
+/// Weights packed for GEMM, keyed by their storage's address and offset. Each entry holds
+/// the storage itself, so the address cannot be freed and reused while the entry exists.
+#[derive(Default)]
+struct PackedWeights {
+    map: HashMap<PackKey, (Arc<Vec<f32>>, Arc<PackedB>)>,
+    floats: usize,
+}
+
+impl PackedWeights {
+    fn get(&mut self, t: &Tensor, operand: &matmul::Operand) -> Option<Arc<PackedB>> {
+        let (storage, offset) = t.f32_storage()?;
+        let key = (Arc::as_ptr(storage) as usize, offset, operand.transposed);
+        if let Some((_, p)) = self.map.get(&key) {
+            return Some(p.clone());
+        }
+        let packed = Arc::new(matmul::pack_weight(operand));
+        if self.floats + packed.len() > PACKED_LIMIT {
+            self.map.clear();
+            self.floats = 0;
+        }
+        self.floats += packed.len();
+        self.map.insert(key, (storage.clone(), packed.clone()));
+        Some(packed)
+    }
 }
 
 pub struct CpuBackend {
@@ -50,10 +84,7 @@ impl CpuBackend {
 
     /// A backend forced onto one kernel path (tests run every available path).
     pub fn with_path(path: Path) -> Self {
-        CpuBackend {
-            path,
-            ws: Mutex::new(Workspace::default()),
-        }
+        CpuBackend { path, ws: Mutex::new(Workspace::default()) }
     }
 
     pub fn path(&self) -> Path {
@@ -67,11 +98,7 @@ impl CpuBackend {
         if declared.len() != inputs.len() {
             return Err(Error::arg(
                 "run",
-                format!(
-                    "the graph takes {} inputs, {} given",
-                    declared.len(),
-                    inputs.len()
-                ),
+                format!("the graph takes {} inputs, {} given", declared.len(), inputs.len()),
             ));
         }
         let mut ws = self.ws.lock().unwrap_or_else(|p| p.into_inner());
@@ -82,20 +109,11 @@ impl CpuBackend {
         for (i, node) in graph.nodes.iter().enumerate() {
             let value = match &node.op {
                 Op::Input { name, .. } => {
-                    let t = next_input
-                        .next()
-                        .cloned()
-                        .unwrap_or_else(|| Tensor::zeros(vec![0]));
+                    let t = next_input.next().cloned().unwrap_or_else(|| Tensor::zeros(vec![0]));
                     if t.dims() != node.shape.dims() || t.dtype() != node.dtype {
                         return Err(Error::ShapeMismatch {
                             op: "run",
-                            shapes: format!(
-                                "{:?} {} and {:?} {}",
-                                t.dims(),
-                                t.dtype(),
-                                node.shape.dims(),
-                                node.dtype
-                            ),
+                            shapes: format!("{:?} {} and {:?} {}", t.dims(), t.dtype(), node.shape.dims(), node.dtype),
                             reason: format!("input '{name}' was declared with the second"),
                         });
                     }
@@ -108,10 +126,10 @@ impl CpuBackend {
                         .iter()
                         .map(|id| values[id.index()].as_ref())
                         .collect::<Option<_>>()
-                        .ok_or_else(|| {
-                            Error::InvalidGraph(format!("node {i} reads a value already released"))
-                        })?;
-                    self.eval(node, &args, ws)?
+                        .ok_or_else(|| Error::InvalidGraph(format!("node {i} reads a value already released")))?;
+                    let const_b = matches!(node.op, Op::MatMul { .. })
+                        && matches!(graph.node(node.inputs[1]).op, Op::Constant(_));
+                    self.eval(node, &args, const_b, ws)?
                 }
             };
             values[i] = Some(value);
@@ -127,14 +145,14 @@ impl CpuBackend {
             .outputs
             .iter()
             .map(|id| {
-                values[id.index()]
-                    .clone()
-                    .ok_or_else(|| Error::InvalidGraph("an output was never computed".into()))
+                values[id.index()].clone().ok_or_else(|| Error::InvalidGraph("an output was never computed".into()))
             })
             .collect()
     }
 
-    fn eval(&self, node: &Node, args: &[&Tensor], ws: &mut Workspace) -> Result<Tensor> {
+    /// Computes one node. `const_b`: a matmul whose right operand is a graph constant,
+    /// whose packing is then cached.
+    fn eval(&self, node: &Node, args: &[&Tensor], const_b: bool, ws: &mut Workspace) -> Result<Tensor> {
         let path = self.path;
         let dims = node.shape.dims();
         // f32 operands as contiguous data; views are materialised once here.
@@ -143,21 +161,14 @@ impl CpuBackend {
         let d = |i: usize| owned[i].dims();
         let mut out = ws.pool.take(node.shape.numel());
         match &node.op {
-            Op::MatMul {
-                transpose_a,
-                transpose_b,
-            } => {
-                let a = matmul::Operand {
-                    data: f(0),
-                    dims: d(0),
-                    transposed: *transpose_a,
-                };
-                let b = matmul::Operand {
-                    data: f(1),
-                    dims: d(1),
-                    transposed: *transpose_b,
-                };
-                matmul::matmul(path, &a, &b, &mut out, dims, &mut ws.gemm);
+            Op::MatMul { transpose_a, transpose_b } => {
+                let a = matmul::Operand { data: f(0), dims: d(0), transposed: *transpose_a };
+                let b = matmul::Operand { data: f(1), dims: d(1), transposed: *transpose_b };
+                let packed = if const_b && d(1).len() == 2 { ws.packed.get(args[1], &b) } else { None };
+                match packed {
+                    Some(pb) => matmul::matmul_packed(path, &a, &pb, &mut out, &mut ws.gemm.pa),
+                    None => matmul::matmul(path, &a, &b, &mut out, dims, &mut ws.gemm),
+                }
             }
             Op::Binary(op) => elementwise::binary(*op, f(0), d(0), f(1), d(1), &mut out, dims),
             Op::Unary(op) => {
@@ -211,8 +222,7 @@ impl CpuBackend {
                         v[i - 1]
                     }
                 };
-                let pp =
-                    |v: &Vec<usize>, dflt: usize| if two { (v[0], v[1]) } else { (dflt, v[0]) };
+                let pp = |v: &Vec<usize>, dflt: usize| if two { (v[0], v[1]) } else { (dflt, v[0]) };
                 let g = conv::ConvGeom {
                     n: x[0],
                     c: x[1],
@@ -233,27 +243,9 @@ impl CpuBackend {
             }
             Op::Attention { causal, scale } => {
                 let (q, k, v) = (d(0), d(1), d(2));
-                let a = attention::AttnDims {
-                    b: q[0],
-                    h: q[1],
-                    sq: q[2],
-                    sk: k[2],
-                    d: q[3],
-                    dv: v[3],
-                };
+                let a = attention::AttnDims { b: q[0], h: q[1], sq: q[2], sk: k[2], d: q[3], dv: v[3] };
                 let mask = owned.get(3).and_then(|m| m.as_f32_slice());
-                attention::attention(
-                    path,
-                    f(0),
-                    f(1),
-                    f(2),
-                    mask,
-                    *causal,
-                    *scale,
-                    &a,
-                    &mut out,
-                    &mut ws.gemm,
-                );
+                attention::attention(path, f(0), f(1), f(2), mask, *causal, *scale, &a, &mut out, &mut ws.gemm);
             }
             // Layout ops work for any dtype through views; they hand back their own buffers.
             Op::Reshape(to) => {
@@ -282,23 +274,13 @@ impl CpuBackend {
 
 fn concat_tensors(parts: &[Tensor], axis: usize, dims: &[usize]) -> Result<Tensor> {
     if parts.first().map(|t| t.dtype()) == Some(DType::I32) {
-        let vals: Vec<Vec<i32>> = parts
-            .iter()
-            .map(|t| t.to_i32_vec("concat"))
-            .collect::<Result<_>>()?;
-        let refs: Vec<(&[i32], &[usize])> = vals
-            .iter()
-            .zip(parts)
-            .map(|(v, t)| (v.as_slice(), t.dims()))
-            .collect();
+        let vals: Vec<Vec<i32>> = parts.iter().map(|t| t.to_i32_vec("concat")).collect::<Result<_>>()?;
+        let refs: Vec<(&[i32], &[usize])> = vals.iter().zip(parts).map(|(v, t)| (v.as_slice(), t.dims())).collect();
         let mut out = Vec::new();
         concat::concat(&refs, axis, &mut out);
         return Tensor::from_i32(dims.to_vec(), out);
     }
-    let refs: Vec<(&[f32], &[usize])> = parts
-        .iter()
-        .map(|t| (t.as_f32_slice().unwrap_or(&[]), t.dims()))
-        .collect();
+    let refs: Vec<(&[f32], &[usize])> = parts.iter().map(|t| (t.as_f32_slice().unwrap_or(&[]), t.dims())).collect();
     let mut out = Vec::new();
     concat::concat(&refs, axis, &mut out);
     Tensor::from_f32(dims.to_vec(), out)

@@ -5,11 +5,7 @@ use crate::graph::ReduceOp;
 
 /// Reduces `x` (dims `xd`) over `axes` into `out`, which has `xd` with those axes removed.
 pub fn reduce(op: ReduceOp, x: &[f32], xd: &[usize], axes: &[usize], out: &mut [f32]) {
-    let kept: Vec<usize> = xd
-        .iter()
-        .enumerate()
-        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
-        .collect();
+    let kept: Vec<usize> = xd.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect();
     // Every input element maps onto the output cell it folds into.
     let target = broadcast_offsets(xd, &kept, 1);
     out.fill(0.0);

@@ -71,9 +71,7 @@ pub fn erf_scalar(x: f32) -> f32 {
     let s = x.signum();
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let y = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_74) * t
-        + 0.254_829_6)
-        * t;
+    let y = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_74) * t + 0.254_829_6) * t;
     s * (1.0 - y * exp_scalar(-a * a))
 }
 
@@ -84,28 +82,16 @@ mod v {
     #[inline]
     pub fn exp(x: v128) -> v128 {
         let x = f32x4_pmin(f32x4_pmax(x, f32x4_splat(-87.3)), f32x4_splat(88.7));
-        let fx = f32x4_floor(f32x4_add(
-            f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)),
-            f32x4_splat(0.5),
-        ));
+        let fx = f32x4_floor(f32x4_add(f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)), f32x4_splat(0.5)));
         let r = f32x4_add(
             f32x4_sub(x, f32x4_mul(fx, f32x4_splat(0.693_359_4))),
             f32x4_mul(fx, f32x4_splat(2.121_944_4e-4)),
         );
         let mut y = f32x4_splat(1.987_569_1e-4);
-        for c in [
-            1.398_199_9e-3,
-            8.333_452e-3,
-            4.166_579_6e-2,
-            1.666_666_5e-1,
-            0.5,
-        ] {
+        for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
             y = f32x4_add(f32x4_mul(y, r), f32x4_splat(c));
         }
-        let p = f32x4_add(
-            f32x4_add(f32x4_mul(f32x4_mul(y, r), r), r),
-            f32x4_splat(1.0),
-        );
+        let p = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(y, r), r), r), f32x4_splat(1.0));
         let pow2 = i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(fx), i32x4_splat(127)), 23);
         f32x4_mul(p, pow2)
     }
@@ -114,10 +100,7 @@ mod v {
     pub fn erf(x: v128) -> v128 {
         let sign = v128_and(x, f32x4_splat(-0.0));
         let a = f32x4_abs(x);
-        let t = f32x4_div(
-            f32x4_splat(1.0),
-            f32x4_add(f32x4_splat(1.0), f32x4_mul(f32x4_splat(0.327_591_1), a)),
-        );
+        let t = f32x4_div(f32x4_splat(1.0), f32x4_add(f32x4_splat(1.0), f32x4_mul(f32x4_splat(0.327_591_1), a)));
         let mut y = f32x4_splat(1.061_405_4);
         for c in [-1.453_152_1, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
             y = f32x4_add(f32x4_mul(y, t), f32x4_splat(c));
@@ -177,10 +160,7 @@ pub fn tanh_scalar(x: f32) -> f32 {
 #[inline]
 fn tanh_v(x: v128) -> v128 {
     let e = v::exp(f32x4_mul(f32x4_splat(2.0), x));
-    f32x4_sub(
-        f32x4_splat(1.0),
-        f32x4_div(f32x4_splat(2.0), f32x4_add(e, f32x4_splat(1.0))),
-    )
+    f32x4_sub(f32x4_splat(1.0), f32x4_div(f32x4_splat(2.0), f32x4_add(e, f32x4_splat(1.0))))
 }
 
 unary_kernel!(
@@ -231,10 +211,7 @@ pub fn max(path: Path, x: &[f32]) -> f32 {
             f32x4_extract_lane::<2>(m),
             f32x4_extract_lane::<3>(m),
         ];
-        return lanes
-            .into_iter()
-            .chain(chunks.remainder().iter().copied())
-            .fold(f32::NEG_INFINITY, f32::max);
+        return lanes.into_iter().chain(chunks.remainder().iter().copied()).fold(f32::NEG_INFINITY, f32::max);
     }
     let _ = path;
     x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
@@ -320,18 +297,8 @@ pub fn sum(path: Path, x: &[f32]) -> f32 {
 }
 
 /// out[i] = (x[i] - mean) * inv * gamma[i] + beta[i].
-pub fn normalize_affine(
-    path: Path,
-    x: &mut [f32],
-    mean: f32,
-    inv: f32,
-    gamma: &[f32],
-    beta: &[f32],
-) {
-    assert!(
-        gamma.len() == x.len() && beta.len() == x.len(),
-        "layer_norm: shapes are checked at build time"
-    );
+pub fn normalize_affine(path: Path, x: &mut [f32], mean: f32, inv: f32, gamma: &[f32], beta: &[f32]) {
+    assert!(gamma.len() == x.len() && beta.len() == x.len(), "layer_norm: shapes are checked at build time");
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if path == Path::Simd128 {
         let (mv, iv) = (f32x4_splat(mean), f32x4_splat(inv));

@@ -1,0 +1,196 @@
+//! `TextEmbedder`: texts in, one vector per text out. Tokenizes, batches texts of similar
+//! length, runs the BERT graph (cached per batch and length bucket) and pools.
+
+use super::bert::{Bert, BertConfig};
+use super::files::{parse_json, ModelFiles, CONFIG, SENTENCE_BERT};
+use super::pooling::{Pooling, PoolingConfig};
+use super::tokenizer::{Encoded, TextTokenizer};
+use crate::backend::cpu::CpuBackend;
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::tensor::Tensor;
+use crate::weights::read_safetensors;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Texts per forward pass: enough to amortise weight packing, small enough for memory.
+const MAX_BATCH: usize = 8;
+/// Sequence lengths are padded up to a multiple of this, so few graphs are compiled.
+const SEQ_BUCKET: usize = 8;
+/// Compiled graphs kept; beyond this the cache starts afresh.
+const MAX_GRAPHS: usize = 16;
+
+/// What happens to a text longer than the model's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Truncation {
+    /// Cut it to the limit, as sentence-transformers does.
+    #[default]
+    Truncate,
+    /// Fail with `input_too_long`.
+    Error,
+}
+
+impl Truncation {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "truncate" => Ok(Truncation::Truncate),
+            "error" => Ok(Truncation::Error),
+            other => Err(Error::arg("truncation", format!("'{other}' is not one of truncate, error"))),
+        }
+    }
+}
+
+/// Overrides of what the model's files say.
+#[derive(Debug, Clone, Default)]
+pub struct EmbedderOptions {
+    pub pooling: Option<Pooling>,
+    pub normalize: Option<bool>,
+    pub truncation: Truncation,
+}
+
+pub struct TextEmbedder {
+    bert: Bert,
+    tokenizer: TextTokenizer,
+    pooling: Pooling,
+    normalize: bool,
+    truncation: Truncation,
+    cpu: CpuBackend,
+    graphs: Mutex<HashMap<(usize, usize), Arc<Graph>>>,
+}
+
+impl TextEmbedder {
+    /// Builds an embedder from a model's files; every check (config, weights, tokenizer)
+    /// happens here, so `embed` only fails on bad texts.
+    pub fn from_files(files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
+        let config = BertConfig::from_json(&parse_json(CONFIG, &files.config)?)?;
+        let pc = PoolingConfig::from_files(files.pooling.as_deref(), files.modules.as_deref())?;
+        let max_seq = match &files.sentence_bert {
+            Some(b) => parse_json(SENTENCE_BERT, b)?
+                .get("max_seq_length")
+                .and_then(serde_json::Value::as_u64)
+                .map(|n| n as usize),
+            None => None,
+        }
+        .unwrap_or(config.max_position_embeddings)
+        .min(config.max_position_embeddings);
+        let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, max_seq)?;
+        let bert = Bert::new(config, read_safetensors(files.weights)?)?;
+        Ok(TextEmbedder {
+            bert,
+            tokenizer,
+            pooling: opts.pooling.unwrap_or(pc.pooling),
+            normalize: opts.normalize.unwrap_or(pc.normalize),
+            truncation: opts.truncation,
+            cpu: CpuBackend::new(),
+            graphs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Loads a model laid out in Hugging Face form under `dir`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: impl AsRef<std::path::Path>, opts: &EmbedderOptions) -> Result<Self> {
+        Self::from_files(ModelFiles::from_dir(dir)?, opts)
+    }
+
+    /// Length of each output vector (for mean and cls pooling).
+    pub fn dims(&self) -> usize {
+        self.bert.config.hidden_size
+    }
+
+    pub fn max_tokens(&self) -> usize {
+        self.tokenizer.max_len()
+    }
+
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    pub fn normalize(&self) -> bool {
+        self.normalize
+    }
+
+    /// Which CPU kernel path runs the model.
+    pub fn cpu_path(&self) -> &'static str {
+        self.cpu.path().name()
+    }
+
+    /// Token count of `text` after truncation, special tokens included.
+    pub fn token_count(&self, text: &str) -> Result<usize> {
+        Ok(self.tokenizer.encode(text)?.ids.len())
+    }
+
+    /// One vector per text, in order. A text's vector does not depend on the other texts.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut encoded = Vec::with_capacity(texts.len());
+        for (i, t) in texts.iter().enumerate() {
+            let e = self.tokenizer.encode(t)?;
+            if e.truncated && self.truncation == Truncation::Error {
+                return Err(Error::InputTooLong { index: i, limit: self.tokenizer.max_len() });
+            }
+            encoded.push(e);
+        }
+        // Texts of similar length share a batch, so little compute goes to padding.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encoded[i].ids.len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(MAX_BATCH) {
+            let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.run_batch(&batch)?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn graph(&self, batch: usize, seq: usize) -> Result<Arc<Graph>> {
+        let mut cache = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = cache.get(&(batch, seq)) {
+            return Ok(g.clone());
+        }
+        if cache.len() >= MAX_GRAPHS {
+            cache.clear();
+        }
+        let g = Arc::new(self.bert.graph(batch, seq)?);
+        cache.insert((batch, seq), g.clone());
+        Ok(g)
+    }
+
+    fn run_batch(&self, batch: &[&Encoded]) -> Result<Vec<Vec<f32>>> {
+        let longest = batch.iter().map(|e| e.ids.len()).max().unwrap_or(1).max(1);
+        let seq = longest.div_ceil(SEQ_BUCKET) * SEQ_BUCKET;
+        let seq = seq.min(self.bert.config.max_position_embeddings).max(longest);
+        let b = batch.len();
+        let mut ids = vec![0i32; b * seq];
+        let mut types = vec![0i32; b * seq];
+        let mut mask = vec![0f32; b * seq];
+        for (r, e) in batch.iter().enumerate() {
+            let n = e.ids.len();
+            ids[r * seq..r * seq + n].copy_from_slice(&e.ids);
+            types[r * seq..r * seq + n].copy_from_slice(&e.type_ids);
+            mask[r * seq..r * seq + n].fill(1.0);
+        }
+        let vocab = self.bert.vocab_size() as i32;
+        if let Some(bad) = ids.iter().find(|&&i| i >= vocab) {
+            return Err(Error::UnsupportedModel(format!(
+                "tokenizer.json produced token id {bad}, outside the model's vocabulary of {vocab}"
+            )));
+        }
+        let graph = self.graph(b, seq)?;
+        let inputs = [
+            Tensor::from_i32(vec![b, seq], ids)?,
+            Tensor::from_i32(vec![b, seq], types)?,
+            Tensor::from_f32(vec![b, seq], mask)?,
+        ];
+        let hidden = self.cpu.run(&graph, &inputs)?.remove(0);
+        let h = self.dims();
+        let states = hidden.to_f32_vec();
+        Ok(batch
+            .iter()
+            .enumerate()
+            .map(|(r, e)| {
+                let rows = &states[r * seq * h..(r * seq + e.ids.len()) * h];
+                self.pooling.apply(rows, h, self.normalize)
+            })
+            .collect())
+    }
+}

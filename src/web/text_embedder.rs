@@ -1,0 +1,144 @@
+//! The JS `TextEmbedder`: `await TextEmbedder.load(baseUrl, opts)`, then `embed(texts)`.
+
+use super::error::to_js;
+use super::fetch::fetch_model_files;
+use super::options::{bool_field, field};
+use crate::error::{Error, Result};
+use crate::models::{EmbedderOptions, Pooling, TextEmbedder, Truncation};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(js_name = TextEmbedder)]
+pub struct JsTextEmbedder {
+    inner: Option<TextEmbedder>,
+    backend: String,
+}
+
+fn string_field(op: &'static str, opts: &JsValue, key: &str) -> Result<Option<String>> {
+    let v = field(opts, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| Error::arg(op, format!("option {key} must be a string")))
+}
+
+/// The backend a load asks for; only the CPU (wasm SIMD) backend is built so far.
+fn choose_backend(requested: Option<String>) -> Result<String> {
+    match requested.as_deref().unwrap_or("auto") {
+        "auto" | "wasm" | "cpu" => Ok("wasm".into()),
+        b @ ("webgpu" | "webnn") => {
+            Err(Error::BackendUnavailable(format!("{b} (not built yet; use 'wasm' or 'auto')")))
+        }
+        other => {
+            Err(Error::arg("TextEmbedder.load", format!("backend '{other}' is not one of auto, wasm, webgpu, webnn")))
+        }
+    }
+}
+
+fn parse_options(opts: &JsValue) -> Result<(EmbedderOptions, String, Option<js_sys::Function>)> {
+    const OP: &str = "TextEmbedder.load";
+    if !(opts.is_undefined() || opts.is_null() || opts.is_object()) {
+        return Err(Error::arg(OP, "options must be an object"));
+    }
+    let backend = choose_backend(string_field(OP, opts, "backend")?)?;
+    let progress = field(opts, "onProgress");
+    let progress = if progress.is_undefined() || progress.is_null() {
+        None
+    } else {
+        Some(progress.dyn_into::<js_sys::Function>().map_err(|_| Error::arg(OP, "onProgress must be a function"))?)
+    };
+    let normalize =
+        if field(opts, "normalize").is_undefined() { None } else { Some(bool_field(OP, opts, "normalize", true)?) };
+    let o = EmbedderOptions {
+        pooling: string_field(OP, opts, "pooling")?.map(|p| Pooling::parse(&p)).transpose()?,
+        normalize,
+        truncation: string_field(OP, opts, "truncation")?
+            .map(|t| Truncation::parse(&t))
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    Ok((o, backend, progress))
+}
+
+#[wasm_bindgen(js_class = TextEmbedder)]
+impl JsTextEmbedder {
+    /// Fetches `config.json`, `tokenizer.json`, `model.safetensors` (and the
+    /// sentence-transformers pooling configs when present) from `baseUrl`.
+    /// Options: `{ backend, onProgress({file, loaded, total}), pooling, normalize, truncation }`.
+    pub async fn load(base_url: JsValue, opts: JsValue) -> std::result::Result<JsTextEmbedder, JsValue> {
+        let base =
+            base_url.as_string().ok_or_else(|| to_js(Error::arg("TextEmbedder.load", "baseUrl must be a string")))?;
+        let (o, backend, progress) = parse_options(&opts).map_err(to_js)?;
+        let files = fetch_model_files(&base, progress.as_ref()).await.map_err(to_js)?;
+        let inner = TextEmbedder::from_files(files, &o).map_err(to_js)?;
+        Ok(JsTextEmbedder { inner: Some(inner), backend })
+    }
+
+    fn get(&self) -> Result<&TextEmbedder> {
+        self.inner.as_ref().ok_or(Error::Disposed("TextEmbedder"))
+    }
+
+    /// `embed(texts: string[]) → Promise<Float32Array[]>`; options `{}` reserved.
+    pub fn embed(&self, texts: JsValue) -> js_sys::Promise {
+        match self.embed_now(&texts) {
+            Ok(v) => js_sys::Promise::resolve(&v),
+            Err(e) => js_sys::Promise::reject(&to_js(e)),
+        }
+    }
+
+    fn embed_now(&self, texts: &JsValue) -> Result<JsValue> {
+        let e = self.get()?;
+        let arr =
+            texts.dyn_ref::<js_sys::Array>().ok_or_else(|| Error::arg("embed", "texts must be an array of strings"))?;
+        let owned: Vec<String> = arr
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_string().ok_or_else(|| {
+                    let kind = v.js_typeof().as_string().unwrap_or_default();
+                    let kind = if v.is_null() { "null".into() } else { kind };
+                    Error::arg("embed", format!("texts[{i}] is a {kind}, not a string"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let out = js_sys::Array::new();
+        for v in e.embed(&refs)? {
+            out.push(&js_sys::Float32Array::from(v.as_slice()));
+        }
+        Ok(out.into())
+    }
+
+    /// Tokens `text` takes after truncation, special tokens included.
+    #[wasm_bindgen(js_name = tokenCount)]
+    pub fn token_count(&self, text: JsValue) -> std::result::Result<usize, JsValue> {
+        let t = text.as_string().ok_or_else(|| to_js(Error::arg("tokenCount", "text must be a string")))?;
+        self.get().and_then(|e| e.token_count(&t)).map_err(to_js)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn dims(&self) -> usize {
+        self.inner.as_ref().map_or(0, TextEmbedder::dims)
+    }
+
+    /// The backend running the model: "wasm" (the CPU SIMD backend).
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    #[wasm_bindgen(getter, js_name = maxTokens)]
+    pub fn max_tokens(&self) -> usize {
+        self.inner.as_ref().map_or(0, TextEmbedder::max_tokens)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn pooling(&self) -> String {
+        self.inner.as_ref().map_or("", |e| e.pooling().name()).to_string()
+    }
+
+    /// Releases the model's memory; later calls fail with `disposed`.
+    pub fn dispose(&mut self) {
+        self.inner = None;
+    }
+}

@@ -1,0 +1,9 @@
+//! Model weights: aligned byte buffers, safetensors parsing and dtype conversion.
+
+mod aligned;
+mod convert;
+mod safetensors;
+
+pub use aligned::AlignedBuf;
+pub use convert::widen_to_f32;
+pub use safetensors::{read_safetensors, Weights};
