@@ -6,7 +6,7 @@ import { startServer } from './serve.mjs';
 import { chromiumArgs } from './browsers.mjs';
 
 const BASELINE = { '12 tokens': 50, '158 tokens': 357, 'batch 8 × 158 tokens': 1930 };
-const { server, url } = await startServer(0);
+const { server, url } = await startServer();
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs() });
 try {
   const page = await browser.newPage();

@@ -4,7 +4,7 @@ import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
 import { chromiumArgs } from './browsers.mjs';
 
-const { server, url } = await startServer(0);
+const { server, url } = await startServer();
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs() });
 try {
   const page = await browser.newPage();

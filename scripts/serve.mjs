@@ -9,7 +9,8 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const MOUNTS = [
+/** URL prefix → directory, first match wins. */
+export const DEFAULT_MOUNTS = [
   ['/pkg/', join(ROOT, 'pkg')],
   ['/models/', join(ROOT, 'models')],
   ['/', join(ROOT, 'www')],
@@ -31,8 +32,8 @@ const MIME = {
   '.bin': 'application/octet-stream',
 };
 
-function resolvePath(urlPath) {
-  for (const [prefix, dir] of MOUNTS) {
+function resolvePath(mounts, urlPath) {
+  for (const [prefix, dir] of mounts) {
     if (urlPath.startsWith(prefix)) {
       const rel = normalize(decodeURIComponent(urlPath.slice(prefix.length)));
       const full = resolve(dir, '.' + sep + rel);
@@ -42,13 +43,17 @@ function resolvePath(urlPath) {
   return null;
 }
 
-async function handle(req, res) {
+async function handle(mounts, req, res) {
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  // Model files are fetched cross-origin by test pages (wasm-bindgen-test's own server)
+  // and by apps that host models elsewhere.
+  res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range, ETag, Last-Modified');
   res.setHeader('Cache-Control', 'no-cache');
   const url = new URL(req.url, 'http://localhost');
-  let file = resolvePath(url.pathname);
+  let file = resolvePath(mounts, url.pathname);
   let info = file && (await stat(file).catch(() => null));
   if (info?.isDirectory()) {
     file = join(file, 'index.html');
@@ -83,23 +88,33 @@ async function handle(req, res) {
   createReadStream(file).pipe(res);
 }
 
-/** Starts the server on `port` (0 = any free port); resolves to { server, url }. */
-export function startServer(port = 0, host = '127.0.0.1') {
+/**
+ * Starts the server on `port` (0 = any free port); resolves to { server, url }, the URL
+ * on 127.0.0.1 (a secure context in both browsers, so WebGPU is exposed there).
+ */
+export function startServer({ port = 0, host = '127.0.0.1', mounts = DEFAULT_MOUNTS } = {}) {
   const server = createServer((req, res) =>
-    handle(req, res).catch((e) => {
+    handle(mounts, req, res).catch((e) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end(`server error: ${e.message}\n`);
     }),
   );
+  // Longer than the gaps between a test's fetches, so clients rarely reuse a socket the
+  // server has just closed.
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 65_000;
   return new Promise((ok, fail) => {
     server.once('error', fail);
-    server.listen(port, host, () => ok({ server, url: `http://localhost:${server.address().port}/` }));
+    server.listen(port, host, () => ok({ server, url: `http://127.0.0.1:${server.address().port}/` }));
   });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
-  const { url } = await startServer(port, process.env.HOST ?? '127.0.0.1');
+  const { server } = await startServer({ port, host: process.env.HOST ?? '127.0.0.1' });
+  const url = `http://localhost:${server.address().port}/`;
   console.log(`ipfs-accelerate demos: ${url}`);
-  console.log(`  matmul micro-benchmark: ${url}bench/matmul.html`);
+  console.log(`  semantic search:          ${url}search/`);
+  console.log(`  embedding benchmark:      ${url}bench/embed.html`);
+  console.log(`  matmul micro-benchmark:   ${url}bench/matmul.html`);
 }

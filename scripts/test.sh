@@ -50,12 +50,22 @@ lint() {
   [ "$f" -eq 0 ]
 }
 
+# The wasm suites fetch the model from a real server, whose URL is baked in at compile time.
+node scripts/serve.mjs 0 >"$LOGS/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q 'http://' "$LOGS/server.log" && break; sleep 0.1; done
+PORT=$(grep -oE 'localhost:[0-9]+' "$LOGS/server.log" | head -1 | cut -d: -f2)
+[ -n "$PORT" ] || { echo "the model server did not start:"; cat "$LOGS/server.log"; exit 1; }
+export IPFS_ACCELERATE_MODEL_URL="http://127.0.0.1:$PORT/models/all-MiniLM-L6-v2/"
+
 WASM_TESTS=(cargo test --target wasm32-unknown-unknown --test '*')
 run_suite native cargo test --workspace
 run_suite wasm-node "${WASM_TESTS[@]}"
 run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
 run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
 run_suite js-node node --test tests/js/
+run_suite pages-chromium node --test tests/browser/
 run_suite lint lint
 
 echo

@@ -33,8 +33,10 @@ async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
 
 #[cfg(target_arch = "wasm32")]
 async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
-    let base = option_env!("IPFS_ACCELERATE_MODEL_URL")
-        .expect("build with IPFS_ACCELERATE_MODEL_URL=http://host:port/models/all-MiniLM-L6-v2/ (npm test does)");
+    let base = env!(
+        "IPFS_ACCELERATE_MODEL_URL",
+        "build with IPFS_ACCELERATE_MODEL_URL=http://host:port/models/all-MiniLM-L6-v2/ (npm test does)"
+    );
     let files = ipfs_accelerate::web::fetch_model_files(base, None).await.expect("model files fetch");
     TextEmbedder::from_files(files, &opts).expect("model loads")
 }
