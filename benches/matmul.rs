@@ -5,7 +5,10 @@ use ipfs_accelerate::backend::cpu::gemm::{gemm, GemmScratch, MatRef};
 use ipfs_accelerate::backend::cpu::Path;
 
 fn bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("matmul_f32");
+    // Criterion reports elements/s; one "element" here is one floating-point op, so the
+    // group is named for what its G-elem/s figure reads as.
+    println!("matmul_f32_gflops: thrpt in Gelem/s is GFLOP/s (one element = one FLOP)");
+    let mut g = c.benchmark_group("matmul_f32_gflops");
     for &(m, k, n) in &[(384usize, 384usize, 1536usize), (158, 384, 384)] {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 17) as f32 * 0.01).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 13) as f32 * 0.01).collect();
