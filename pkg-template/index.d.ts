@@ -20,10 +20,18 @@ export interface IpfsAccelerateError extends Error {
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
+export interface InitOptions {
+  /** Which wasm build to fetch when no module is given: 'auto' (default) picks
+   * 'relaxed' (relaxed-simd FMA) where the engine has it and it is faster, else 'simd128'. */
+  build?: 'auto' | 'relaxed' | 'simd128';
+}
+
 /** Loads the wasm module once; call (and await) before anything else. */
-export function init(moduleOrPath?: InitInput | Promise<InitInput>): Promise<void>;
+export function init(moduleOrPath?: InitInput | Promise<InitInput>, opts?: InitOptions): Promise<void>;
+/** The wasm build `init` would fetch for `build` in this engine. */
+export function chooseBuild(build?: 'auto' | 'relaxed' | 'simd128'): 'relaxed' | 'simd128';
 export function version(): string;
-/** The CPU kernel path of this build: 'simd128' or 'portable'. */
+/** The CPU kernel path of the loaded build: 'simd128', 'simd128+relaxed' or 'portable'. */
 export function cpuPath(): string;
 
 export class Tensor {

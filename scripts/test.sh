@@ -64,6 +64,11 @@ run_suite native cargo test --workspace
 run_suite wasm-node "${WASM_TESTS[@]}"
 run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
 run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
+# The same wasm suites against the relaxed-simd build the loader picks in both browsers
+# (Node 20 has no relaxed SIMD without a flag).
+RELAXED=(env CARGO_TARGET_DIR=target/relaxed RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" WASM_BINDGEN_USE_BROWSER=1)
+run_suite wasm-chromium-relaxed "${RELAXED[@]}" CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
+run_suite wasm-firefox-relaxed "${RELAXED[@]}" GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
 run_suite js-node node --test tests/js/
 run_suite pages-chromium node --test tests/browser/
 run_suite lint lint

@@ -27,8 +27,14 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Which CPU kernel path this build runs: "simd128" or "portable".
+/// Which CPU kernel path this build runs: "simd128", "simd128+relaxed" (the build whose
+/// GEMM uses relaxed-simd fused multiply-add) or "portable".
 #[wasm_bindgen(js_name = cpuPath)]
 pub fn cpu_path() -> String {
-    crate::backend::cpu::Path::best().name().to_string()
+    let path = crate::backend::cpu::Path::best().name();
+    if cfg!(target_feature = "relaxed-simd") {
+        format!("{path}+relaxed")
+    } else {
+        path.to_string()
+    }
 }

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { init, Tensor, ops, cpuPath, version } from '../../pkg/index.js';
+import { init, Tensor, ops, cpuPath, version, chooseBuild } from '../../pkg/index.js';
 
 await init(await readFile(new URL('../../pkg/wasm/ipfs_accelerate_bg.wasm', import.meta.url)));
 
@@ -14,6 +14,13 @@ const close = (got, want, tol = 1e-5) =>
 test('the Node build runs the simd128 kernels', () => {
   assert.equal(cpuPath(), 'simd128');
   assert.match(version(), /^\d+\.\d+\.\d+/);
+});
+
+test('the loader picks a wasm build by what the engine validates', () => {
+  // Node 20's V8 ships relaxed SIMD behind a flag, so it validates only simd128.
+  assert.equal(chooseBuild(), 'simd128');
+  assert.equal(chooseBuild('relaxed'), 'relaxed');
+  assert.throws(() => chooseBuild('avx512'), (e) => e.code === 'invalid_argument' && e.message.includes('avx512'));
 });
 
 test('matmul computes a product by hand', () => {

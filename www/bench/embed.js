@@ -17,8 +17,11 @@ async function time(f, minRuns = 5, budgetMs = 4000) {
   return { median: times[times.length >> 1], p90: times[Math.floor(times.length * 0.9)], runs: times.length };
 }
 
+// ?build=relaxed or ?build=simd128 forces a wasm build; otherwise the loader chooses.
+const build = new URLSearchParams(location.search).get('build') ?? 'auto';
+
 async function main() {
-  await init();
+  await init(undefined, { build });
   document.getElementById('path').textContent = cpuPath();
   const t0 = performance.now();
   const e = await TextEmbedder.load(MODEL);

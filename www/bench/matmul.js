@@ -13,8 +13,11 @@ function random(n) {
   return a;
 }
 
+// ?build=relaxed or ?build=simd128 forces a wasm build; otherwise the loader chooses.
+const build = new URLSearchParams(location.search).get('build') ?? 'auto';
+
 async function main() {
-  await init();
+  await init(undefined, { build });
   document.getElementById('path').textContent = cpuPath();
   const results = [];
   for (const [m, k, n] of SHAPES) {

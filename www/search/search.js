@@ -1,5 +1,5 @@
 // Ranks the sentences by cosine similarity to the query, all computed in the page.
-import { init, TextEmbedder } from '../../pkg/index.js';
+import { init, TextEmbedder, cpuPath } from '../../pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
 const MODEL = new URL('../../models/all-MiniLM-L6-v2/', import.meta.url).href;
@@ -34,7 +34,7 @@ async function main() {
       $('status').textContent = `Loading ${file}: ${(loaded / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`;
     },
   });
-  $('backend').textContent = `backend: ${embedder.backend}`;
+  $('backend').textContent = `backend: ${embedder.backend}, ${cpuPath()}`;
   $('status').textContent = 'Ready.';
   $('query').disabled = $('go').disabled = false;
   $('query').focus();
