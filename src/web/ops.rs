@@ -2,7 +2,7 @@
 //! it goes through the same shape checks and kernels as a model does.
 
 use super::error::to_js;
-use super::options::{bool_field, f32_field, field, int, isizes, usizes};
+use super::options::{bool_field, f32_field, field, int, isizes, usize_of, usizes};
 use super::tensor::JsTensor;
 use crate::backend::cpu::CpuBackend;
 use crate::error::{Error, Result};
@@ -38,8 +38,8 @@ fn conv_params(op: &'static str, spatial: usize, opts: &JsValue) -> Result<ConvP
         let v = field(opts, key);
         if v.is_undefined() {
             Ok(vec![default; spatial])
-        } else if let Some(n) = v.as_f64() {
-            Ok(vec![usizes(op, key, &js_sys::Array::of1(&n.into()).into())?[0]; spatial])
+        } else if v.as_f64().is_some() {
+            Ok(vec![usize_of(op, key, &v)?; spatial])
         } else {
             usizes(op, key, &v)
         }

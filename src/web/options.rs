@@ -7,12 +7,15 @@ use wasm_bindgen::{JsCast, JsValue};
 pub fn usizes(op: &'static str, what: &str, v: &JsValue) -> Result<Vec<usize>> {
     let arr =
         v.dyn_ref::<js_sys::Array>().ok_or_else(|| Error::arg(op, format!("{what} must be an array of integers")))?;
-    arr.iter()
-        .map(|x| match x.as_f64() {
-            Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u32::MAX as f64 => Ok(f as usize),
-            _ => Err(Error::arg(op, format!("{what} must hold non-negative integers, found {x:?}"))),
-        })
-        .collect()
+    arr.iter().map(|x| usize_of(op, what, &x)).collect()
+}
+
+/// One non-negative integer.
+pub fn usize_of(op: &'static str, what: &str, x: &JsValue) -> Result<usize> {
+    match x.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u32::MAX as f64 => Ok(f as usize),
+        _ => Err(Error::arg(op, format!("{what} must hold non-negative integers, found {x:?}"))),
+    }
 }
 
 /// A JS array of integers that may be negative (axes counted from the end).

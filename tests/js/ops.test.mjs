@@ -96,4 +96,10 @@ test('the remaining ops agree with hand-computed values', () => {
   close(emb.toFloat32Array(), [5, 6, 1, 2]);
   const conv = ops.conv1d(t([1, 2, 3, 4], [1, 1, 4]), t([1, 1], [1, 1, 2]), t([10], [1]), { stride: 2 });
   close(conv.toFloat32Array(), [13, 17]);
+  const convArr = ops.conv1d(t([1, 2, 3, 4], [1, 1, 4]), t([1, 1], [1, 1, 2]), undefined, { stride: [2] });
+  close(convArr.toFloat32Array(), [3, 7]);
+  assert.throws(
+    () => ops.conv1d(t([1, 2, 3, 4], [1, 1, 4]), t([1, 1], [1, 1, 2]), undefined, { stride: -1 }),
+    (e) => e.code === 'invalid_argument' && e.message.includes('stride'),
+  );
 });
