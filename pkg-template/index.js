@@ -13,9 +13,11 @@ const RELAXED_PROBE = new Uint8Array([
 
 /**
  * Which wasm build to load: 'relaxed' (GEMM with relaxed-simd fused multiply-add) or
- * 'simd128'. 'auto' takes relaxed wherever the engine validates it: measured on
- * all-MiniLM-L6-v2 at 158 tokens (www/bench/embed.html, headless, 2026-11-28) it took
- * 165 vs 219 ms in Chromium 156 and 180-197 vs 197-350 ms in Firefox ESR 153.
+ * 'simd128'. 'auto' takes relaxed wherever the engine validates it. On this project's
+ * headless software machine (www/bench/embed.html, 2026-11-28) the two builds were within
+ * noise of each other for one 158-token text, and relaxed was faster on a batch of 8
+ * (Chromium 156: 1387-1683 vs 1511-1774 ms; Firefox ESR 153: 1470-1510 vs 1671-1703 ms).
+ * On real CPUs a fused multiply-add does twice the work per instruction.
  */
 export function chooseBuild(build = 'auto') {
   if (build === 'relaxed' || build === 'simd128') return build;
