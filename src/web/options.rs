@@ -59,3 +59,12 @@ pub fn f32_field(op: &'static str, opts: &JsValue, key: &str, default: f32) -> R
         _ => Err(Error::arg(op, format!("option {key} must be a finite number"))),
     }
 }
+
+/// An optional string option; `undefined` and `null` mean absent.
+pub fn string_field(op: &'static str, opts: &JsValue, key: &str) -> Result<Option<String>> {
+    let v = field(opts, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| Error::arg(op, format!("option {key} must be a string")))
+}

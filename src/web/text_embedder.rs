@@ -2,7 +2,7 @@
 
 use super::error::to_js;
 use super::fetch::fetch_model_files;
-use super::options::{bool_field, field};
+use super::options::{bool_field, field, string_field};
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, Pooling, TextEmbedder, Truncation};
 use wasm_bindgen::prelude::*;
@@ -12,14 +12,6 @@ use wasm_bindgen::JsCast;
 pub struct JsTextEmbedder {
     inner: Option<TextEmbedder>,
     backend: String,
-}
-
-fn string_field(op: &'static str, opts: &JsValue, key: &str) -> Result<Option<String>> {
-    let v = field(opts, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_string().map(Some).ok_or_else(|| Error::arg(op, format!("option {key} must be a string")))
 }
 
 /// The backend a load asks for; only the CPU (wasm SIMD) backend is built so far.

@@ -54,17 +54,16 @@ impl PackedB {
     fn repack(&mut self, b: MatRef, k: usize, n: usize) {
         let np = n.div_ceil(NR);
         self.data.clear();
-        self.data.reserve(np * NR * k);
         for k0 in (0..k).step_by(KC) {
             let kc = KC.min(k - k0);
-            for p in 0..np {
-                for kk in 0..kc {
-                    for j in 0..NR {
-                        let col = p * NR + j;
-                        self.data.push(if col < n { b.at(k0 + kk, col) } else { 0.0 });
-                    }
+            pack(&mut self.data, np, NR, kc, |p, kk, j| {
+                let col = p * NR + j;
+                if col < n {
+                    b.at(k0 + kk, col)
+                } else {
+                    0.0
                 }
-            }
+            });
         }
         self.k = k;
         self.n = n;
@@ -105,6 +104,7 @@ pub fn gemm_packed(path: Path, m: usize, a: MatRef, pb: &PackedB, c: &mut [f32],
     let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
+        pa.clear();
         pack(pa, mp, MR, kc, |p, kk, i| {
             let r = p * MR + i;
             if r < m {
@@ -133,10 +133,9 @@ pub fn gemm_packed(path: Path, m: usize, a: MatRef, pb: &PackedB, c: &mut [f32],
     }
 }
 
-/// Lays out `panels` panels of `width` lanes, depth-major: element (p, kk, lane) at
-/// `(p * depth + kk) * width + lane`.
+/// Appends `panels` panels of `width` lanes, depth-major: element (p, kk, lane) at
+/// `(p * depth + kk) * width + lane` past the buffer's previous end.
 fn pack(buf: &mut Vec<f32>, panels: usize, width: usize, depth: usize, get: impl Fn(usize, usize, usize) -> f32) {
-    buf.clear();
     buf.reserve(panels * depth * width);
     for p in 0..panels {
         for kk in 0..depth {

@@ -155,6 +155,20 @@ impl CpuBackend {
     fn eval(&self, node: &Node, args: &[&Tensor], const_b: bool, ws: &mut Workspace) -> Result<Tensor> {
         let path = self.path;
         let dims = node.shape.dims();
+        // Layout ops work for any dtype through views and need no pool buffer.
+        match &node.op {
+            Op::Reshape(to) => return args[0].reshape(to),
+            Op::Permute(perm) => return Ok(args[0].permute(perm)?.contiguous()),
+            Op::Slice { axis, start, end } => return Ok(args[0].slice(*axis, *start, *end)?.contiguous()),
+            Op::Concat { axis } => {
+                let parts: Vec<Tensor> = args.iter().map(|t| t.contiguous()).collect();
+                return concat_tensors(&parts, *axis, dims);
+            }
+            Op::Input { .. } | Op::Constant(_) => {
+                return Err(Error::InvalidGraph("leaf nodes are not evaluated".into()))
+            }
+            _ => {}
+        }
         // f32 operands as contiguous data; views are materialised once here.
         let owned: Vec<Tensor> = args.iter().map(|t| t.contiguous()).collect();
         let f = |i: usize| owned[i].as_f32_slice().unwrap_or(&[]);
@@ -247,25 +261,15 @@ impl CpuBackend {
                 let mask = owned.get(3).and_then(|m| m.as_f32_slice());
                 attention::attention(path, f(0), f(1), f(2), mask, *causal, *scale, &a, &mut out, &mut ws.gemm);
             }
-            // Layout ops work for any dtype through views; they hand back their own buffers.
-            Op::Reshape(to) => {
+            // Layout and leaf ops returned above; an error, not a panic, should that change.
+            Op::Reshape(_)
+            | Op::Permute(_)
+            | Op::Slice { .. }
+            | Op::Concat { .. }
+            | Op::Input { .. }
+            | Op::Constant(_) => {
                 ws.pool.put(out);
-                return args[0].reshape(to);
-            }
-            Op::Permute(perm) => {
-                ws.pool.put(out);
-                return Ok(args[0].permute(perm)?.contiguous());
-            }
-            Op::Slice { axis, start, end } => {
-                ws.pool.put(out);
-                return Ok(args[0].slice(*axis, *start, *end)?.contiguous());
-            }
-            Op::Concat { axis } => {
-                ws.pool.put(out);
-                return concat_tensors(&owned, *axis, dims);
-            }
-            Op::Input { .. } | Op::Constant(_) => {
-                return Err(Error::InvalidGraph("leaf nodes are not evaluated".into()))
+                return Err(Error::InvalidGraph(format!("{} has no compute kernel", node.op.name())));
             }
         }
         Tensor::from_f32(dims.to_vec(), out)
