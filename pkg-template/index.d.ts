@@ -15,7 +15,13 @@ export interface IpfsAccelerateError extends Error {
     | 'invalid_config'
     | 'fetch_failed'
     | 'input_too_long'
-    | 'disposed';
+    | 'disposed'
+    | 'cache_corrupt'
+    | 'quota_exceeded'
+    | 'store_failed';
+  /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
+  needed?: number;
+  available?: number;
 }
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
@@ -115,6 +121,11 @@ export interface TextEmbedderOptions {
   /** Texts over the model's limit (sentence_bert_config.json max_seq_length) are cut
    * ('truncate', the default, as sentence-transformers does) or rejected ('error'). */
   truncation?: 'truncate' | 'error';
+  /** Load through the IndexedDB weight store (default true); where IndexedDB does not
+   * exist (Node) the load goes to the network uncached. */
+  cache?: boolean;
+  /** The store to use: an opened WeightStore or its name (default 'ipfs-accelerate'). */
+  store?: WeightStore | string;
 }
 
 /** A BERT-family sentence embedder (e.g. all-MiniLM-L6-v2) loaded from a base URL. */
@@ -128,7 +139,56 @@ export class TextEmbedder {
   readonly backend: string;
   readonly maxTokens: number;
   readonly pooling: string;
+  /** Where the files came from: the weight store or the network. */
+  readonly loadedFrom: 'cache' | 'network';
   /** Frees the model; later calls reject with code 'disposed'. */
   dispose(): void;
+  free(): void;
+}
+
+export interface WeightStoreOptions {
+  /** IndexedDB database name (default 'ipfs-accelerate'). */
+  name?: string;
+  /** Bytes of chunks to keep at most; least recently used models are evicted to fit. */
+  budget?: number;
+  /** Ask the browser for persistent storage (navigator.storage.persist()). */
+  persist?: boolean;
+}
+
+export interface StoredModel {
+  /** The model's base URL, with a trailing '/'. */
+  source: string;
+  files: string[];
+  bytes: number;
+  /** Milliseconds since the epoch. */
+  lastUsed: number;
+}
+
+export interface StoreUsage {
+  /** Bytes of distinct chunks: content shared by models counts once. */
+  bytes: number;
+  /** Bytes the models would take without deduplication. */
+  logicalBytes: number;
+  models: number;
+  chunks: number;
+  /** Bytes kept from broken-off downloads, for resuming. */
+  partialBytes: number;
+  budget: number | null;
+  /** navigator.storage.estimate() for the whole origin, where available. */
+  originUsage: number | null;
+  originQuota: number | null;
+}
+
+/** The content-addressed IndexedDB cache of model files. */
+export class WeightStore {
+  private constructor();
+  static open(opts?: WeightStoreOptions): Promise<WeightStore>;
+  readonly name: string;
+  readonly persisted: boolean;
+  list(): Promise<StoredModel[]>;
+  usage(): Promise<StoreUsage>;
+  delete(source: string): Promise<boolean>;
+  clear(): Promise<void>;
+  prefetch(baseUrl: string, opts?: { onProgress?: (p: LoadProgress) => void }): Promise<StoredModel>;
   free(): void;
 }

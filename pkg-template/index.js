@@ -1,6 +1,6 @@
 // The package entry: loads the wasm module once and exposes the SDK's JS surface.
 // Errors thrown here and by the wasm module are `Error`s with a stable `code`.
-import wasmInit, { Tensor, TextEmbedder, RawOps, version, cpuPath } from './wasm/ipfs_accelerate.js';
+import wasmInit, { Tensor, TextEmbedder, WeightStore, RawOps, version, cpuPath } from './wasm/ipfs_accelerate.js';
 
 let ready = null;
 
@@ -113,4 +113,4 @@ export const ops = Object.freeze({
     ),
 });
 
-export { Tensor, TextEmbedder, version, cpuPath };
+export { Tensor, TextEmbedder, WeightStore, version, cpuPath };

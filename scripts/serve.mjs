@@ -43,7 +43,33 @@ function resolvePath(mounts, urlPath) {
   return null;
 }
 
-async function handle(mounts, req, res) {
+/**
+ * Streams `file` (from `start` to `end`) to `res`, telling `hooks.onBytes(path, n)` what
+ * went out. `hooks.cutAfter(path)` may return a byte count after which the connection is
+ * destroyed mid-body, as a dropped network would (tests use it for resume).
+ */
+function send(file, start, end, res, path, hooks) {
+  const cut = hooks.cutAfter?.(path);
+  let sent = 0;
+  const stream = createReadStream(file, { start, end });
+  stream.on('data', (chunk) => {
+    if (cut != null && sent + chunk.length > cut) {
+      const part = chunk.subarray(0, Math.max(0, cut - sent));
+      hooks.onBytes?.(path, part.length);
+      res.write(part, () => res.socket?.destroy());
+      stream.destroy();
+      return;
+    }
+    sent += chunk.length;
+    hooks.onBytes?.(path, chunk.length);
+    if (!res.write(chunk)) stream.pause();
+  });
+  res.on('drain', () => stream.resume());
+  stream.on('end', () => res.end());
+  stream.on('error', () => res.destroy());
+}
+
+async function handle(mounts, req, res, hooks) {
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
   // Model files are fetched cross-origin by test pages (wasm-bindgen-test's own server)
@@ -53,6 +79,16 @@ async function handle(mounts, req, res) {
   res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range, ETag, Last-Modified');
   res.setHeader('Cache-Control', 'no-cache');
   const url = new URL(req.url, 'http://localhost');
+  hooks.onRequest?.({ method: req.method, path: url.pathname, range: req.headers.range ?? null });
+  if (req.method === 'OPTIONS') {
+    // CORS preflight for resumed downloads, whose Range and If-Range headers need it.
+    res.writeHead(204, {
+      'Access-Control-Allow-Methods': 'GET, HEAD',
+      'Access-Control-Allow-Headers': 'Range, If-Range',
+      'Access-Control-Max-Age': '600',
+    });
+    return res.end();
+  }
   let file = resolvePath(mounts, url.pathname);
   let info = file && (await stat(file).catch(() => null));
   if (info?.isDirectory()) {
@@ -71,7 +107,10 @@ async function handle(mounts, req, res) {
     ETag: `"${info.size.toString(16)}-${info.mtimeMs.toString(16)}"`,
   };
   const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-  if (range && (range[1] || range[2])) {
+  // If-Range: serve the range only if the file is still the one the client has part of.
+  const ifRange = req.headers['if-range'];
+  const current = !ifRange || ifRange === headers.ETag || ifRange === headers['Last-Modified'];
+  if (range && (range[1] || range[2]) && current) {
     const start = range[1] ? Number(range[1]) : Math.max(0, info.size - Number(range[2]));
     const end = range[1] && range[2] ? Math.min(Number(range[2]), info.size - 1) : info.size - 1;
     if (start > end || start >= info.size) {
@@ -80,21 +119,22 @@ async function handle(mounts, req, res) {
     }
     res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${info.size}`, 'Content-Length': end - start + 1 });
     if (req.method === 'HEAD') return res.end();
-    createReadStream(file, { start, end }).pipe(res);
-    return;
+    return send(file, start, end, res, url.pathname, hooks);
   }
   res.writeHead(200, { ...headers, 'Content-Length': info.size });
   if (req.method === 'HEAD') return res.end();
-  createReadStream(file).pipe(res);
+  send(file, 0, Math.max(0, info.size - 1), res, url.pathname, hooks);
 }
 
 /**
  * Starts the server on `port` (0 = any free port); resolves to { server, url }, the URL
  * on 127.0.0.1 (a secure context in both browsers, so WebGPU is exposed there).
+ * `hooks` lets tests watch and break traffic: `onRequest({method, path, range})`,
+ * `onBytes(path, n)`, `cutAfter(path) → bytes | undefined`.
  */
-export function startServer({ port = 0, host = '127.0.0.1', mounts = DEFAULT_MOUNTS } = {}) {
+export function startServer({ port = 0, host = '127.0.0.1', mounts = DEFAULT_MOUNTS, hooks = {} } = {}) {
   const server = createServer((req, res) =>
-    handle(mounts, req, res).catch((e) => {
+    handle(mounts, req, res, hooks).catch((e) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end(`server error: ${e.message}\n`);
     }),

@@ -30,6 +30,12 @@ pub enum Error {
     InputTooLong { index: usize, limit: usize },
     #[error("{0} was disposed and cannot be used")]
     Disposed(&'static str),
+    #[error("cached model {source_url} is corrupt ({detail}) and could not be fetched again: {reason}")]
+    CacheCorrupt { source_url: String, detail: String, reason: String },
+    #[error("storage quota exceeded: {what} needs {needed} bytes but only {available} bytes are available{detail}")]
+    QuotaExceeded { what: String, needed: u64, available: u64, detail: String },
+    #[error("weight store: {0}")]
+    StoreFailed(String),
 }
 
 impl Error {
@@ -47,6 +53,9 @@ impl Error {
             Error::FetchFailed { .. } => "fetch_failed",
             Error::InputTooLong { .. } => "input_too_long",
             Error::Disposed(_) => "disposed",
+            Error::CacheCorrupt { .. } => "cache_corrupt",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
+            Error::StoreFailed(_) => "store_failed",
         }
     }
 

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod error;
 pub mod graph;
 pub mod models;
+pub mod store;
 pub mod tensor;
 pub mod weights;
 

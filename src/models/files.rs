@@ -11,6 +11,10 @@ pub const POOLING: &str = "1_Pooling/config.json";
 pub const SENTENCE_BERT: &str = "sentence_bert_config.json";
 pub const MODULES: &str = "modules.json";
 
+/// Every file a text model may have, and whether it must be there.
+pub const ALL: [(&str, bool); 6] =
+    [(CONFIG, true), (TOKENIZER, true), (WEIGHTS, true), (POOLING, false), (SENTENCE_BERT, false), (MODULES, false)];
+
 pub struct ModelFiles {
     pub config: Vec<u8>,
     pub tokenizer: Vec<u8>,
@@ -24,31 +28,45 @@ pub struct ModelFiles {
 }
 
 impl ModelFiles {
+    /// Assembles a model from its files by name; `get` answers `None` for a file that is absent.
+    pub fn from_named(mut get: impl FnMut(&str) -> Result<Option<AlignedBuf>>) -> Result<Self> {
+        let mut take = |name: &str| -> Result<Option<AlignedBuf>> { get(name) };
+        let required = |name: &str, b: Option<AlignedBuf>| {
+            b.ok_or_else(|| Error::config(name, "the model has no such file, and it is required"))
+        };
+        let small = |b: Option<AlignedBuf>| b.map(|b| b.as_bytes().to_vec());
+        Ok(ModelFiles {
+            config: required(CONFIG, take(CONFIG)?)?.as_bytes().to_vec(),
+            tokenizer: required(TOKENIZER, take(TOKENIZER)?)?.as_bytes().to_vec(),
+            weights: required(WEIGHTS, take(WEIGHTS)?)?,
+            pooling: small(take(POOLING)?),
+            sentence_bert: small(take(SENTENCE_BERT)?),
+            modules: small(take(MODULES)?),
+        })
+    }
+
     /// Reads a model laid out in Hugging Face form under `dir`.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: impl AsRef<std::path::Path>) -> Result<Self> {
-        use std::io::Read;
         let dir = dir.as_ref();
-        let read = |name: &str| -> Result<Vec<u8>> {
-            std::fs::read(dir.join(name))
-                .map_err(|e| Error::FetchFailed { url: dir.join(name).display().to_string(), reason: e.to_string() })
-        };
-        let optional = |name: &str| std::fs::read(dir.join(name)).ok();
-        let path = dir.join(WEIGHTS);
-        let fail = |e: std::io::Error| Error::FetchFailed { url: path.display().to_string(), reason: e.to_string() };
-        let mut f = std::fs::File::open(&path).map_err(fail)?;
-        let len = f.metadata().map_err(fail)?.len() as usize;
-        let mut weights = AlignedBuf::with_capacity(len);
-        f.read_exact(weights.grow(len)).map_err(fail)?;
-        Ok(ModelFiles {
-            config: read(CONFIG)?,
-            tokenizer: read(TOKENIZER)?,
-            weights,
-            pooling: optional(POOLING),
-            sentence_bert: optional(SENTENCE_BERT),
-            modules: optional(MODULES),
-        })
+        Self::from_named(|name| read_file(&dir.join(name)))
     }
+}
+
+/// The whole of a file in an aligned buffer, or `None` when it does not exist.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_file(path: &std::path::Path) -> Result<Option<AlignedBuf>> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| Error::FetchFailed { url: path.display().to_string(), reason: e.to_string() };
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(e)),
+    };
+    let len = f.metadata().map_err(fail)?.len() as usize;
+    let mut buf = AlignedBuf::with_capacity(len);
+    f.read_exact(buf.grow(len)).map_err(fail)?;
+    Ok(Some(buf))
 }
 
 /// Parses a JSON config file, naming the file on failure.

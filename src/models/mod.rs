@@ -2,7 +2,7 @@
 //! pooling, and the user-facing runners.
 
 mod bert;
-pub(crate) mod files;
+pub mod files;
 mod pooling;
 mod text_embedder;
 mod tokenizer;

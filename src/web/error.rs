@@ -9,5 +9,9 @@ pub fn to_js(e: Error) -> JsValue {
     err.set_name("IpfsAccelerateError");
     // Setting a property on a fresh Error object cannot fail.
     let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
+    if let Error::QuotaExceeded { needed, available, .. } = e {
+        let _ = js_sys::Reflect::set(&err, &"needed".into(), &(needed as f64).into());
+        let _ = js_sys::Reflect::set(&err, &"available".into(), &(available as f64).into());
+    }
     err.into()
 }

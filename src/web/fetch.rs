@@ -1,10 +1,11 @@
-//! Downloading model files with the global `fetch` (window, worker or Node), streaming
-//! the body into an aligned buffer and reporting byte progress.
+//! Downloading with the global `fetch` (window, worker or Node): a `Download` streams a
+//! response body piece by piece, optionally resuming at a byte offset with a Range request.
 
 use crate::error::{Error, Result};
-use crate::models::files as names;
+use crate::models::files::ALL;
 use crate::models::ModelFiles;
 use crate::weights::AlignedBuf;
+use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -12,10 +13,10 @@ use wasm_bindgen_futures::JsFuture;
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(catch, js_name = fetch)]
-    fn global_fetch(url: &str) -> std::result::Result<js_sys::Promise, JsValue>;
+    fn global_fetch(url: &str, init: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
-fn failed(url: &str, reason: impl Into<String>) -> Error {
+pub fn failed(url: &str, reason: impl Into<String>) -> Error {
     Error::FetchFailed { url: url.to_string(), reason: reason.into() }
 }
 
@@ -28,7 +29,7 @@ fn js_reason(e: &JsValue) -> String {
 
 /// Reports `{ file, loaded, total }` to the caller's callback; a callback that throws
 /// does not stop the download.
-fn report(progress: Option<&js_sys::Function>, file: &str, loaded: usize, total: Option<usize>) {
+pub fn report(progress: Option<&js_sys::Function>, file: &str, loaded: u64, total: Option<u64>) {
     if let Some(f) = progress {
         let o = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&o, &"file".into(), &file.into());
@@ -39,67 +40,128 @@ fn report(progress: Option<&js_sys::Function>, file: &str, loaded: usize, total:
     }
 }
 
-/// The body of `url`, or `None` for a 404 when `optional`.
+/// A response being read: where its body starts in the file, the file's full size and
+/// its validators.
+pub struct Download {
+    pub url: String,
+    /// The byte offset of the body within the file (non-zero for a 206 answer).
+    pub start: u64,
+    /// The whole file's size, when the server says.
+    pub total: Option<u64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    received: u64,
+    reader: web_sys::ReadableStreamDefaultReader,
+}
+
+/// Starts `GET url`. With `resume = (offset, validator)` it asks for the bytes from
+/// `offset` on, only if the file still matches `validator` (If-Range); the server may
+/// answer with the whole file instead, which `start == 0` shows. `None` for a 404.
+pub async fn open(url: &str, resume: Option<(u64, &str)>) -> Result<Option<Download>> {
+    let init = js_sys::Object::new();
+    if let Some((offset, validator)) = resume {
+        let headers = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&headers, &"Range".into(), &format!("bytes={offset}-").into());
+        let _ = js_sys::Reflect::set(&headers, &"If-Range".into(), &validator.into());
+        let _ = js_sys::Reflect::set(&init, &"headers".into(), &headers);
+    }
+    let promise = global_fetch(url, &init).map_err(|e| failed(url, js_reason(&e)))?;
+    let resp: web_sys::Response = JsFuture::from(promise)
+        .await
+        .map_err(|e| failed(url, js_reason(&e)))?
+        .dyn_into()
+        .map_err(|_| failed(url, "fetch did not return a Response"))?;
+    if resp.status() == 404 {
+        return Ok(None);
+    }
+    if !resp.ok() {
+        return Err(failed(url, format!("HTTP {} {}", resp.status(), resp.status_text())));
+    }
+    let header = |name: &str| resp.headers().get(name).ok().flatten();
+    let length = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    let (start, total) = if resp.status() == 206 {
+        // "bytes 100-199/200"
+        let range = header("content-range").unwrap_or_default();
+        let parsed = range.strip_prefix("bytes ").and_then(|r| {
+            let (span, total) = r.split_once('/')?;
+            Some((span.split_once('-')?.0.parse::<u64>().ok()?, total.parse::<u64>().ok()))
+        });
+        parsed.ok_or_else(|| failed(url, format!("a 206 answer with an unreadable Content-Range '{range}'")))?
+    } else {
+        (0, length)
+    };
+    let body = resp.body().ok_or_else(|| failed(url, "the response has no body"))?;
+    let reader = body.get_reader().dyn_into().map_err(|_| failed(url, "the body cannot be read as a stream"))?;
+    Ok(Some(Download {
+        url: url.into(),
+        start,
+        total,
+        etag: header("etag"),
+        last_modified: header("last-modified"),
+        received: 0,
+        reader,
+    }))
+}
+
+impl Download {
+    /// The next piece of the body, `None` at its end. A connection that breaks, or a body
+    /// shorter than announced, is `fetch_failed`.
+    pub async fn next(&mut self) -> Result<Option<js_sys::Uint8Array>> {
+        let chunk = JsFuture::from(self.reader.read()).await.map_err(|e| {
+            let at = self.start + self.received;
+            failed(&self.url, format!("the download broke off at byte {at}: {}", js_reason(&e)))
+        })?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
+        if done {
+            if let Some(t) = self.total {
+                if self.start + self.received != t {
+                    let got = self.start + self.received;
+                    return Err(failed(&self.url, format!("the body ended at byte {got} of {t}")));
+                }
+            }
+            return Ok(None);
+        }
+        let value: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
+            .ok()
+            .and_then(|v| v.dyn_into().ok())
+            .ok_or_else(|| failed(&self.url, "the body stream yielded something other than bytes"))?;
+        self.received += value.length() as u64;
+        Ok(Some(value))
+    }
+}
+
+/// The body of `url` in one aligned buffer, or `None` for a 404 when `optional`.
 pub async fn fetch_bytes(
     url: &str,
     file: &str,
     progress: Option<&js_sys::Function>,
     optional: bool,
 ) -> Result<Option<AlignedBuf>> {
-    let promise = global_fetch(url).map_err(|e| failed(url, js_reason(&e)))?;
-    let resp: web_sys::Response = JsFuture::from(promise)
-        .await
-        .map_err(|e| failed(url, js_reason(&e)))?
-        .dyn_into()
-        .map_err(|_| failed(url, "fetch did not return a Response"))?;
-    if resp.status() == 404 && optional {
-        return Ok(None);
-    }
-    if !resp.ok() {
-        return Err(failed(url, format!("HTTP {} {}", resp.status(), resp.status_text())));
-    }
-    let total = resp.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
-    let mut buf = AlignedBuf::with_capacity(total.unwrap_or(0));
-    report(progress, file, 0, total);
-    let body = resp.body().ok_or_else(|| failed(url, "the response has no body"))?;
-    let reader: web_sys::ReadableStreamDefaultReader =
-        body.get_reader().dyn_into().map_err(|_| failed(url, "the body cannot be read as a stream"))?;
-    loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| failed(url, format!("the download broke off: {}", js_reason(&e))))?;
-        let done = js_sys::Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
-        if done {
-            break;
-        }
-        let value: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
-            .ok()
-            .and_then(|v| v.dyn_into().ok())
-            .ok_or_else(|| failed(url, "the body stream yielded something other than bytes"))?;
-        value.copy_to(buf.grow(value.length() as usize));
-        report(progress, file, buf.len(), total);
-    }
-    if let Some(t) = total {
-        if buf.len() != t {
-            return Err(failed(url, format!("received {} of {t} bytes", buf.len())));
-        }
+    let Some(mut d) = open(url, None).await? else {
+        return if optional { Ok(None) } else { Err(failed(url, "HTTP 404 Not Found")) };
+    };
+    let mut buf = AlignedBuf::with_capacity(d.total.unwrap_or(0) as usize);
+    report(progress, file, 0, d.total);
+    while let Some(piece) = d.next().await? {
+        piece.copy_to(buf.grow(piece.length() as usize));
+        report(progress, file, buf.len() as u64, d.total);
     }
     Ok(Some(buf))
 }
 
-/// Fetches a model laid out in Hugging Face form under `base` (a URL ending in `/` or not).
+/// `base` with exactly one trailing `/`, the form model sources are keyed by.
+pub fn normalize_base(base: &str) -> String {
+    format!("{}/", base.trim_end_matches('/'))
+}
+
+/// Fetches a model laid out in Hugging Face form under `base`, without the store.
 pub async fn fetch_model_files(base: &str, progress: Option<&js_sys::Function>) -> Result<ModelFiles> {
-    let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
-    let get = |file: &'static str, optional: bool| {
-        let url = format!("{base}{file}");
-        async move { fetch_bytes(&url, file, progress, optional).await.map(|b| b.map(|b| b.as_bytes().to_vec())) }
-    };
-    let config = get(names::CONFIG, false).await?.unwrap_or_default();
-    let tokenizer = get(names::TOKENIZER, false).await?.unwrap_or_default();
-    let pooling = get(names::POOLING, true).await?;
-    let sentence_bert = get(names::SENTENCE_BERT, true).await?;
-    let modules = get(names::MODULES, true).await?;
-    let weights_url = format!("{base}{}", names::WEIGHTS);
-    let weights = fetch_bytes(&weights_url, names::WEIGHTS, progress, false).await?.unwrap_or_default();
-    Ok(ModelFiles { config, tokenizer, weights, pooling, sentence_bert, modules })
+    let base = normalize_base(base);
+    let mut bufs = HashMap::new();
+    for (name, required) in ALL {
+        if let Some(b) = fetch_bytes(&format!("{base}{name}"), name, progress, !required).await? {
+            bufs.insert(name, b);
+        }
+    }
+    ModelFiles::from_named(|n| Ok(bufs.remove(n)))
 }

@@ -2,15 +2,18 @@
 
 mod error;
 mod fetch;
+mod model_source;
 mod ops;
 mod options;
 mod tensor;
 mod text_embedder;
+mod weight_store;
 
 pub use error::to_js;
 pub use fetch::{fetch_bytes, fetch_model_files};
 pub use tensor::JsTensor;
 pub use text_embedder::JsTextEmbedder;
+pub use weight_store::JsWeightStore;
 
 use wasm_bindgen::prelude::*;
 

@@ -1,8 +1,9 @@
 //! The JS `TextEmbedder`: `await TextEmbedder.load(baseUrl, opts)`, then `embed(texts)`.
 
 use super::error::to_js;
-use super::fetch::fetch_model_files;
-use super::options::{bool_field, field, string_field};
+use super::model_source::load_model_files;
+use super::options::{bool_field, check_options, field, function_field, string_field};
+use super::weight_store::store_for;
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, Pooling, TextEmbedder, Truncation};
 use wasm_bindgen::prelude::*;
@@ -12,6 +13,7 @@ use wasm_bindgen::JsCast;
 pub struct JsTextEmbedder {
     inner: Option<TextEmbedder>,
     backend: String,
+    loaded_from: &'static str,
 }
 
 /// The backend a load asks for; only the CPU (wasm SIMD) backend is built so far.
@@ -29,16 +31,9 @@ fn choose_backend(requested: Option<String>) -> Result<String> {
 
 fn parse_options(opts: &JsValue) -> Result<(EmbedderOptions, String, Option<js_sys::Function>)> {
     const OP: &str = "TextEmbedder.load";
-    if !(opts.is_undefined() || opts.is_null() || opts.is_object()) {
-        return Err(Error::arg(OP, "options must be an object"));
-    }
+    check_options(OP, opts)?;
     let backend = choose_backend(string_field(OP, opts, "backend")?)?;
-    let progress = field(opts, "onProgress");
-    let progress = if progress.is_undefined() || progress.is_null() {
-        None
-    } else {
-        Some(progress.dyn_into::<js_sys::Function>().map_err(|_| Error::arg(OP, "onProgress must be a function"))?)
-    };
+    let progress = function_field(OP, opts, "onProgress")?;
     let normalize =
         if field(opts, "normalize").is_undefined() { None } else { Some(bool_field(OP, opts, "normalize", true)?) };
     let o = EmbedderOptions {
@@ -54,16 +49,25 @@ fn parse_options(opts: &JsValue) -> Result<(EmbedderOptions, String, Option<js_s
 
 #[wasm_bindgen(js_class = TextEmbedder)]
 impl JsTextEmbedder {
-    /// Fetches `config.json`, `tokenizer.json`, `model.safetensors` (and the
-    /// sentence-transformers pooling configs when present) from `baseUrl`.
-    /// Options: `{ backend, onProgress({file, loaded, total}), pooling, normalize, truncation }`.
+    /// Loads `config.json`, `tokenizer.json`, `model.safetensors` (and the
+    /// sentence-transformers pooling configs when present) from `baseUrl`, through the
+    /// weight store: from IndexedDB when it holds the model, else downloaded into it.
+    /// Options: `{ backend, onProgress({file, loaded, total}), pooling, normalize,
+    /// truncation, cache = true, store }`.
     pub async fn load(base_url: JsValue, opts: JsValue) -> std::result::Result<JsTextEmbedder, JsValue> {
         let base =
             base_url.as_string().ok_or_else(|| to_js(Error::arg("TextEmbedder.load", "baseUrl must be a string")))?;
         let (o, backend, progress) = parse_options(&opts).map_err(to_js)?;
-        let files = fetch_model_files(&base, progress.as_ref()).await.map_err(to_js)?;
+        let store = store_for("TextEmbedder.load", &opts).await.map_err(to_js)?;
+        let (files, origin) = load_model_files(&base, store.as_deref(), progress.as_ref()).await.map_err(to_js)?;
         let inner = TextEmbedder::from_files(files, &o).map_err(to_js)?;
-        Ok(JsTextEmbedder { inner: Some(inner), backend })
+        Ok(JsTextEmbedder { inner: Some(inner), backend, loaded_from: origin.name() })
+    }
+
+    /// Where the files came from: "cache" (the weight store) or "network".
+    #[wasm_bindgen(getter, js_name = loadedFrom)]
+    pub fn loaded_from(&self) -> String {
+        self.loaded_from.to_string()
     }
 
     fn get(&self) -> Result<&TextEmbedder> {

@@ -36,6 +36,11 @@ impl AlignedBuf {
         &mut bytemuck::cast_slice_mut::<f32, u8>(&mut self.words)[start..end]
     }
 
+    /// Drops bytes past `len` (keeps the storage for reuse).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -1,0 +1,51 @@
+//! A whole model in and out of the store: its files read back into `ModelFiles`, and a
+//! set of files already in memory (a directory, natively) written as one manifest.
+
+use super::backend::Backend;
+use super::manifest::{Manifest, SCHEMA};
+use super::weight_store::{Corrupt, Store};
+use super::writer::FileWriter;
+use crate::error::Result;
+use crate::models::ModelFiles;
+use crate::weights::AlignedBuf;
+use std::collections::HashMap;
+
+/// Reads every file of a stored model, verified. `progress(file, loaded, total)` follows
+/// the reads. The inner error names the first corrupt or missing piece.
+pub async fn read_model<B: Backend>(
+    store: &Store<B>,
+    m: &Manifest,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<std::result::Result<ModelFiles, Corrupt>> {
+    let mut bufs: HashMap<String, AlignedBuf> = HashMap::new();
+    for f in &m.files {
+        match store.read_file(f, &mut |n| progress(&f.name, n, f.size)).await? {
+            Ok(b) => bufs.insert(f.name.clone(), b),
+            Err(c) => return Ok(Err(c)),
+        };
+    }
+    Ok(ModelFiles::from_named(|name| Ok(bufs.remove(name))).map_err(|e| e.to_string()))
+}
+
+/// Writes a model's files (name, bytes) under `source` and commits its manifest.
+pub async fn write_model<B: Backend>(store: &Store<B>, source: &str, files: &[(&str, &[u8])]) -> Result<Manifest> {
+    let needed = files.iter().map(|(_, b)| b.len() as u64).sum();
+    store.ensure_room(source, source, needed).await?;
+    let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
+    for (name, bytes) in files {
+        let mut w = FileWriter::fresh(store, source, name);
+        w.set_remote(Some(bytes.len() as u64), None, None);
+        w.extend(bytes);
+        match w.finish().await {
+            Ok((entry, _)) => m.files.push(entry),
+            Err(e) => {
+                store.abandon(source).await?;
+                return Err(e);
+            }
+        }
+    }
+    m.created = super::now_ms();
+    m.last_used = m.created;
+    store.commit(&m).await?;
+    Ok(m)
+}

@@ -1,0 +1,292 @@
+//! `Store`: lookup, verified reads, atomic commits, LRU eviction to a budget or the browser
+//! quota, and collection of chunks that nothing refers to.
+
+use super::address::sha256_hex;
+use super::backend::{Backend, Kind};
+use super::manifest::{migrate, FileEntry, Manifest, Partial};
+use crate::error::{Error, Result};
+use crate::weights::AlignedBuf;
+use std::collections::{HashMap, HashSet};
+
+/// One stored model, as `WeightStore.list()` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    pub source: String,
+    pub files: Vec<String>,
+    pub bytes: u64,
+    pub last_used: f64,
+}
+
+/// What the store holds, as `WeightStore.usage()` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Bytes of distinct chunks: identical content in two models counts once.
+    pub bytes: u64,
+    /// Bytes the models would take without deduplication.
+    pub logical_bytes: u64,
+    pub models: usize,
+    pub chunks: usize,
+    /// Bytes of downloads under way or broken off, kept for resuming.
+    pub partial_bytes: u64,
+    /// The configured byte budget, if any.
+    pub budget: Option<u64>,
+    /// The browser's estimate for the whole origin, where there is one.
+    pub origin_usage: Option<u64>,
+    pub origin_quota: Option<u64>,
+}
+
+pub struct Store<B> {
+    backend: B,
+    budget: Option<u64>,
+}
+
+/// A model's file failed verification on read: why, in words.
+pub type Corrupt = String;
+
+impl<B: Backend> Store<B> {
+    /// `budget` caps the bytes of chunks the store keeps; least recently used models are
+    /// evicted to stay under it.
+    pub fn new(backend: B, budget: Option<u64>) -> Self {
+        Store { backend, budget }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub async fn manifests(&self) -> Result<Vec<Manifest>> {
+        Ok(self.backend.records(Kind::Manifest).await?.iter().filter_map(|j| migrate(j)).collect())
+    }
+
+    pub async fn manifest(&self, source: &str) -> Result<Option<Manifest>> {
+        Ok(self.backend.get_record(Kind::Manifest, source).await?.and_then(|j| migrate(&j)))
+    }
+
+    pub async fn partials(&self) -> Result<Vec<Partial>> {
+        Ok(self.backend.records(Kind::Partial).await?.iter().filter_map(|j| migrate(j)).collect())
+    }
+
+    pub async fn partial(&self, source: &str, name: &str) -> Result<Option<Partial>> {
+        Ok(self.backend.get_record(Kind::Partial, &Partial::key(source, name)).await?.and_then(|j| migrate(&j)))
+    }
+
+    pub async fn list(&self) -> Result<Vec<ModelInfo>> {
+        let mut out: Vec<ModelInfo> = self
+            .manifests()
+            .await?
+            .into_iter()
+            .map(|m| ModelInfo {
+                bytes: m.bytes(),
+                files: m.files.iter().map(|f| f.name.clone()).collect(),
+                source: m.source,
+                last_used: m.last_used,
+            })
+            .collect();
+        out.sort_by(|a, b| a.source.cmp(&b.source));
+        Ok(out)
+    }
+
+    /// Reads a file's chunks in order, checking each against its address, into one buffer.
+    /// `progress` gets the bytes read so far. The inner error says what is corrupt.
+    pub async fn read_file(
+        &self,
+        f: &FileEntry,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<std::result::Result<AlignedBuf, Corrupt>> {
+        let mut buf = AlignedBuf::with_capacity(f.size as usize);
+        for (i, c) in f.chunks.iter().enumerate() {
+            let start = buf.len();
+            if !self.backend.read_chunk(&c.sha256, &mut buf).await? {
+                return Ok(Err(format!("{}: chunk {i} ({}) is missing", f.name, c.sha256)));
+            }
+            let got = &buf.as_bytes()[start..];
+            if got.len() as u64 != c.size || sha256_hex(got) != c.sha256 {
+                return Ok(Err(format!("{}: chunk {i} ({}) does not match its hash", f.name, c.sha256)));
+            }
+            progress(buf.len() as u64);
+        }
+        if buf.len() as u64 != f.size {
+            return Ok(Err(format!("{}: {} bytes stored, {} expected", f.name, buf.len(), f.size)));
+        }
+        Ok(Ok(buf))
+    }
+
+    /// Marks a model as just used, for LRU eviction.
+    pub async fn touch(&self, m: &mut Manifest) -> Result<()> {
+        m.last_used = super::now_ms();
+        self.backend.put_record(Kind::Manifest, &m.source, &to_json(m)).await
+    }
+
+    /// Makes the manifest visible and drops the source's partial records, in one step.
+    pub async fn commit(&self, m: &Manifest) -> Result<()> {
+        let partials: Vec<String> = self
+            .partials()
+            .await?
+            .into_iter()
+            .filter(|p| p.source == m.source)
+            .map(|p| Partial::key(&p.source, &p.file.name))
+            .collect();
+        self.backend.commit(&m.source, &to_json(m), &partials).await
+    }
+
+    /// Stores a chunk with its partial record. When the platform refuses for lack of space,
+    /// evicts the least recently used other model and tries once more.
+    pub async fn put_chunk(&self, key: &str, bytes: &[u8], partial: &Partial) -> Result<()> {
+        let pk = Partial::key(&partial.source, &partial.file.name);
+        let json = to_json(partial);
+        let mut r = self.backend.put_chunk(key, bytes, &pk, &json).await;
+        if matches!(r, Err(Error::QuotaExceeded { .. })) && self.evict_one(&partial.source).await? {
+            r = self.backend.put_chunk(key, bytes, &pk, &json).await;
+        }
+        match r {
+            Err(Error::QuotaExceeded { detail, .. }) => {
+                // What the rest of the file needs, counting this chunk, which was not stored.
+                let f = &partial.file;
+                let needed = f.size.saturating_sub(f.stored() - bytes.len() as u64).max(bytes.len() as u64);
+                let mut e = self.quota_error(&f.name, needed).await;
+                if let Error::QuotaExceeded { available, detail: d, .. } = &mut e {
+                    // The estimate said there was room, yet the write was refused: trust the refusal.
+                    *available = 0;
+                    *d = format!("; the browser refused the write{detail}{d}");
+                }
+                Err(e)
+            }
+            r => r,
+        }
+    }
+
+    pub async fn put_partial(&self, p: &Partial) -> Result<()> {
+        self.backend.put_record(Kind::Partial, &Partial::key(&p.source, &p.file.name), &to_json(p)).await
+    }
+
+    /// Makes room for `needed` more bytes of `source`'s file `what`, evicting other models
+    /// least recently used first; fails with `quota_exceeded` when even that is not enough.
+    pub async fn ensure_room(&self, source: &str, what: &str, needed: u64) -> Result<()> {
+        loop {
+            if self.available().await? >= needed {
+                return Ok(());
+            }
+            if !self.evict_one(source).await? {
+                return Err(self.quota_error(what, needed).await);
+            }
+        }
+    }
+
+    /// Bytes that may still be written: the smaller of the budget's and the quota's room.
+    async fn available(&self) -> Result<u64> {
+        let mut room = u64::MAX;
+        if let Some(b) = self.budget {
+            room = b.saturating_sub(self.usage().await?.bytes);
+        }
+        if let Some(e) = self.backend.estimate().await? {
+            room = room.min(e.quota.saturating_sub(e.usage));
+        }
+        Ok(room)
+    }
+
+    async fn quota_error(&self, what: &str, needed: u64) -> Error {
+        let available = self.available().await.unwrap_or(0);
+        let mut detail = String::new();
+        if let Some(b) = self.budget {
+            detail += &format!("; the store's budget is {b} bytes");
+        }
+        if let Ok(Some(e)) = self.backend.estimate().await {
+            detail += &format!("; the browser reports {} of {} bytes used", e.usage, e.quota);
+        }
+        Error::QuotaExceeded { what: what.into(), needed, available, detail }
+    }
+
+    /// Deletes the least recently used model other than `keep`; `false` when there is none.
+    pub async fn evict_one(&self, keep: &str) -> Result<bool> {
+        let victim = self
+            .manifests()
+            .await?
+            .into_iter()
+            .filter(|m| m.source != keep)
+            .min_by(|a, b| a.last_used.total_cmp(&b.last_used));
+        match victim {
+            Some(m) => self.delete(&m.source).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Deletes a model, its partial downloads and the chunks no other model shares.
+    pub async fn delete(&self, source: &str) -> Result<bool> {
+        let had = self.manifest(source).await?.is_some();
+        self.backend.delete_records(Kind::Manifest, &[source.to_string()]).await?;
+        self.abandon(source).await?;
+        Ok(had)
+    }
+
+    /// Drops a source's partial downloads (after a failure that must leave nothing behind).
+    pub async fn abandon(&self, source: &str) -> Result<()> {
+        let keys: Vec<String> = self
+            .partials()
+            .await?
+            .into_iter()
+            .filter(|p| p.source == source)
+            .map(|p| Partial::key(&p.source, &p.file.name))
+            .collect();
+        self.backend.delete_records(Kind::Partial, &keys).await?;
+        self.gc().await.map(|_| ())
+    }
+
+    pub async fn clear(&self) -> Result<()> {
+        let sources: Vec<String> = self.manifests().await?.into_iter().map(|m| m.source).collect();
+        self.backend.delete_records(Kind::Manifest, &sources).await?;
+        let partials: Vec<String> =
+            self.partials().await?.iter().map(|p| Partial::key(&p.source, &p.file.name)).collect();
+        self.backend.delete_records(Kind::Partial, &partials).await?;
+        let chunks = self.backend.chunk_keys().await?;
+        self.backend.delete_chunks(&chunks).await
+    }
+
+    /// Deletes chunks that no manifest and no partial download refers to (left by a crash,
+    /// a delete or an eviction); returns how many.
+    pub async fn gc(&self) -> Result<usize> {
+        let mut live = HashSet::new();
+        for m in self.manifests().await? {
+            live.extend(m.files.into_iter().flat_map(|f| f.chunks).map(|c| c.sha256));
+        }
+        for p in self.partials().await? {
+            live.extend(p.file.chunks.into_iter().map(|c| c.sha256));
+        }
+        let dead: Vec<String> = self.backend.chunk_keys().await?.into_iter().filter(|k| !live.contains(k)).collect();
+        self.backend.delete_chunks(&dead).await?;
+        Ok(dead.len())
+    }
+
+    pub async fn usage(&self) -> Result<Usage> {
+        let manifests = self.manifests().await?;
+        let mut distinct: HashMap<String, u64> = HashMap::new();
+        for c in manifests.iter().flat_map(|m| &m.files).flat_map(|f| &f.chunks) {
+            distinct.insert(c.sha256.clone(), c.size);
+        }
+        let mut partial_bytes = 0;
+        for p in self.partials().await? {
+            for c in p.file.chunks {
+                if distinct.insert(c.sha256, c.size).is_none() {
+                    partial_bytes += c.size;
+                }
+            }
+        }
+        let estimate = self.backend.estimate().await?;
+        Ok(Usage {
+            bytes: distinct.values().sum(),
+            logical_bytes: manifests.iter().map(Manifest::bytes).sum(),
+            models: manifests.len(),
+            chunks: distinct.len(),
+            partial_bytes,
+            budget: self.budget,
+            origin_usage: estimate.map(|e| e.usage),
+            origin_quota: estimate.map(|e| e.quota),
+        })
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Records are plain structs of strings and numbers; serialising them cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
+}

@@ -1,0 +1,163 @@
+//! Where a model's files come from in the browser: the weight store when it holds the
+//! model (verified), else the network, streamed into the store chunk by chunk. Concurrent
+//! loads of one source in a page share a single download.
+
+use super::fetch::{failed, fetch_model_files, normalize_base, open, report};
+use crate::error::{Error, Result};
+use crate::models::files::ALL;
+use crate::models::ModelFiles;
+use crate::store::{now_ms, read_model, FileEntry, FileWriter, IdbBackend, Manifest, Store, SCHEMA};
+use crate::weights::AlignedBuf;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use wasm_bindgen_futures::JsFuture;
+
+pub type WebStore = Store<IdbBackend>;
+
+/// Where a load found its files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Cache,
+    Network,
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Cache => "cache",
+            Origin::Network => "network",
+        }
+    }
+}
+
+thread_local! {
+    /// Loads under way, by store and source: a later load of the same waits for this
+    /// promise and then finds the model in the store.
+    static IN_FLIGHT: RefCell<HashMap<String, js_sys::Promise>> = RefCell::new(HashMap::new());
+}
+
+/// Holds a source for one load; dropping it (on success, error or cancellation) lets the
+/// next load of that source go.
+struct Claim {
+    key: String,
+    release: js_sys::Function,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        IN_FLIGHT.with(|m| m.borrow_mut().remove(&self.key));
+        let _ = self.release.call0(&wasm_bindgen::JsValue::NULL);
+    }
+}
+
+async fn claim(key: String) -> Claim {
+    while let Some(p) = IN_FLIGHT.with(|m| m.borrow().get(&key).cloned()) {
+        let _ = JsFuture::from(p).await;
+    }
+    let mut release = None;
+    let p = js_sys::Promise::new(&mut |resolve, _| release = Some(resolve));
+    IN_FLIGHT.with(|m| m.borrow_mut().insert(key.clone(), p));
+    // `Promise::new` runs its executor at once, so `release` is set.
+    Claim { key, release: release.unwrap_or_else(|| js_sys::Function::new_no_args("")) }
+}
+
+/// Loads a model's files from `base`, through `store` when there is one.
+pub async fn load_model_files(
+    base: &str,
+    store: Option<&WebStore>,
+    progress: Option<&js_sys::Function>,
+) -> Result<(ModelFiles, Origin)> {
+    let Some(store) = store else {
+        return Ok((fetch_model_files(base, progress).await?, Origin::Network));
+    };
+    let source = normalize_base(base);
+    let _claim = claim(format!("{}\n{source}", store.backend().name())).await;
+    let Some(mut m) = store.manifest(&source).await? else {
+        return Ok((download(store, &source, progress).await?, Origin::Network));
+    };
+    let mut on_read = |file: &str, loaded: u64, total: u64| report(progress, file, loaded, Some(total));
+    match read_model(store, &m, &mut on_read).await? {
+        Ok(files) => {
+            store.touch(&mut m).await?;
+            Ok((files, Origin::Cache))
+        }
+        // Damaged or missing chunks: fetch again (good chunks are rewritten unchanged).
+        Err(corrupt) => match download(store, &source, progress).await {
+            Ok(files) => Ok((files, Origin::Network)),
+            Err(Error::FetchFailed { reason, url }) => {
+                Err(Error::CacheCorrupt { source_url: source, detail: corrupt, reason: format!("{url}: {reason}") })
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Downloads every file into the store and commits the manifest. Running out of space
+/// leaves nothing of the model; a broken connection keeps the stored chunks for a retry.
+async fn download(store: &WebStore, source: &str, progress: Option<&js_sys::Function>) -> Result<ModelFiles> {
+    let r = download_all(store, source, progress).await;
+    if let Err(Error::QuotaExceeded { .. }) = &r {
+        store.abandon(source).await?;
+    }
+    r
+}
+
+async fn download_all(store: &WebStore, source: &str, progress: Option<&js_sys::Function>) -> Result<ModelFiles> {
+    let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
+    let mut bufs = HashMap::new();
+    for (name, required) in ALL {
+        if let Some((entry, buf)) = download_file(store, source, name, !required, progress).await? {
+            m.files.push(entry);
+            bufs.insert(name, buf);
+        }
+    }
+    m.created = now_ms();
+    m.last_used = m.created;
+    store.commit(&m).await?;
+    ModelFiles::from_named(|n| Ok(bufs.remove(n)))
+}
+
+/// One file: resumed after its stored chunks when a partial record and a validator allow
+/// it, otherwise from the start. `None` for an optional file the server does not have.
+async fn download_file(
+    store: &WebStore,
+    source: &str,
+    name: &str,
+    optional: bool,
+    progress: Option<&js_sys::Function>,
+) -> Result<Option<(FileEntry, AlignedBuf)>> {
+    let url = format!("{source}{name}");
+    let mut w = match store.partial(source, name).await? {
+        Some(p) if p.file.etag.is_some() || p.file.last_modified.is_some() => {
+            FileWriter::resume(store, p).await?.unwrap_or_else(|| FileWriter::fresh(store, source, name))
+        }
+        _ => FileWriter::fresh(store, source, name),
+    };
+    if w.is_complete() {
+        report(progress, name, w.offset(), Some(w.offset()));
+        return w.finish().await.map(Some);
+    }
+    let validator = w.entry().etag.clone().or_else(|| w.entry().last_modified.clone()).unwrap_or_default();
+    let resume = (w.offset() > 0).then_some((w.offset(), validator.as_str()));
+    let Some(mut d) = open(&url, resume).await? else {
+        return if optional { Ok(None) } else { Err(failed(&url, "HTTP 404 Not Found")) };
+    };
+    if d.start != w.offset() {
+        if d.start != 0 {
+            return Err(failed(&url, format!("asked for bytes from {} but got them from {}", w.offset(), d.start)));
+        }
+        // The file changed (or the server ignores Range): start over.
+        w = FileWriter::fresh(store, source, name);
+    }
+    w.set_remote(d.total, d.etag.take(), d.last_modified.take());
+    if let Some(total) = d.total {
+        store.ensure_room(source, name, total.saturating_sub(w.offset())).await?;
+    }
+    report(progress, name, w.offset(), d.total);
+    while let Some(piece) = d.next().await? {
+        piece.copy_to(w.space(piece.length() as usize));
+        w.flush_full().await?;
+        report(progress, name, w.offset(), d.total);
+    }
+    w.finish().await.map(Some)
+}

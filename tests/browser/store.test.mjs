@@ -1,0 +1,268 @@
+// The IndexedDB weight store in real browsers (Chromium through playwright-core, Firefox
+// ESR through puppeteer-core), with real IndexedDB and a real model server that each test
+// starts, stops, counts and breaks. The page is served by a second server that stays up,
+// so "the network is down" means the model server is down, as for an app whose models
+// live on a CDN.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../../scripts/serve.mjs';
+import { launch, browsersToTest } from '../../scripts/drive.mjs';
+
+const MODELS = fileURLToPath(new URL('../../models', import.meta.url));
+const MODEL = 'all-MiniLM-L6-v2';
+const WEIGHTS_PATH = `/models/${MODEL}/model.safetensors`;
+const WEIGHTS_SIZE = statSync(`${MODELS}/${MODEL}/model.safetensors`).size;
+const CHUNK = 4 << 20;
+
+/** A model server that can be stopped and started again on the same port (so the model's
+ * URL, its key in the store, stays the same), counting requests and body bytes by path. */
+class ModelServer {
+  constructor() {
+    this.requests = [];
+    this.bytes = new Map();
+    this.cut = null; // { path, after }: break the next response for path after `after` bytes
+    this.port = 0;
+  }
+  async start() {
+    const hooks = {
+      onRequest: (r) => this.requests.push(r),
+      onBytes: (path, n) => this.bytes.set(path, (this.bytes.get(path) ?? 0) + n),
+      cutAfter: (path) => {
+        if (this.cut?.path !== path) return undefined;
+        const after = this.cut.after;
+        this.cut = null;
+        return after;
+      },
+    };
+    const mounts = [
+      ['/models/', MODELS],
+      ['/mirror/', MODELS], // the same files under a second source, for deduplication
+    ];
+    ({ server: this.server, url: this.url } = await startServer({ port: this.port, mounts, hooks }));
+    this.port = this.server.address().port;
+  }
+  async stop() {
+    this.server.closeAllConnections();
+    await new Promise((ok) => this.server.close(ok));
+  }
+  reset() {
+    this.requests = [];
+    this.bytes = new Map();
+  }
+  modelUrl(prefix = 'models') {
+    return `${this.url}${prefix}/${MODEL}/`;
+  }
+}
+
+/** In the page: load the model with `opts` and embed one text; errors come back as data. */
+function loadInPage({ url, opts }) {
+  return (async () => {
+    const m = await import('/pkg/index.js');
+    await m.init();
+    try {
+      const e = await m.TextEmbedder.load(url, opts);
+      const [v] = await e.embed(['the weights came from somewhere']);
+      const r = { from: e.loadedFrom, head: Array.from(v.slice(0, 8)) };
+      e.dispose();
+      return r;
+    } catch (err) {
+      return { code: err.code, message: err.message, needed: err.needed, available: err.available };
+    }
+  })();
+}
+
+/** In the page: what a store holds. */
+function storeState(name) {
+  return (async () => {
+    const m = await import('/pkg/index.js');
+    await m.init();
+    const s = await m.WeightStore.open({ name });
+    return { list: await s.list(), usage: await s.usage() };
+  })();
+}
+
+/** In the page: overwrite chunk `index` of model.safetensors with wrong bytes, in raw IndexedDB. */
+function corruptChunk({ name, source, index }) {
+  return new Promise((ok, fail) => {
+    const open = indexedDB.open(name);
+    open.onerror = () => fail(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(['manifests', 'chunks'], 'readwrite');
+      const get = tx.objectStore('manifests').get(source);
+      get.onsuccess = () => {
+        const manifest = JSON.parse(get.result);
+        const key = manifest.files.find((f) => f.name === 'model.safetensors').chunks[index].sha256;
+        tx.objectStore('chunks').put(new Uint8Array(1000).fill(7), key);
+      };
+      tx.oncomplete = () => {
+        db.close();
+        ok();
+      };
+      tx.onerror = () => fail(tx.error);
+    };
+  });
+}
+
+for (const browserName of browsersToTest()) {
+  describe(`weight store in ${browserName}`, () => {
+    let pageServer, browser, models;
+
+    before(async () => {
+      ({ server: pageServer } = await startServer());
+      pageServer.url = `http://127.0.0.1:${pageServer.address().port}/`;
+      models = new ModelServer();
+      await models.start();
+      browser = await launch(browserName);
+    });
+
+    after(async () => {
+      await browser?.close();
+      pageServer?.close();
+      await models?.stop().catch(() => {});
+    });
+
+    async function page() {
+      const p = await browser.newPage();
+      await p.goto(pageServer.url);
+      return p;
+    }
+
+    test('offline reload: the second load comes from IndexedDB with no request', async () => {
+      const p = await page();
+      const opts = { store: 'offline' };
+      const first = await p.evaluate(loadInPage, { url: models.modelUrl(), opts });
+      assert.equal(first.from, 'network', JSON.stringify(first));
+      await models.stop();
+      models.reset();
+      await p.reload();
+      const second = await p.evaluate(loadInPage, { url: models.modelUrl(), opts });
+      await models.start();
+      assert.equal(second.from, 'cache', JSON.stringify(second));
+      assert.deepEqual(second.head, first.head);
+      assert.equal(models.requests.length, 0);
+      const { list } = await p.evaluate(storeState, 'offline');
+      assert.deepEqual(list.map((m) => m.source), [models.modelUrl()]);
+      await p.close();
+    });
+
+    test('resume: a dropped connection leaves no manifest, and the retry fetches only the rest', async () => {
+      const p = await page();
+      const opts = { store: 'resume' };
+      const cutAt = 10 * CHUNK + 12345;
+      models.reset();
+      models.cut = { path: WEIGHTS_PATH, after: cutAt };
+      const broken = await p.evaluate(loadInPage, { url: models.modelUrl(), opts });
+      assert.equal(broken.code, 'fetch_failed', JSON.stringify(broken));
+      const mid = await p.evaluate(storeState, 'resume');
+      assert.deepEqual(mid.list, [], 'no model is visible after the broken download');
+      // Every chunk the page received in full is kept (the browser may drop bytes it had
+      // buffered when the connection broke, so fewer than the server sent).
+      assert.ok(mid.usage.partialBytes >= CHUNK, JSON.stringify(mid.usage));
+      models.reset();
+      const retry = await p.evaluate(loadInPage, { url: models.modelUrl(), opts });
+      assert.equal(retry.from, 'network', JSON.stringify(retry));
+      const weights = models.requests.filter((r) => r.path === WEIGHTS_PATH && r.method === 'GET');
+      assert.equal(weights.length, 1);
+      const from = Number(/^bytes=(\d+)-$/.exec(weights[0].range ?? '')?.[1]);
+      assert.ok(from > 0 && from % CHUNK === 0 && from <= cutAt, `resumed at a stored chunk boundary: ${weights[0].range}`);
+      assert.equal(models.bytes.get(WEIGHTS_PATH), WEIGHTS_SIZE - from, 'only the missing part was sent');
+      assert.ok(!models.requests.some((r) => r.path.endsWith('/tokenizer.json')), 'finished files are not fetched again');
+      const done = await p.evaluate(storeState, 'resume');
+      assert.equal(done.list.length, 1);
+      assert.equal(done.usage.partialBytes, 0);
+      await p.close();
+    });
+
+    test('corruption: a damaged chunk is re-fetched, or reported as cache_corrupt offline', async () => {
+      const p = await page();
+      const opts = { store: 'corrupt' };
+      const url = models.modelUrl();
+      const good = await p.evaluate(loadInPage, { url, opts });
+      assert.equal(good.from, 'network');
+      await p.evaluate(corruptChunk, { name: 'corrupt', source: url, index: 3 });
+      const healed = await p.evaluate(loadInPage, { url, opts });
+      assert.equal(healed.from, 'network', JSON.stringify(healed));
+      assert.deepEqual(healed.head, good.head);
+      const again = await p.evaluate(loadInPage, { url, opts });
+      assert.equal(again.from, 'cache', 'the re-fetch repaired the store');
+      await p.evaluate(corruptChunk, { name: 'corrupt', source: url, index: 3 });
+      await models.stop();
+      const offline = await p.evaluate(loadInPage, { url, opts });
+      await models.start();
+      assert.equal(offline.code, 'cache_corrupt', JSON.stringify(offline));
+      assert.match(offline.message, /model\.safetensors: chunk 3 .* does not match its hash/);
+      await p.close();
+    });
+
+    test('quota: a model that does not fit fails with numbers and leaves nothing stored', async () => {
+      const p = await page();
+      let opts;
+      if (p.cdp) {
+        // Chromium: the browser's own quota for this origin, lowered through DevTools.
+        const cdp = await p.cdp();
+        await cdp.send('Storage.overrideQuotaForOrigin', {
+          origin: pageServer.url.slice(0, -1),
+          quotaSize: 20 * 1024 * 1024,
+        });
+        opts = { store: 'quota' };
+      } else {
+        // Firefox has no quota override: a store byte budget, the same code path's other limit.
+        await p.evaluate(async () => {
+          const m = await import('/pkg/index.js');
+          await m.init();
+          await m.WeightStore.open({ name: 'quota', budget: 20 * 1024 * 1024 });
+        });
+        opts = { store: 'quota' };
+      }
+      // The budget only holds within the page that opened the store, so load in the same page.
+      const r = await p.evaluate(loadInPage, { url: models.modelUrl(), opts });
+      assert.equal(r.code, 'quota_exceeded', JSON.stringify(r));
+      assert.ok(r.needed > 20 * 1024 * 1024 && r.available < 20 * 1024 * 1024, JSON.stringify(r));
+      assert.match(r.message, /model\.safetensors needs \d+ bytes but only \d+ bytes are available/);
+      const { list, usage } = await p.evaluate(storeState, 'quota');
+      assert.deepEqual(list, []);
+      assert.deepEqual([usage.bytes, usage.chunks, usage.partialBytes], [0, 0, 0], JSON.stringify(usage));
+      await p.close();
+    });
+
+    test('concurrency and deduplication: one download for two loads; shared chunks across sources', async () => {
+      const p = await page();
+      models.reset();
+      const url = models.modelUrl();
+      const both = await p.evaluate(
+        ({ url }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            await m.init();
+            const [a, b] = await Promise.all([
+              m.TextEmbedder.load(url, { store: 'dedup' }),
+              m.TextEmbedder.load(url, { store: 'dedup' }),
+            ]);
+            return [a.loadedFrom, b.loadedFrom].sort();
+          })(),
+        { url },
+      );
+      assert.deepEqual(both, ['cache', 'network']);
+      const gets = models.requests.filter((r) => r.path === WEIGHTS_PATH && r.method === 'GET');
+      assert.equal(gets.length, 1, 'downloaded once');
+      const usage = await p.evaluate(
+        ({ mirror }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            const s = await m.WeightStore.open({ name: 'dedup' });
+            const one = await s.usage();
+            await s.prefetch(mirror);
+            return { one, two: await s.usage(), list: await s.list() };
+          })(),
+        { mirror: models.modelUrl('mirror') },
+      );
+      assert.equal(usage.two.models, 2);
+      assert.equal(usage.two.bytes, usage.one.bytes, 'identical files are stored once');
+      assert.equal(usage.two.logicalBytes, 2 * usage.one.logicalBytes);
+      await p.close();
+    });
+  });
+}

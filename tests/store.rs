@@ -1,0 +1,247 @@
+//! The weight store's logic over each backend: a directory natively, IndexedDB in the
+//! browsers (wasm-bindgen-test). Same scenarios, same assertions, no network: a model's
+//! bytes go in through `FileWriter` as a download would feed them.
+
+use ipfs_accelerate::store::{read_model, write_model, Backend, FileWriter, Kind, Partial, Store, CHUNK_SIZE, SCHEMA};
+use ipfs_accelerate::Error;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// Deterministic, incompressible-looking bytes (xorshift), `n` of them.
+fn bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A small stand-in for a model: the three required files, weights over two chunks long.
+fn model_files(seed: u64) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("config.json", br#"{"model_type":"bert"}"#.to_vec()),
+        ("tokenizer.json", bytes(1000, seed)),
+        ("model.safetensors", bytes(2 * CHUNK_SIZE + 12345, seed + 1)),
+    ]
+}
+
+fn refs<'a>(files: &'a [(&'static str, Vec<u8>)]) -> Vec<(&'static str, &'a [u8])> {
+    files.iter().map(|(n, b)| (*n, b.as_slice())).collect()
+}
+
+async fn weights_of<B: Backend>(store: &Store<B>, source: &str) -> std::result::Result<Vec<u8>, String> {
+    let m = store.manifest(source).await.unwrap().ok_or("no manifest")?;
+    read_model(store, &m, &mut |_, _, _| {}).await.unwrap().map(|f| f.weights.as_bytes().to_vec())
+}
+
+async fn round_trip_and_dedup<B: Backend>(store: Store<B>) {
+    let a = model_files(1);
+    write_model(&store, "http://a/", &refs(&a)).await.unwrap();
+    assert_eq!(weights_of(&store, "http://a/").await.unwrap(), a[2].1);
+    let m = store.manifest("http://a/").await.unwrap().unwrap();
+    assert_eq!(m.file("model.safetensors").unwrap().chunks.len(), 3);
+    let one = store.usage().await.unwrap();
+    // The same files under another source share every chunk.
+    write_model(&store, "http://b/", &refs(&a)).await.unwrap();
+    let two = store.usage().await.unwrap();
+    assert_eq!(two.models, 2);
+    assert_eq!(two.bytes, one.bytes, "identical content is stored once");
+    assert_eq!(two.logical_bytes, 2 * one.logical_bytes);
+    // Deleting one keeps the other whole.
+    assert!(store.delete("http://a/").await.unwrap());
+    assert_eq!(weights_of(&store, "http://b/").await.unwrap(), a[2].1);
+    store.clear().await.unwrap();
+    assert_eq!(store.usage().await.unwrap().chunks, 0);
+    assert!(store.backend().chunk_keys().await.unwrap().is_empty());
+}
+
+async fn broken_download_resumes<B: Backend>(store: Store<B>) {
+    let files = model_files(2);
+    let weights = &files[2].1;
+    // A download that breaks off after a chunk and a half.
+    let mut w = FileWriter::fresh(&store, "http://r/", "model.safetensors");
+    w.set_remote(Some(weights.len() as u64), Some("\"v1\"".into()), None);
+    w.extend(&weights[..CHUNK_SIZE + CHUNK_SIZE / 2]);
+    w.flush_full().await.unwrap();
+    drop(w);
+    assert!(store.manifest("http://r/").await.unwrap().is_none(), "no manifest for a broken download");
+    assert!(store.list().await.unwrap().is_empty());
+    assert_eq!(store.usage().await.unwrap().partial_bytes, CHUNK_SIZE as u64);
+    // A gc (another tab's, say) must not take the stored chunk.
+    assert_eq!(store.gc().await.unwrap(), 0);
+    // The retry resumes after the stored chunk and completes.
+    let p = store.partial("http://r/", "model.safetensors").await.unwrap().unwrap();
+    assert_eq!(p.file.etag.as_deref(), Some("\"v1\""));
+    let mut w = FileWriter::resume(&store, p).await.unwrap().expect("the stored chunk reads back");
+    assert_eq!(w.offset(), CHUNK_SIZE as u64);
+    w.extend(&weights[CHUNK_SIZE..]);
+    let (entry, buf) = w.finish().await.unwrap();
+    assert_eq!(buf.as_bytes(), weights.as_slice());
+    assert_eq!(entry.sha256, ipfs_accelerate::store::sha256_hex(weights));
+    store.clear().await.unwrap();
+}
+
+async fn corruption_is_detected<B: Backend>(store: Store<B>) {
+    let files = model_files(3);
+    write_model(&store, "http://c/", &refs(&files)).await.unwrap();
+    let m = store.manifest("http://c/").await.unwrap().unwrap();
+    let victim = m.file("model.safetensors").unwrap().chunks[1].sha256.clone();
+    // Overwrite the chunk through the backend, then drop the record that write made.
+    let junk =
+        Partial { schema: SCHEMA, source: "junk".into(), file: m.files[0].clone(), complete: false, updated: 0.0 };
+    let json = serde_json::to_string(&junk).unwrap();
+    store.backend().put_chunk(&victim, b"wrong bytes", "junk#x", &json).await.unwrap();
+    store.backend().delete_records(Kind::Partial, &["junk#x".into()]).await.unwrap();
+    let err = weights_of(&store, "http://c/").await.unwrap_err();
+    assert!(err.contains("model.safetensors: chunk 1") && err.contains("does not match its hash"), "{err}");
+    // A missing chunk is caught too.
+    store.backend().delete_chunks(&[victim]).await.unwrap();
+    let err = weights_of(&store, "http://c/").await.unwrap_err();
+    assert!(err.contains("is missing"), "{err}");
+    store.clear().await.unwrap();
+}
+
+async fn budget_evicts_lru_and_refuses_what_cannot_fit<B: Backend>(backend: B) {
+    let a = model_files(4);
+    let size: u64 = a.iter().map(|(_, b)| b.len() as u64).sum();
+    let store = Store::new(backend, Some(size * 3 / 2));
+    write_model(&store, "http://old/", &refs(&a)).await.unwrap();
+    let b = model_files(5);
+    write_model(&store, "http://new/", &refs(&b)).await.unwrap();
+    let list = store.list().await.unwrap();
+    assert_eq!(list.iter().map(|m| m.source.as_str()).collect::<Vec<_>>(), ["http://new/"], "LRU model evicted");
+    // A model bigger than the whole budget fails with numbers and leaves nothing.
+    let before = store.usage().await.unwrap();
+    let mut big = model_files(6);
+    big[2].1 = bytes(size as usize * 2, 7);
+    match write_model(&store, "http://big/", &refs(&big)).await {
+        Err(Error::QuotaExceeded { needed, available, .. }) => {
+            assert!(needed > size * 2 && available < needed, "needed {needed}, available {available}");
+        }
+        other => panic!("expected quota_exceeded, got {other:?}"),
+    }
+    let after = store.usage().await.unwrap();
+    assert_eq!((after.models, after.partial_bytes), (0, 0), "eviction ran, and nothing of the big model is kept");
+    assert!(after.bytes <= before.bytes);
+    assert!(store.partials().await.unwrap().is_empty());
+    store.clear().await.unwrap();
+}
+
+async fn gc_and_schema<B: Backend>(store: Store<B>) {
+    // An orphan chunk (a crash between a chunk and its record) is collected.
+    store.backend().put_chunk("00ff", b"orphan", "p#x", "{}").await.unwrap();
+    store.backend().delete_records(Kind::Partial, &["p#x".into()]).await.unwrap();
+    assert_eq!(store.gc().await.unwrap(), 1);
+    // A manifest from a newer schema is left alone and not read as a model.
+    store.backend().put_record(Kind::Manifest, "http://future/", r#"{"schema":99,"source":"x"}"#).await.unwrap();
+    assert!(store.manifest("http://future/").await.unwrap().is_none());
+    assert!(store.list().await.unwrap().is_empty());
+    store.backend().delete_records(Kind::Manifest, &["http://future/".into()]).await.unwrap();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::*;
+    use ipfs_accelerate::store::DirBackend;
+
+    fn backend(name: &str) -> DirBackend {
+        let dir = std::env::temp_dir().join(format!("ipfs-accelerate-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        DirBackend::open(dir).unwrap()
+    }
+
+    fn store(name: &str) -> Store<DirBackend> {
+        Store::new(backend(name), None)
+    }
+
+    #[test]
+    fn round_trip_and_dedup() {
+        pollster::block_on(super::round_trip_and_dedup(store("rt")));
+    }
+
+    #[test]
+    fn broken_download_resumes() {
+        pollster::block_on(super::broken_download_resumes(store("resume")));
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        pollster::block_on(super::corruption_is_detected(store("corrupt")));
+    }
+
+    #[test]
+    fn budget_evicts_lru_and_refuses_what_cannot_fit() {
+        pollster::block_on(super::budget_evicts_lru_and_refuses_what_cannot_fit(backend("budget")));
+    }
+
+    #[test]
+    fn gc_and_schema() {
+        pollster::block_on(super::gc_and_schema(store("gc")));
+    }
+
+    /// The real model through the store gives the same embedding as read from disk.
+    #[test]
+    fn minilm_through_the_store() {
+        use ipfs_accelerate::models::{files, EmbedderOptions, ModelFiles, TextEmbedder};
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2"));
+        let owned: Vec<(&str, Vec<u8>)> = files::ALL
+            .iter()
+            .filter_map(|(n, _)| files::read_file(&dir.join(n)).unwrap().map(|b| (*n, b.as_bytes().to_vec())))
+            .collect();
+        let store = store("minilm");
+        pollster::block_on(async {
+            write_model(&store, "minilm", &refs(&owned)).await.unwrap();
+            let m = store.manifest("minilm").await.unwrap().unwrap();
+            let f = read_model(&store, &m, &mut |_, _, _| {}).await.unwrap().unwrap();
+            let opts = EmbedderOptions::default();
+            let a = TextEmbedder::from_files(f, &opts).unwrap().embed(&["cached"]).unwrap();
+            let b = TextEmbedder::from_files(ModelFiles::from_dir(dir).unwrap(), &opts)
+                .unwrap()
+                .embed(&["cached"])
+                .unwrap();
+            assert_eq!(a, b);
+            store.clear().await.unwrap();
+        });
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    use super::*;
+    use ipfs_accelerate::store::IdbBackend;
+
+    async fn backend(name: &str) -> IdbBackend {
+        let b = IdbBackend::open(&format!("ipfs-accelerate-test-{name}")).await.unwrap();
+        Store::new(b, None).clear().await.unwrap();
+        IdbBackend::open(&format!("ipfs-accelerate-test-{name}")).await.unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    async fn round_trip_and_dedup() {
+        super::round_trip_and_dedup(Store::new(backend("rt").await, None)).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn broken_download_resumes() {
+        super::broken_download_resumes(Store::new(backend("resume").await, None)).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn corruption_is_detected() {
+        super::corruption_is_detected(Store::new(backend("corrupt").await, None)).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn budget_evicts_lru_and_refuses_what_cannot_fit() {
+        super::budget_evicts_lru_and_refuses_what_cannot_fit(backend("budget").await).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn gc_and_schema() {
+        super::gc_and_schema(Store::new(backend("gc").await, None)).await;
+    }
+}
