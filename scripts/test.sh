@@ -61,7 +61,8 @@ export IPFS_ACCELERATE_MODEL_URL="http://127.0.0.1:$PORT/models/all-MiniLM-L6-v2
 
 WASM_TESTS=(cargo test --target wasm32-unknown-unknown --test '*')
 run_suite native cargo test --workspace
-run_suite wasm-node "${WASM_TESTS[@]}"
+# Node has no IndexedDB, so the store tests run in the browsers only.
+run_suite wasm-node cargo test --target wasm32-unknown-unknown --test ops_reference --test errors --test minilm_reference
 run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
 run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
 # The same wasm suites against the relaxed-simd build the loader picks in both browsers
@@ -70,7 +71,8 @@ RELAXED=(env CARGO_TARGET_DIR=target/relaxed RUSTFLAGS="-C target-feature=+simd1
 run_suite wasm-chromium-relaxed "${RELAXED[@]}" CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
 run_suite wasm-firefox-relaxed "${RELAXED[@]}" GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
 run_suite js-node node --test tests/js/
-run_suite pages-chromium node --test tests/browser/
+run_suite pages-chromium env BROWSERS=chromium node --test tests/browser/
+run_suite pages-firefox env BROWSERS=firefox node --test tests/browser/store.test.mjs
 run_suite lint lint
 
 echo

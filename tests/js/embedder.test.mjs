@@ -8,7 +8,7 @@ import { mkdtemp, readFile, writeFile, symlink, mkdir, rm, open } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { init, TextEmbedder } from '../../pkg/index.js';
+import { init, TextEmbedder, WeightStore } from '../../pkg/index.js';
 import { startServer } from '../../scripts/serve.mjs';
 
 const MODEL = resolve(fileURLToPath(new URL('../../models/all-MiniLM-L6-v2', import.meta.url)));
@@ -101,4 +101,20 @@ test('bad texts fail with coded errors, and the next embed works', async () => {
   assert.equal(out.length, 2);
   assert.ok(out.every((v) => v instanceof Float32Array && v.length === 384));
   e.free();
+});
+
+test('without IndexedDB (Node) loads go uncached, and store misuse is a coded error', async () => {
+  const e = await TextEmbedder.load(`${base}good/`);
+  assert.equal(e.loadedFrom, 'network');
+  e.free();
+  await rejectsWith(WeightStore.open(), 'store_failed', 'IndexedDB is not available');
+  await rejectsWith(WeightStore.open({ budget: -1 }), 'invalid_argument', 'budget');
+  await rejectsWith(WeightStore.open('big'), 'invalid_argument', 'options must be an object');
+  await rejectsWith(TextEmbedder.load(`${base}good/`, { cache: 'yes' }), 'invalid_argument', 'cache');
+  await rejectsWith(TextEmbedder.load(`${base}good/`, { store: 42 }), 'invalid_argument', 'store');
+  // A store named explicitly must exist: no silent fallback to the network.
+  await rejectsWith(TextEmbedder.load(`${base}good/`, { store: 'mine' }), 'store_failed', 'IndexedDB');
+  const again = await TextEmbedder.load(`${base}good/`, { cache: false });
+  assert.equal(again.loadedFrom, 'network');
+  again.free();
 });
