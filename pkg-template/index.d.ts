@@ -139,6 +139,8 @@ export class TextEmbedder {
   readonly backend: string;
   readonly maxTokens: number;
   readonly pooling: string;
+  /** Why this backend: `recommend()`'s reasons for 'auto', else that the caller asked. */
+  backendReasons: string[];
   /** Where the files came from: the weight store or the network. */
   readonly loadedFrom: 'cache' | 'network';
   /** Frees the model; later calls reject with code 'disposed'. */
@@ -192,3 +194,79 @@ export class WeightStore {
   prefetch(baseUrl: string, opts?: { onProgress?: (p: LoadProgress) => void }): Promise<StoredModel>;
   free(): void;
 }
+
+export interface DetectOptions {
+  /** Bound for each probe, in ms (default 3000). */
+  timeoutMs?: number;
+  /** Probe again instead of returning the first report. */
+  fresh?: boolean;
+}
+
+/** A probe's result when the feature is missing or the probe failed. */
+export interface Unavailable {
+  available: false;
+  reason: string;
+}
+
+export interface WebGpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+export type WebGpuCaps =
+  | {
+      available: true;
+      adapter: WebGpuAdapterInfo;
+      features: string[];
+      /** maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupStorageSize, ... */
+      limits: Record<string, number>;
+    }
+  | Unavailable;
+
+export type ContextProbe = { available: true } | Unavailable;
+
+export interface Capabilities {
+  browser: {
+    engine: 'blink' | 'gecko' | 'webkit' | 'node' | 'unknown';
+    name: string;
+    version: string;
+    /** 'ua-ch' (User-Agent Client Hints), 'ua' (the UA string) or 'runtime'. */
+    source: 'ua-ch' | 'ua' | 'runtime';
+  };
+  webgpu: WebGpuCaps;
+  webnn: { present: boolean; contexts: { cpu: ContextProbe; gpu: ContextProbe; npu: ContextProbe } };
+  wasm: {
+    simd: boolean;
+    relaxedSimd: boolean;
+    threads: {
+      available: boolean;
+      sharedArrayBuffer: boolean;
+      crossOriginIsolated: boolean;
+      sharedMemory: boolean;
+      reason?: string;
+    };
+    memory64: boolean;
+  };
+  hardwareConcurrency: number | null;
+  deviceMemory: number | null;
+  storage: { available: true; usage: number; quota: number; persisted: boolean } | Unavailable;
+}
+
+/** Probes the platform; never throws (a failed probe is reported with its reason). */
+export function detect(opts?: DetectOptions): Promise<Capabilities>;
+
+export type Task = 'text-embedding';
+
+export interface Recommendation {
+  backend: 'wasm' | 'webgpu' | 'webnn';
+  /** For wasm: the build, 'simd128+relaxed' or 'simd128'. */
+  variant: string;
+  /** One line per backend considered. */
+  reasons: string[];
+}
+
+/** The backend to run `task` on here, and why. Call `init()` first. */
+export function recommend(task: Task, opts?: { inputTokens?: number; batch?: number }): Promise<Recommendation>;

@@ -1,6 +1,15 @@
 // The package entry: loads the wasm module once and exposes the SDK's JS surface.
 // Errors thrown here and by the wasm module are `Error`s with a stable `code`.
-import wasmInit, { Tensor, TextEmbedder, WeightStore, RawOps, version, cpuPath } from './wasm/ipfs_accelerate.js';
+import wasmInit, {
+  Tensor,
+  TextEmbedder,
+  WeightStore,
+  RawOps,
+  recommendFor,
+  version,
+  cpuPath,
+} from './wasm/ipfs_accelerate.js';
+import { detect } from './detect.js';
 
 let ready = null;
 
@@ -38,8 +47,12 @@ export function init(moduleOrPath, opts = {}) {
   if (!ready) {
     let source = moduleOrPath;
     if (source === undefined) {
-      const file = chooseBuild(opts?.build) === 'relaxed' ? 'ipfs_accelerate_relaxed_bg.wasm' : 'ipfs_accelerate_bg.wasm';
-      source = new URL(`./wasm/${file}`, import.meta.url);
+      // Static `new URL(literal, import.meta.url)` forms, which Vite and webpack 5 follow
+      // to emit the wasm files as assets with no plugin.
+      source =
+        chooseBuild(opts?.build) === 'relaxed'
+          ? new URL('./wasm/ipfs_accelerate_relaxed_bg.wasm', import.meta.url)
+          : new URL('./wasm/ipfs_accelerate_bg.wasm', import.meta.url);
     }
     const arg = { module_or_path: source };
     ready = wasmInit(arg).then(
@@ -113,4 +126,28 @@ export const ops = Object.freeze({
     ),
 });
 
-export { Tensor, TextEmbedder, WeightStore, version, cpuPath };
+/**
+ * The backend to run `task` on here, with a reason for each backend considered:
+ * `{ backend, variant, reasons }`. `opts`: `{ inputTokens, batch }`. Needs `init()`.
+ */
+export async function recommend(task, opts) {
+  return recommendFor(await detect(), task, opts);
+}
+
+// `backend: 'auto'` (the default) asks `recommend`; the choice and its reasons stay on
+// the embedder as `backend` and `backendReasons`.
+const loadWith = TextEmbedder.load;
+TextEmbedder.load = async function load(baseUrl, opts) {
+  const auto = opts == null || (typeof opts === 'object' && (opts.backend ?? 'auto') === 'auto');
+  if (!auto) {
+    const e = await loadWith.call(this, baseUrl, opts);
+    e.backendReasons = [`${e.backend}: requested by the caller`];
+    return e;
+  }
+  const rec = await recommend('text-embedding');
+  const e = await loadWith.call(this, baseUrl, { ...opts, backend: rec.backend });
+  e.backendReasons = rec.reasons;
+  return e;
+};
+
+export { Tensor, TextEmbedder, WeightStore, detect, version, cpuPath };

@@ -5,6 +5,7 @@
 # Two builds of the same code: simd128 (every browser) and simd128 + relaxed-simd, whose
 # GEMM uses fused multiply-add. Their wasm-bindgen glue is identical (checked below), so
 # the loader in index.js instantiates whichever .wasm suits the browser with one glue file.
+# Ends with `npm pack` of pkg/ into target/pack/, and checks the size budgets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RELAXED_TARGET=target/relaxed
@@ -22,9 +23,44 @@ if ! cmp -s pkg/wasm/ipfs_accelerate.js "$RELAXED_TARGET/bindgen/ipfs_accelerate
   exit 1
 fi
 cp "$RELAXED_TARGET/bindgen/ipfs_accelerate_bg.wasm" pkg/wasm/ipfs_accelerate_relaxed_bg.wasm
-cp pkg-template/index.js pkg-template/index.d.ts pkg-template/README.md pkg/
+
+# wasm-opt (npm binaryen) on both wasm files. It takes about a minute per file here, so
+# its output is kept under target/wasm-opt/, keyed by the input's hash.
+OPT_CACHE=target/wasm-opt
+mkdir -p "$OPT_CACHE"
+for w in pkg/wasm/*.wasm; do
+  key=$(sha256sum "$w" | cut -c1-32)
+  if [ ! -f "$OPT_CACHE/$key.wasm" ]; then
+    node_modules/.bin/wasm-opt -O3 --enable-simd --enable-relaxed-simd --enable-bulk-memory \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+      --enable-reference-types --enable-multivalue "$w" -o "$OPT_CACHE/$key.tmp"
+    mv "$OPT_CACHE/$key.tmp" "$OPT_CACHE/$key.wasm"
+  fi
+  cp "$OPT_CACHE/$key.wasm" "$w"
+done
+
+cp pkg-template/index.js pkg-template/detect.js pkg-template/react.js pkg-template/react.d.ts \
+  pkg-template/index.d.ts pkg-template/README.md pkg/
 VERSION=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 sed "s/__VERSION__/$VERSION/" pkg-template/package.json >pkg/package.json
+
+# Size budgets: each shipped wasm under 1.5 MB gzipped; the tarball, which carries both
+# builds, under 3 MB.
+WASM_BUDGET=1500000
+TARBALL_BUDGET=3000000
+over=0
 for w in pkg/wasm/*.wasm; do
-  printf '[build] %s: %s bytes, %s bytes gzipped\n' "$w" "$(stat -c %s "$w")" "$(gzip -9c "$w" | wc -c)"
+  gz=$(gzip -9c "$w" | wc -c)
+  printf '[build] %s: %s bytes, %s bytes gzipped (budget %s)\n' "$w" "$(stat -c %s "$w")" "$gz" "$WASM_BUDGET"
+  [ "$gz" -le "$WASM_BUDGET" ] || over=1
 done
+mkdir -p target/pack
+rm -f target/pack/*.tgz
+TARBALL=target/pack/$(cd pkg && npm pack --silent --pack-destination ../target/pack)
+tb=$(stat -c %s "$TARBALL")
+printf '[build] %s: %s bytes (gzipped tarball, budget %s)\n' "$TARBALL" "$tb" "$TARBALL_BUDGET"
+[ "$tb" -le "$TARBALL_BUDGET" ] || over=1
+if [ "$over" -ne 0 ]; then
+  echo "[build] over the size budget" >&2
+  exit 1
+fi

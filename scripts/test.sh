@@ -71,8 +71,9 @@ RELAXED=(env CARGO_TARGET_DIR=target/relaxed RUSTFLAGS="-C target-feature=+simd1
 run_suite wasm-chromium-relaxed "${RELAXED[@]}" CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
 run_suite wasm-firefox-relaxed "${RELAXED[@]}" GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
 run_suite js-node node --test tests/js/
+run_suite package node --test tests/package/
 run_suite pages-chromium env BROWSERS=chromium node --test tests/browser/
-run_suite pages-firefox env BROWSERS=firefox node --test tests/browser/store.test.mjs
+run_suite pages-firefox env BROWSERS=firefox node --test tests/browser/
 run_suite lint lint
 
 echo

@@ -4,6 +4,7 @@
 //! `cargo test` on the host; `web` is the thin wasm-bindgen facade over it.
 
 pub mod backend;
+pub mod detect;
 pub mod error;
 pub mod graph;
 pub mod models;

@@ -1,5 +1,6 @@
 //! The JS surface: everything `#[wasm_bindgen]` lives under here; nothing below knows JS.
 
+mod detect;
 mod error;
 mod fetch;
 mod model_source;

@@ -98,3 +98,10 @@ pub fn check_options(op: &'static str, opts: &JsValue) -> Result<()> {
         Err(Error::arg(op, "options must be an object"))
     }
 }
+
+/// A plain JS object (numbers, strings, arrays, `null`) from a Rust result struct.
+pub fn plain<T: serde::Serialize>(v: &T) -> std::result::Result<JsValue, JsValue> {
+    // Result structs hold strings, numbers and lists only, which always convert.
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| super::error::to_js(Error::arg("result", format!("cannot convert to JS: {e}"))))
+}

@@ -4,7 +4,7 @@
 
 use super::error::to_js;
 use super::model_source::{load_model_files, WebStore};
-use super::options::{bool_field, check_options, field, function_field, string_field, u64_field};
+use super::options::{bool_field, check_options, field, function_field, plain, string_field, u64_field};
 use crate::error::{Error, Result};
 use crate::store::{storage_call, IdbBackend, Store};
 use std::cell::RefCell;
@@ -24,11 +24,6 @@ thread_local! {
 pub struct JsWeightStore {
     inner: Rc<WebStore>,
     persisted: bool,
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> std::result::Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| to_js(Error::StoreFailed(format!("cannot convert a result to JS: {e}"))))
 }
 
 /// Opens (and registers) the store `name` with an optional byte budget.
@@ -110,13 +105,13 @@ impl JsWeightStore {
     /// `[{ source, files, bytes, lastUsed }]`, one per complete model.
     pub fn list(&self) -> js_sys::Promise {
         let s = self.inner.clone();
-        future_to_promise(async move { to_value(&s.list().await.map_err(to_js)?) })
+        future_to_promise(async move { plain(&s.list().await.map_err(to_js)?) })
     }
 
     /// `{ bytes, logicalBytes, models, chunks, partialBytes, budget, originUsage, originQuota }`.
     pub fn usage(&self) -> js_sys::Promise {
         let s = self.inner.clone();
-        future_to_promise(async move { to_value(&s.usage().await.map_err(to_js)?) })
+        future_to_promise(async move { plain(&s.usage().await.map_err(to_js)?) })
     }
 
     /// Deletes a model by its base URL; resolves to whether it was there.
@@ -153,7 +148,7 @@ impl JsWeightStore {
                     .find(|m| m.source == source)
                     .ok_or_else(|| Error::StoreFailed("prefetched model vanished".into()))
             };
-            to_value(&run.await.map_err(to_js)?)
+            plain(&run.await.map_err(to_js)?)
         })
     }
 }

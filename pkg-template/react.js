@@ -1,0 +1,131 @@
+// React hooks over the SDK. A model is shared by every component that asks for the same
+// URL and options, loaded once, and disposed when the last of them unmounts. Disposal is
+// deferred by a tick, so StrictMode's mount → unmount → mount in development reuses the
+// model instead of loading it twice.
+import { useCallback, useEffect, useReducer, useState } from 'react';
+import { detect, init, TextEmbedder } from './index.js';
+
+const models = new Map();
+const stats = { loads: 0, disposed: 0 };
+
+/** How many models the hooks have loaded and disposed, and how many are live now. */
+export function modelStats() {
+  return { loads: stats.loads, disposed: stats.disposed, live: models.size };
+}
+
+function keyOf(url, opts) {
+  // Functions (onProgress) are not part of a model's identity.
+  return `${url}\n${JSON.stringify(opts ?? {}, (k, v) => (typeof v === 'function' ? undefined : v))}`;
+}
+
+function acquire(key, url, opts) {
+  let entry = models.get(key);
+  if (entry) {
+    entry.refs += 1;
+    clearTimeout(entry.disposeTimer);
+    return entry;
+  }
+  entry = { refs: 1, status: 'loading', progress: null, error: null, embedder: null, listeners: new Set() };
+  const notify = () => entry.listeners.forEach((f) => f());
+  stats.loads += 1;
+  entry.ready = init()
+    .then(() =>
+      TextEmbedder.load(url, {
+        ...opts,
+        onProgress: (p) => {
+          entry.progress = p;
+          opts?.onProgress?.(p);
+          notify();
+        },
+      }),
+    )
+    .then(
+      (e) => {
+        entry.embedder = e;
+        entry.status = 'ready';
+        notify();
+        return e;
+      },
+      (err) => {
+        entry.error = err;
+        entry.status = 'error';
+        notify();
+        return null;
+      },
+    );
+  models.set(key, entry);
+  return entry;
+}
+
+function release(key, entry) {
+  entry.refs -= 1;
+  if (entry.refs > 0) return;
+  entry.disposeTimer = setTimeout(() => {
+    if (entry.refs > 0) return;
+    models.delete(key);
+    entry.ready.then((e) => {
+      if (e) {
+        e.dispose();
+        stats.disposed += 1;
+      }
+    });
+  }, 0);
+}
+
+/** The `detect()` report, or null until it is ready. */
+export function useCapabilities(opts) {
+  const [caps, setCaps] = useState(null);
+  useEffect(() => {
+    let live = true;
+    detect(opts).then((c) => live && setCaps(c));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return caps;
+}
+
+/**
+ * A shared `TextEmbedder` for `url` (null: none). Returns `{ embed, status, progress,
+ * error, backend, backendReasons, loadedFrom }`; `status` is 'idle', 'loading', 'ready'
+ * or 'error'.
+ */
+export function useTextEmbedder(url, opts) {
+  const key = url == null ? null : keyOf(url, opts);
+  const [, rerender] = useReducer((n) => n + 1, 0);
+  useEffect(() => {
+    if (key == null) return undefined;
+    const entry = acquire(key, url, opts);
+    entry.listeners.add(rerender);
+    rerender();
+    return () => {
+      entry.listeners.delete(rerender);
+      release(key, entry);
+    };
+    // The key captures url and opts.
+  }, [key]);
+  const entry = key == null ? undefined : models.get(key);
+  const embed = useCallback(
+    async (texts) => {
+      const e = key == null ? null : models.get(key);
+      const embedder = e && (await e.ready);
+      if (!embedder) {
+        const err = new Error(`useTextEmbedder: no model is loaded${e?.error ? `: ${e.error.message}` : ''}`);
+        err.name = 'IpfsAccelerateError';
+        err.code = e?.error?.code ?? 'disposed';
+        throw err;
+      }
+      return embedder.embed(texts);
+    },
+    [key],
+  );
+  return {
+    embed,
+    status: entry?.status ?? 'idle',
+    progress: entry?.progress ?? null,
+    error: entry?.error ?? null,
+    backend: entry?.embedder?.backend ?? null,
+    backendReasons: entry?.embedder?.backendReasons ?? null,
+    loadedFrom: entry?.embedder?.loadedFrom ?? null,
+  };
+}
