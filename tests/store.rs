@@ -4,8 +4,6 @@
 
 use ipfs_accelerate::store::{read_model, write_model, Backend, FileWriter, Kind, Partial, Store, CHUNK_SIZE, SCHEMA};
 use ipfs_accelerate::Error;
-#[cfg(target_arch = "wasm32")]
-use wasm_bindgen_test::wasm_bindgen_test;
 
 /// Deterministic, incompressible-looking bytes (xorshift), `n` of them.
 fn bytes(n: usize, seed: u64) -> Vec<u8> {
@@ -38,7 +36,8 @@ async fn weights_of<B: Backend>(store: &Store<B>, source: &str) -> std::result::
     read_model(store, &m, &mut |_, _, _| {}).await.unwrap().map(|f| f.weights.as_bytes().to_vec())
 }
 
-async fn round_trip_and_dedup<B: Backend>(store: Store<B>) {
+async fn round_trip_and_dedup<B: Backend>(backend: B) {
+    let store = Store::new(backend, None);
     let a = model_files(1);
     write_model(&store, "http://a/", &refs(&a)).await.unwrap();
     assert_eq!(weights_of(&store, "http://a/").await.unwrap(), a[2].1);
@@ -59,7 +58,8 @@ async fn round_trip_and_dedup<B: Backend>(store: Store<B>) {
     assert!(store.backend().chunk_keys().await.unwrap().is_empty());
 }
 
-async fn broken_download_resumes<B: Backend>(store: Store<B>) {
+async fn broken_download_resumes<B: Backend>(backend: B) {
+    let store = Store::new(backend, None);
     let files = model_files(2);
     let weights = &files[2].1;
     // A download that breaks off after a chunk and a half.
@@ -85,7 +85,8 @@ async fn broken_download_resumes<B: Backend>(store: Store<B>) {
     store.clear().await.unwrap();
 }
 
-async fn corruption_is_detected<B: Backend>(store: Store<B>) {
+async fn corruption_is_detected<B: Backend>(backend: B) {
+    let store = Store::new(backend, None);
     let files = model_files(3);
     write_model(&store, "http://c/", &refs(&files)).await.unwrap();
     let m = store.manifest("http://c/").await.unwrap().unwrap();
@@ -131,7 +132,8 @@ async fn budget_evicts_lru_and_refuses_what_cannot_fit<B: Backend>(backend: B) {
     store.clear().await.unwrap();
 }
 
-async fn gc_and_schema<B: Backend>(store: Store<B>) {
+async fn gc_and_schema<B: Backend>(backend: B) {
+    let store = Store::new(backend, None);
     // An orphan chunk (a crash between a chunk and its record) is collected.
     store.backend().put_chunk("00ff", b"orphan", "p#x", "{}").await.unwrap();
     store.backend().delete_records(Kind::Partial, &["p#x".into()]).await.unwrap();
@@ -148,7 +150,8 @@ mod native {
     use super::*;
     use ipfs_accelerate::store::DirBackend;
 
-    fn backend(name: &str) -> DirBackend {
+    /// A fresh directory for one test.
+    pub fn backend(name: &str) -> DirBackend {
         let dir = std::env::temp_dir().join(format!("ipfs-accelerate-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         DirBackend::open(dir).unwrap()
@@ -156,31 +159,6 @@ mod native {
 
     fn store(name: &str) -> Store<DirBackend> {
         Store::new(backend(name), None)
-    }
-
-    #[test]
-    fn round_trip_and_dedup() {
-        pollster::block_on(super::round_trip_and_dedup(store("rt")));
-    }
-
-    #[test]
-    fn broken_download_resumes() {
-        pollster::block_on(super::broken_download_resumes(store("resume")));
-    }
-
-    #[test]
-    fn corruption_is_detected() {
-        pollster::block_on(super::corruption_is_detected(store("corrupt")));
-    }
-
-    #[test]
-    fn budget_evicts_lru_and_refuses_what_cannot_fit() {
-        pollster::block_on(super::budget_evicts_lru_and_refuses_what_cannot_fit(backend("budget")));
-    }
-
-    #[test]
-    fn gc_and_schema() {
-        pollster::block_on(super::gc_and_schema(store("gc")));
     }
 
     /// The real model through the store gives the same embedding as read from disk.
@@ -211,37 +189,40 @@ mod native {
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    use super::*;
-    use ipfs_accelerate::store::IdbBackend;
+    use ipfs_accelerate::store::{IdbBackend, Store};
 
-    async fn backend(name: &str) -> IdbBackend {
+    /// A fresh IndexedDB database for one test.
+    pub async fn backend(name: &str) -> IdbBackend {
         let b = IdbBackend::open(&format!("ipfs-accelerate-test-{name}")).await.unwrap();
         Store::new(b, None).clear().await.unwrap();
         IdbBackend::open(&format!("ipfs-accelerate-test-{name}")).await.unwrap()
     }
-
-    #[wasm_bindgen_test]
-    async fn round_trip_and_dedup() {
-        super::round_trip_and_dedup(Store::new(backend("rt").await, None)).await;
-    }
-
-    #[wasm_bindgen_test]
-    async fn broken_download_resumes() {
-        super::broken_download_resumes(Store::new(backend("resume").await, None)).await;
-    }
-
-    #[wasm_bindgen_test]
-    async fn corruption_is_detected() {
-        super::corruption_is_detected(Store::new(backend("corrupt").await, None)).await;
-    }
-
-    #[wasm_bindgen_test]
-    async fn budget_evicts_lru_and_refuses_what_cannot_fit() {
-        super::budget_evicts_lru_and_refuses_what_cannot_fit(backend("budget").await).await;
-    }
-
-    #[wasm_bindgen_test]
-    async fn gc_and_schema() {
-        super::gc_and_schema(Store::new(backend("gc").await, None)).await;
-    }
 }
+
+/// Runs each scenario natively over a directory and in the browsers over IndexedDB.
+macro_rules! on_every_backend {
+    ($($name:ident),*) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        mod native_runs {
+            $(#[test]
+            fn $name() {
+                pollster::block_on(super::$name(super::native::backend(stringify!($name))));
+            })*
+        }
+        #[cfg(target_arch = "wasm32")]
+        mod browser_runs {
+            $(#[wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                super::$name(super::browser::backend(stringify!($name)).await).await;
+            })*
+        }
+    };
+}
+
+on_every_backend!(
+    round_trip_and_dedup,
+    broken_download_resumes,
+    corruption_is_detected,
+    budget_evicts_lru_and_refuses_what_cannot_fit,
+    gc_and_schema
+);

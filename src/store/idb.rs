@@ -86,6 +86,23 @@ impl IdbBackend {
     }
 }
 
+impl IdbBackend {
+    /// Deletes `keys` from one object store, in one transaction.
+    async fn delete_keys(&self, store: &str, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.run(&[store], TransactionMode::ReadWrite, "delete", async |tx| {
+            let s = tx.store(store)?;
+            for k in keys {
+                s.delete(k.into()).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
 impl Backend for IdbBackend {
     async fn read_chunk(&self, key: &str, out: &mut AlignedBuf) -> Result<bool> {
         let v = self
@@ -121,17 +138,7 @@ impl Backend for IdbBackend {
     }
 
     async fn delete_chunks(&self, keys: &[String]) -> Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        self.run(&[CHUNKS], TransactionMode::ReadWrite, "delete", async |tx| {
-            let s = tx.store(CHUNKS)?;
-            for k in keys {
-                s.delete(k.into()).await?;
-            }
-            Ok(())
-        })
-        .await
+        self.delete_keys(CHUNKS, keys).await
     }
 
     async fn get_record(&self, kind: Kind, key: &str) -> Result<Option<String>> {
@@ -159,18 +166,7 @@ impl Backend for IdbBackend {
     }
 
     async fn delete_records(&self, kind: Kind, keys: &[String]) -> Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let s = store_name(kind);
-        self.run(&[s], TransactionMode::ReadWrite, "delete", async |tx| {
-            let st = tx.store(s)?;
-            for k in keys {
-                st.delete(k.into()).await?;
-            }
-            Ok(())
-        })
-        .await
+        self.delete_keys(store_name(kind), keys).await
     }
 
     async fn commit(&self, key: &str, manifest_json: &str, partial_keys: &[String]) -> Result<()> {
