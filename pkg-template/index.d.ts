@@ -166,6 +166,22 @@ export interface StoredModel {
   lastUsed: number;
 }
 
+export interface StoredManifest {
+  source: string;
+  bytes: number;
+  created: number;
+  lastUsed: number;
+  files: {
+    name: string;
+    size: number;
+    /** Whole-file sha-256, hex. */
+    sha256: string;
+    etag: string | null;
+    lastModified: string | null;
+    chunks: { sha256: string; cid: string; size: number }[];
+  }[];
+}
+
 export interface StoreUsage {
   /** Bytes of distinct chunks: content shared by models counts once. */
   bytes: number;
@@ -188,6 +204,8 @@ export class WeightStore {
   readonly name: string;
   readonly persisted: boolean;
   list(): Promise<StoredModel[]>;
+  /** The manifest of a stored model (chunks with sha-256 and CIDv1), or null. */
+  manifest(source: string): Promise<StoredManifest | null>;
   usage(): Promise<StoreUsage>;
   delete(source: string): Promise<boolean>;
   clear(): Promise<void>;

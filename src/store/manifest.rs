@@ -63,6 +63,29 @@ impl Manifest {
     pub fn file(&self, name: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.name == name)
     }
+
+    /// The manifest as users see it (camelCase, each chunk with its CIDv1 beside its hash).
+    pub fn described(&self) -> serde_json::Value {
+        let files: Vec<serde_json::Value> = self
+            .files
+            .iter()
+            .map(|f| {
+                let chunks: Vec<serde_json::Value> = f
+                    .chunks
+                    .iter()
+                    .map(|c| serde_json::json!({ "sha256": c.sha256, "cid": super::cid(&c.sha256), "size": c.size }))
+                    .collect();
+                serde_json::json!({
+                    "name": f.name, "size": f.size, "sha256": f.sha256, "etag": f.etag,
+                    "lastModified": f.last_modified, "chunks": chunks,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "source": self.source, "bytes": self.bytes(), "created": self.created,
+            "lastUsed": self.last_used, "files": files,
+        })
+    }
 }
 
 /// One file of a download under way; its chunks are already stored, so a retry resumes

@@ -114,6 +114,21 @@ impl JsWeightStore {
         future_to_promise(async move { plain(&s.usage().await.map_err(to_js)?) })
     }
 
+    /// A stored model's manifest: its files with sizes, validators, whole-file sha-256 and
+    /// chunks (sha-256 and CIDv1 each); `null` when the store does not hold it.
+    pub fn manifest(&self, source: JsValue) -> js_sys::Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move {
+            let src = source
+                .as_string()
+                .ok_or_else(|| to_js(Error::arg("WeightStore.manifest", "source must be a string")))?;
+            match s.manifest(&super::fetch::normalize_base(&src)).await.map_err(to_js)? {
+                Some(m) => plain(&m.described()),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
     /// Deletes a model by its base URL; resolves to whether it was there.
     pub fn delete(&self, source: JsValue) -> js_sys::Promise {
         let s = self.inner.clone();

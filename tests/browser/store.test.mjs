@@ -5,7 +5,8 @@
 // live on a CDN.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { statSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../../scripts/serve.mjs';
 import { launch, browsersToTest } from '../../scripts/drive.mjs';
@@ -145,6 +146,22 @@ for (const browserName of browsersToTest()) {
       assert.equal(models.requests.length, 0);
       const { list } = await p.evaluate(storeState, 'offline');
       assert.deepEqual(list.map((m) => m.source), [models.modelUrl()]);
+      // The manifest names every chunk by hash and CIDv1, and the whole file by its hash.
+      const manifest = await p.evaluate(
+        ({ url }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            return (await m.WeightStore.open({ name: 'offline' })).manifest(url);
+          })(),
+        { url: models.modelUrl() },
+      );
+      const weights = manifest.files.find((f) => f.name === 'model.safetensors');
+      assert.equal(weights.size, WEIGHTS_SIZE);
+      assert.equal(weights.chunks.length, Math.ceil(WEIGHTS_SIZE / CHUNK));
+      const sha = createHash('sha256').update(readFileSync(`${MODELS}/${MODEL}/model.safetensors`)).digest('hex');
+      assert.equal(weights.sha256, sha, 'the whole-file sha-256 the store computed matches the file');
+      assert.ok(weights.chunks.every((c) => /^bafkrei[a-z2-7]{52}$/.test(c.cid)), weights.chunks[0].cid);
+      assert.match(weights.etag, /^"/);
       await p.close();
     });
 
