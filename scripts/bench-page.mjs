@@ -1,21 +1,20 @@
-// Runs one benchmark page of www/ in headless Chromium, served by the real static server,
-// and returns what the page leaves in `window.benchResults` (with the browser version).
-import { chromium } from 'playwright-core';
+// Runs one benchmark page of www/ in a headless browser (Chromium or Firefox), served by the
+// real static server, and returns what the page leaves in `window.benchResults` (with the
+// browser version).
 import { startServer } from './serve.mjs';
-import { chromiumArgs } from './browsers.mjs';
+import { launch } from './drive.mjs';
 
-export async function runBenchPage(path, timeout = 300_000) {
+export async function runBenchPage(path, { browser = 'chromium', timeout = 300_000 } = {}) {
   const { server, url } = await startServer();
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs() });
+  const b = await launch(browser);
   try {
-    const page = await browser.newPage();
+    const page = await b.newPage();
     await page.goto(`${url}${path}`);
-    await page.waitForFunction(() => window.benchResults, null, { timeout });
-    const r = await page.evaluate(() => window.benchResults);
-    if (r.error) throw new Error(r.error);
-    return { ...r, browser: `chromium ${browser.version()}` };
+    const r = await page.waitFor(() => window.benchResults, undefined, timeout);
+    if (r.error) throw new Error(`${path} in ${browser}: ${r.error}`);
+    return { ...r, browser: b.version };
   } finally {
-    await browser.close();
+    await b.close();
     server.close();
   }
 }
