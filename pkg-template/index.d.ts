@@ -39,6 +39,8 @@ export function chooseBuild(build?: 'auto' | 'relaxed' | 'simd128'): 'relaxed' |
 export function version(): string;
 /** The CPU kernel path of the loaded build: 'simd128', 'simd128+relaxed' or 'portable'. */
 export function cpuPath(): string;
+/** Bytes of the wasm module's linear memory (it only grows, so this is also the peak). */
+export function memoryBytes(): number;
 
 export class Tensor {
   constructor(data: Float32Array | number[], dims: number[]);

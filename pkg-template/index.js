@@ -6,6 +6,7 @@ import wasmInit, {
   WeightStore,
   RawOps,
   recommendFor,
+  memoryBytes,
   version,
   cpuPath,
 } from './wasm/ipfs_accelerate.js';
@@ -150,4 +151,4 @@ TextEmbedder.load = async function load(baseUrl, opts) {
   return e;
 };
 
-export { Tensor, TextEmbedder, WeightStore, detect, version, cpuPath };
+export { Tensor, TextEmbedder, WeightStore, detect, memoryBytes, version, cpuPath };

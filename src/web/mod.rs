@@ -42,3 +42,9 @@ pub fn cpu_path() -> String {
         path.to_string()
     }
 }
+
+/// Bytes of this module's wasm memory. Linear memory only grows, so this is also the peak.
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    (core::arch::wasm32::memory_size(0) * 65536) as f64
+}

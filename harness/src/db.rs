@@ -1,0 +1,118 @@
+//! The results database (SQLite, bundled): one row per run with its metadata, one row per
+//! cell with its measurements or its error.
+
+use anyhow::Result;
+use rusqlite::{params, Connection};
+use std::path::Path;
+
+pub fn open(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let c = Connection::open(path)?;
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY, started TEXT NOT NULL, git_commit TEXT NOT NULL,
+            machine TEXT NOT NULL, args TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS cells (
+            id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
+            browser TEXT NOT NULL, browser_version TEXT NOT NULL, adapter TEXT NOT NULL,
+            library TEXT NOT NULL, backend TEXT NOT NULL, dtype TEXT NOT NULL,
+            tokens INTEGER NOT NULL, batch INTEGER NOT NULL,
+            status TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL,
+            load_network_ms REAL, load_cache_ms REAL, first_ms REAL,
+            median_ms REAL, p90_ms REAL, throughput REAL, memory_bytes INTEGER);",
+    )?;
+    Ok(c)
+}
+
+/// One measured (or failed) cell.
+#[derive(Clone, Debug, Default)]
+pub struct Cell {
+    pub browser: String,
+    pub browser_version: String,
+    pub adapter: String,
+    pub library: String,
+    pub backend: String,
+    pub dtype: String,
+    pub tokens: i64,
+    pub batch: i64,
+    pub status: String,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub load_network_ms: Option<f64>,
+    pub load_cache_ms: Option<f64>,
+    pub first_ms: Option<f64>,
+    pub median_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub throughput: Option<f64>,
+    pub memory_bytes: Option<i64>,
+}
+
+impl Cell {
+    /// What identifies a cell across runs.
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}/{}/{}x{}", self.browser, self.library, self.backend, self.dtype, self.tokens, self.batch)
+    }
+}
+
+pub fn start_run(c: &Connection, git_commit: &str, machine: &str, args: &str) -> Result<i64> {
+    let started = String::from_utf8(std::process::Command::new("date").arg("-u").arg("+%FT%TZ").output()?.stdout)?;
+    c.execute(
+        "INSERT INTO runs (started, git_commit, machine, args) VALUES (?1, ?2, ?3, ?4)",
+        params![started.trim(), git_commit, machine, args],
+    )?;
+    Ok(c.last_insert_rowid())
+}
+
+pub fn insert(c: &Connection, run: i64, x: &Cell) -> Result<()> {
+    c.execute(
+        "INSERT INTO cells (run_id, browser, browser_version, adapter, library, backend, dtype, tokens, batch,
+            status, error, attempts, load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        params![
+            run, x.browser, x.browser_version, x.adapter, x.library, x.backend, x.dtype, x.tokens, x.batch, x.status,
+            x.error, x.attempts, x.load_network_ms, x.load_cache_ms, x.first_ms, x.median_ms, x.p90_ms, x.throughput,
+            x.memory_bytes
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every run id, oldest first.
+pub fn runs(c: &Connection) -> Result<Vec<(i64, String, String)>> {
+    let mut s = c.prepare("SELECT id, started, git_commit FROM runs ORDER BY id")?;
+    let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
+    let mut s = c.prepare(
+        "SELECT browser, browser_version, adapter, library, backend, dtype, tokens, batch, status, error, attempts,
+            load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes
+         FROM cells WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let rows = s.query_map([run], |r| {
+        Ok(Cell {
+            browser: r.get(0)?,
+            browser_version: r.get(1)?,
+            adapter: r.get(2)?,
+            library: r.get(3)?,
+            backend: r.get(4)?,
+            dtype: r.get(5)?,
+            tokens: r.get(6)?,
+            batch: r.get(7)?,
+            status: r.get(8)?,
+            error: r.get(9)?,
+            attempts: r.get(10)?,
+            load_network_ms: r.get(11)?,
+            load_cache_ms: r.get(12)?,
+            first_ms: r.get(13)?,
+            median_ms: r.get(14)?,
+            p90_ms: r.get(15)?,
+            throughput: r.get(16)?,
+            memory_bytes: r.get(17)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,101 @@
+// One page visit of `harness bench`: loads a model with one library (ours or transformers.js,
+// the baseline) and measures it. URL parameters:
+//   lib=ours|tjs, backend=wasm|webgpu (ours), dtype=fp32|q8 (tjs), phase=network|cache,
+//   shapes=12x1,158x8 (tokens x batch), iters=N, model=NAME (a folder of models/; the
+//   default is each library's MiniLM, and a missing one is how tests force a failure).
+// phase=network empties the library's cache first and times the load only; phase=cache
+// times the load from the cache, then for each shape the first inference, a warm-up and N
+// timed runs. Results land in window.cellResults; a failure in window.cellResults.error.
+import { cases, time } from './cases.js';
+
+const q = new URLSearchParams(location.search);
+const lib = q.get('lib') ?? 'ours';
+const phase = q.get('phase') ?? 'cache';
+const iters = Number(q.get('iters') ?? 10);
+const shapes = (q.get('shapes') ?? '12x1').split(',').map((s) => s.split('x').map(Number));
+const model = q.get('model');
+document.getElementById('params').textContent = location.search;
+
+async function ours() {
+  const m = await import('../../pkg/index.js');
+  await m.init();
+  if (phase === 'network') await (await m.WeightStore.open({ name: 'harness' })).clear();
+  const t0 = performance.now();
+  const e = await m.TextEmbedder.load(new URL(`../../models/${model ?? 'all-MiniLM-L6-v2'}/`, import.meta.url).href, {
+    backend: q.get('backend') ?? 'wasm',
+    store: 'harness',
+  });
+  return {
+    library: `ipfs-accelerate ${m.version()} (${m.cpuPath()})`,
+    loadMs: performance.now() - t0,
+    loadedFrom: e.loadedFrom,
+    embed: (texts) => e.embed(texts),
+    countTokens: (t) => e.tokenCount(t),
+    memoryBytes: () => m.memoryBytes(),
+  };
+}
+
+async function tjs() {
+  const { pipeline, env } = await import('./baseline/node_modules/@huggingface/transformers/dist/transformers.js');
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.useBrowserCache = true; // the Cache API is transformers.js's model cache
+  env.localModelPath = new URL('../../models/', import.meta.url).pathname;
+  env.backends.onnx.wasm.wasmPaths = new URL('./baseline/node_modules/onnxruntime-web/dist/', import.meta.url).href;
+  env.backends.onnx.wasm.numThreads = 1;
+  if (phase === 'network') for (const k of await caches.keys()) await caches.delete(k);
+  const t0 = performance.now();
+  const x = await pipeline('feature-extraction', model ?? 'minilm-onnx', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
+  return {
+    library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
+    loadMs: performance.now() - t0,
+    loadedFrom: phase,
+    embed: (texts) => x(texts, { pooling: 'mean', normalize: true }),
+    countTokens: (t) => x.tokenizer(t).input_ids.dims.at(-1),
+    memoryBytes: () => null, // onnxruntime-web's wasm memory is not reachable from here
+  };
+}
+
+async function main() {
+  if (phase === 'none') return; // a blank page, for probes
+  const m = lib === 'tjs' ? await tjs() : await ours();
+  const out = { library: m.library, phase, loadMs: m.loadMs, loadedFrom: m.loadedFrom, cells: [] };
+  if (phase === 'cache') {
+    for (const [tokens, batch] of shapes) {
+      const texts = new Array(batch).fill(textOf(tokens, m.countTokens));
+      const t0 = performance.now();
+      await m.embed(texts);
+      const firstMs = performance.now() - t0;
+      const r = await time(() => m.embed(texts), iters, 0);
+      out.cells.push({
+        tokens,
+        actualTokens: m.countTokens(texts[0]),
+        batch,
+        firstMs,
+        medianMs: r.median,
+        p90Ms: r.p90,
+        runs: r.runs,
+        throughput: (batch * 1000) / r.median,
+        memoryBytes: m.memoryBytes(),
+      });
+    }
+  }
+  document.getElementById('status').textContent = JSON.stringify(out, null, 1);
+  window.cellResults = out;
+}
+
+/** A text of `n` tokens: the 12-token fox sentence, or the long text cases() grows. */
+function textOf(n, countTokens) {
+  const [[, [short]], [, [long]]] = cases(countTokens);
+  if (n === countTokens(short)) return short;
+  if (n === countTokens(long)) return long;
+  const words = long.split(' ');
+  let t = '';
+  for (let i = 0; countTokens(t) < n; i++) t += (t ? ' ' : '') + words[i % words.length];
+  return t;
+}
+
+main().catch((e) => {
+  document.getElementById('status').textContent = `failed: ${e.code ?? ''} ${e.message}`;
+  window.cellResults = { error: `${e.code ? `${e.code}: ` : ''}${e.message}` };
+});
