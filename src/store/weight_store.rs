@@ -121,14 +121,19 @@ impl<B: Backend> Store<B> {
 
     /// Makes the manifest visible and drops the source's partial records, in one step.
     pub async fn commit(&self, m: &Manifest) -> Result<()> {
-        let partials: Vec<String> = self
+        let partials = self.partial_keys(Some(&m.source)).await?;
+        self.backend.commit(&m.source, &to_json(m), &partials).await
+    }
+
+    /// The record keys of the partial downloads of `source`, or of every source.
+    async fn partial_keys(&self, source: Option<&str>) -> Result<Vec<String>> {
+        Ok(self
             .partials()
             .await?
-            .into_iter()
-            .filter(|p| p.source == m.source)
+            .iter()
+            .filter(|p| source.is_none_or(|s| p.source == s))
             .map(|p| Partial::key(&p.source, &p.file.name))
-            .collect();
-        self.backend.commit(&m.source, &to_json(m), &partials).await
+            .collect())
     }
 
     /// Stores a chunk with its partial record. When the platform refuses for lack of space,
@@ -222,13 +227,7 @@ impl<B: Backend> Store<B> {
 
     /// Drops a source's partial downloads (after a failure that must leave nothing behind).
     pub async fn abandon(&self, source: &str) -> Result<()> {
-        let keys: Vec<String> = self
-            .partials()
-            .await?
-            .into_iter()
-            .filter(|p| p.source == source)
-            .map(|p| Partial::key(&p.source, &p.file.name))
-            .collect();
+        let keys = self.partial_keys(Some(source)).await?;
         self.backend.delete_records(Kind::Partial, &keys).await?;
         self.gc().await.map(|_| ())
     }
@@ -236,8 +235,7 @@ impl<B: Backend> Store<B> {
     pub async fn clear(&self) -> Result<()> {
         let sources: Vec<String> = self.manifests().await?.into_iter().map(|m| m.source).collect();
         self.backend.delete_records(Kind::Manifest, &sources).await?;
-        let partials: Vec<String> =
-            self.partials().await?.iter().map(|p| Partial::key(&p.source, &p.file.name)).collect();
+        let partials = self.partial_keys(None).await?;
         self.backend.delete_records(Kind::Partial, &partials).await?;
         let chunks = self.backend.chunk_keys().await?;
         self.backend.delete_chunks(&chunks).await
