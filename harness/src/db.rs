@@ -23,6 +23,14 @@ pub fn open(path: &Path) -> Result<Connection> {
             load_network_ms REAL, load_cache_ms REAL, first_ms REAL,
             median_ms REAL, p90_ms REAL, throughput REAL, memory_bytes INTEGER);",
     )?;
+    // Added after the first databases were written: older files gain the column.
+    let has_confirm: bool =
+        c.query_row("SELECT COUNT(*) FROM pragma_table_info('cells') WHERE name = 'confirm_median_ms'", [], |r| {
+            r.get::<_, i64>(0)
+        })? > 0;
+    if !has_confirm {
+        c.execute_batch("ALTER TABLE cells ADD COLUMN confirm_median_ms REAL;")?;
+    }
     Ok(c)
 }
 
@@ -47,6 +55,9 @@ pub struct Cell {
     pub p90_ms: Option<f64>,
     pub throughput: Option<f64>,
     pub memory_bytes: Option<i64>,
+    /// The median of a re-measurement at the end of the run, taken when the first
+    /// measurement looked slower than the cell's history (see `noise`).
+    pub confirm_median_ms: Option<f64>,
 }
 
 impl Cell {
@@ -68,12 +79,13 @@ pub fn start_run(c: &Connection, git_commit: &str, machine: &str, args: &str) ->
 pub fn insert(c: &Connection, run: i64, x: &Cell) -> Result<()> {
     c.execute(
         "INSERT INTO cells (run_id, browser, browser_version, adapter, library, backend, dtype, tokens, batch,
-            status, error, attempts, load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            status, error, attempts, load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes,
+            confirm_median_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         params![
             run, x.browser, x.browser_version, x.adapter, x.library, x.backend, x.dtype, x.tokens, x.batch, x.status,
             x.error, x.attempts, x.load_network_ms, x.load_cache_ms, x.first_ms, x.median_ms, x.p90_ms, x.throughput,
-            x.memory_bytes
+            x.memory_bytes, x.confirm_median_ms
         ],
     )?;
     Ok(())
@@ -89,7 +101,7 @@ pub fn runs(c: &Connection) -> Result<Vec<(i64, String, String)>> {
 pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
     let mut s = c.prepare(
         "SELECT browser, browser_version, adapter, library, backend, dtype, tokens, batch, status, error, attempts,
-            load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes
+            load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes, confirm_median_ms
          FROM cells WHERE run_id = ?1 ORDER BY id",
     )?;
     let rows = s.query_map([run], |r| {
@@ -112,7 +124,31 @@ pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
             p90_ms: r.get(15)?,
             throughput: r.get(16)?,
             memory_bytes: r.get(17)?,
+            confirm_median_ms: r.get(18)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every cell of the runs before `run`, by cell key, oldest first: what `noise` compares with.
+pub fn history(c: &Connection, run: i64) -> Result<std::collections::BTreeMap<String, Vec<Cell>>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Cell>> = Default::default();
+    for (id, _, _) in runs(c)?.into_iter().filter(|r| r.0 < run) {
+        for cell in cells(c, id)? {
+            out.entry(cell.key()).or_default().push(cell);
+        }
+    }
+    Ok(out)
+}
+
+/// Records a cell's confirmation median.
+pub fn set_confirm(c: &Connection, run: i64, key: &str, median_ms: f64) -> Result<()> {
+    for cell in cells(c, run)?.into_iter().filter(|x| x.key() == key) {
+        c.execute(
+            "UPDATE cells SET confirm_median_ms = ?1 WHERE run_id = ?2 AND browser = ?3 AND library = ?4
+                AND backend = ?5 AND dtype = ?6 AND tokens = ?7 AND batch = ?8",
+            params![median_ms, run, cell.browser, cell.library, cell.backend, cell.dtype, cell.tokens, cell.batch],
+        )?;
+    }
+    Ok(())
 }

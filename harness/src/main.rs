@@ -5,6 +5,7 @@
 mod db;
 mod driver;
 mod matrix;
+mod noise;
 mod report;
 mod serve;
 mod session;

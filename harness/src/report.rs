@@ -4,24 +4,13 @@
 //! and each cell's trend over runs.
 
 use crate::db::{self, Cell};
+use crate::noise;
 use anyhow::Result;
 use plotters::prelude::*;
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// A regression: more than 10% slower than the previous run of the cell, and by more than
-/// the noise either run showed (its p90 − median spread).
-pub fn regressed(prev: &Cell, cur: &Cell) -> bool {
-    match (prev.median_ms, cur.median_ms, prev.p90_ms, cur.p90_ms) {
-        (Some(p), Some(c), Some(pp), Some(cp)) => {
-            let noise = (pp - p).max(cp - c).max(0.0);
-            c > p * 1.10 && c - p > noise
-        }
-        _ => false,
-    }
-}
 
 fn ms(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.1}"))
@@ -41,16 +30,13 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
         anyhow::bail!("the database holds no runs yet: run `harness bench` first");
     };
     let cur = db::cells(conn, last)?;
-    let prev: BTreeMap<String, Cell> = match runs.len() {
-        n if n >= 2 => db::cells(conn, runs[n - 2].0)?.into_iter().map(|c| (c.key(), c)).collect(),
-        _ => BTreeMap::new(),
-    };
+    let history = db::history(conn, last)?;
     let mut text =
         format!("run {last} ({started}, commit {commit}): median ms (p90); vs fp32/q8 = transformers.js median / ours (above 1: ours is faster)\n");
     let _ = writeln!(
         text,
-        "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>8} {:>8} flags",
-        "browser", "library", "tokens", "batch", "median (p90)", "first", "vs fp32", "vs q8"
+        "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} flags",
+        "browser", "library", "tokens", "batch", "median (p90)", "first", "inputs/s", "vs fp32", "vs q8"
     );
     let mut rows_html = String::new();
     for c in &cur {
@@ -70,28 +56,35 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
             (Some(t), Some(m), "ours") if m > 0.0 => format!("{:.2}x", t / m),
             _ => String::new(),
         };
-        let flag = match (&c.status[..], prev.get(&c.key())) {
+        let h = history.get(&c.key()).map_or(&[][..], Vec::as_slice);
+        let flag = match (&c.status[..], noise::reference(h)) {
             ("failed", _) => format!("FAILED: {}", c.error.clone().unwrap_or_default()),
-            (_, Some(p)) if regressed(p, c) => format!("REGRESSION (was {})", ms(p.median_ms)),
+            (_, Some(r)) if noise::regressed(h, c) => format!(
+                "REGRESSION (reference {:.1} ± {:.1}, re-measured {})",
+                r.median_ms,
+                r.noise_ms,
+                ms(c.confirm_median_ms)
+            ),
             _ => String::new(),
         };
         let cell = if c.status == "ok" { format!("{} ({})", ms(c.median_ms), ms(c.p90_ms)) } else { "—".into() };
         let _ = writeln!(
             text,
-            "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>8} {:>8} {}",
+            "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} {}",
             c.browser,
             label(c),
             c.tokens,
             c.batch,
             cell,
             ms(c.first_ms),
+            ms(c.throughput),
             ratio("fp32"),
             ratio("q8"),
             flag
         );
         let _ = write!(
             rows_html,
-            "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=median>{}</td><td class=p90>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=median>{}</td><td class=p90>{}</td><td class=throughput>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.key()),
             esc(&c.browser),
             esc(&label(c)),
@@ -99,6 +92,7 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
             c.batch,
             ms(c.median_ms),
             ms(c.p90_ms),
+            ms(c.throughput),
             ms(c.first_ms),
             ms(c.load_network_ms),
             ms(c.load_cache_ms),
@@ -108,19 +102,28 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
     }
     let latency = latency_chart(&cur)?;
     let trends = trend_chart(conn, &runs)?;
-    let meta =
-        cur.first().map(|c| format!("{} · {} · adapter {}", c.browser_version, commit, c.adapter)).unwrap_or_default();
+    // One line per browser: each has its own version and WebGPU adapter.
+    let mut seen = std::collections::BTreeSet::new();
+    let meta = cur
+        .iter()
+        .filter(|c| seen.insert(c.browser.clone()))
+        .map(|c| {
+            let adapter = if c.adapter.trim().is_empty() { "unnamed" } else { c.adapter.trim() };
+            format!("{} {} · WebGPU adapter: {}", esc(&c.browser), esc(&c.browser_version), esc(adapter))
+        })
+        .collect::<Vec<_>>()
+        .join("<br>");
     let html = format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>ipfs-accelerate benchmark report</title>
 <style>body{{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccd;padding:.2rem .5rem;text-align:right}}th{{background:#eef}}</style></head>
-<body><h1>Benchmark report, run {last}</h1><p>{started} · {meta}</p>
+<body><h1>Benchmark report, run {last}</h1><p>{started} · commit {commit}</p><p class=meta>{meta}</p>
 <h2>Latency by backend and browser (median ms)</h2>{latency}
 <h2>Trend over runs (median ms per cell)</h2>{trends}
-<h2>Every cell</h2><table id=cells><thead><tr><th>browser</th><th>library</th><th>tokens</th><th>batch</th><th>median ms</th><th>p90 ms</th><th>first ms</th><th>load (network) ms</th><th>load (cache) ms</th><th>wasm memory</th><th>flags</th></tr></thead><tbody>{rows_html}</tbody></table>
+<h2>Every cell</h2><table id=cells><thead><tr><th>browser</th><th>library</th><th>tokens</th><th>batch</th><th>median ms</th><th>p90 ms</th><th>inputs/s</th><th>first ms</th><th>load (network) ms</th><th>load (cache) ms</th><th>wasm memory</th><th>flags</th></tr></thead><tbody>{rows_html}</tbody></table>
 </body></html>",
         started = esc(started),
-        meta = esc(&meta),
+        commit = esc(commit),
     );
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
@@ -218,14 +221,6 @@ mod tests {
             p90_ms: Some(p90),
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn regression_needs_ten_percent_beyond_noise() {
-        assert!(!regressed(&cell(100.0, 105.0), &cell(100.0, 104.0)), "same speed");
-        assert!(!regressed(&cell(100.0, 130.0), &cell(115.0, 125.0)), "15% slower but within the 30 ms spread");
-        assert!(regressed(&cell(100.0, 104.0), &cell(120.0, 124.0)), "20% slower, spread 4 ms");
-        assert!(!regressed(&cell(100.0, 104.0), &Cell { status: "failed".into(), ..Default::default() }));
     }
 
     #[test]

@@ -1,0 +1,95 @@
+//! When is a cell slower than before? On a shared 2-core machine a whole run can drift by
+//! a third from the next, far more than any one run's p90 − median spread shows, so a cell
+//! is compared with the median of its last few runs, the noise is the larger of the
+//! within-run spread and the spread across those runs, and a slowdown only counts when a
+//! re-measurement at the end of the run (the confirmation) is slow as well.
+
+use crate::db::Cell;
+
+/// How many earlier runs of a cell make its reference.
+pub const HISTORY: usize = 3;
+
+/// What a cell is compared with: the median of its recent medians, and how much those
+/// runs moved (within and across runs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reference {
+    pub median_ms: f64,
+    pub noise_ms: f64,
+}
+
+/// The reference from earlier measurements of one cell, newest last; `None` without any
+/// successful one.
+pub fn reference(history: &[Cell]) -> Option<Reference> {
+    let recent: Vec<&Cell> = history.iter().filter(|c| c.status == "ok" && c.median_ms.is_some()).collect();
+    let recent = &recent[recent.len().saturating_sub(HISTORY)..];
+    let mut medians: Vec<f64> = recent.iter().filter_map(|c| c.median_ms).collect();
+    if medians.is_empty() {
+        return None;
+    }
+    medians.sort_by(f64::total_cmp);
+    let n = medians.len();
+    let median_ms = if n % 2 == 1 { medians[n / 2] } else { (medians[n / 2 - 1] + medians[n / 2]) / 2.0 };
+    let within = recent.iter().filter_map(|c| Some(c.p90_ms? - c.median_ms?)).fold(0.0, f64::max);
+    let across = medians[n - 1] - medians[0];
+    Some(Reference { median_ms, noise_ms: within.max(across) })
+}
+
+/// One measurement against the reference: more than 10% slower, and by more than the noise
+/// (the reference's, or this run's own p90 − median spread).
+pub fn slower(r: &Reference, median_ms: f64, p90_ms: Option<f64>) -> bool {
+    let own = p90_ms.map_or(0.0, |p| (p - median_ms).max(0.0));
+    median_ms > r.median_ms * 1.10 && median_ms - r.median_ms > r.noise_ms.max(own)
+}
+
+/// Whether this run's first measurement of the cell should be measured again.
+pub fn suspect(history: &[Cell], cur: &Cell) -> bool {
+    match (reference(history), cur.median_ms) {
+        (Some(r), Some(m)) if cur.status == "ok" => slower(&r, m, cur.p90_ms),
+        _ => false,
+    }
+}
+
+/// A regression: the measurement is slower than the reference and so is its confirmation.
+/// A cell that was never re-measured (the harness found nothing suspect, or an older run)
+/// is judged on its one measurement.
+pub fn regressed(history: &[Cell], cur: &Cell) -> bool {
+    let Some(r) = reference(history) else { return false };
+    suspect(history, cur) && cur.confirm_median_ms.is_none_or(|m| slower(&r, m, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(median: f64, p90: f64) -> Cell {
+        Cell { status: "ok".into(), median_ms: Some(median), p90_ms: Some(p90), ..Default::default() }
+    }
+
+    #[test]
+    fn reference_is_the_median_of_the_last_runs_with_their_spread() {
+        let h = [cell(500.0, 510.0), cell(100.0, 104.0), cell(130.0, 131.0), cell(110.0, 112.0)];
+        let r = reference(&h).unwrap();
+        assert_eq!(r.median_ms, 110.0, "the oldest of four runs is out of the window");
+        assert_eq!(r.noise_ms, 30.0, "across-run spread 130 − 100 beats the within-run 4");
+        assert_eq!(reference(&[Cell { status: "failed".into(), ..Default::default() }]), None);
+    }
+
+    #[test]
+    fn a_slowdown_counts_when_ten_percent_beyond_noise() {
+        let h = [cell(100.0, 105.0)];
+        assert!(!regressed(&h, &cell(100.0, 104.0)), "same speed");
+        assert!(!regressed(&[cell(100.0, 130.0)], &cell(115.0, 125.0)), "15% slower but within the 30 ms spread");
+        assert!(regressed(&[cell(100.0, 104.0)], &cell(120.0, 124.0)), "20% slower, spread 4 ms");
+        assert!(!regressed(&h, &Cell { status: "failed".into(), ..Default::default() }));
+        assert!(!regressed(&[], &cell(500.0, 501.0)), "no history, nothing to regress from");
+    }
+
+    #[test]
+    fn a_confirmation_that_is_not_slow_clears_the_flag() {
+        let h = [cell(100.0, 102.0), cell(104.0, 106.0)];
+        let slow = cell(150.0, 152.0);
+        assert!(suspect(&h, &slow));
+        assert!(!regressed(&h, &Cell { confirm_median_ms: Some(103.0), ..slow.clone() }), "a transient");
+        assert!(regressed(&h, &Cell { confirm_median_ms: Some(148.0), ..slow }), "slow twice");
+    }
+}
