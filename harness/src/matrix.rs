@@ -200,11 +200,12 @@ async fn confirm(
 ) -> Result<()> {
     let history = db::history(conn, run_id)?;
     let cur: Vec<Cell> = db::cells(conn, run_id)?.into_iter().filter(|c| c.browser == name).collect();
+    let drift = noise::drift(&history, &cur, name);
     for g in groups {
         let suspects: Vec<&Cell> = cur
             .iter()
             .filter(|c| c.library == g.library && c.backend == g.backend && c.dtype == g.dtype)
-            .filter(|c| noise::suspect(history.get(&c.key()).map_or(&[], Vec::as_slice), c))
+            .filter(|c| noise::suspect(history.get(&c.key()).map_or(&[], Vec::as_slice), c, drift))
             .collect();
         if suspects.is_empty() {
             continue;

@@ -31,8 +31,21 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
     };
     let cur = db::cells(conn, last)?;
     let history = db::history(conn, last)?;
+    let drift = |browser: &str| noise::drift(&history, &cur, browser);
     let mut text =
         format!("run {last} ({started}, commit {commit}): median ms (p90); vs fp32/q8 = transformers.js median / ours (above 1: ours is faster)\n");
+    let browsers: std::collections::BTreeSet<&str> = cur.iter().map(|c| c.browser.as_str()).collect();
+    let drifts: Vec<String> = browsers
+        .iter()
+        .map(|b| drift(b))
+        .zip(&browsers)
+        .map(|(d, b)| format!("{b} ×{:.2} ± {:.0}%", d.factor, d.band * 100.0))
+        .collect();
+    let _ = writeln!(
+        text,
+        "run drift against earlier runs, from transformers.js (the control): {}; a flag needs a slowdown beyond both",
+        drifts.join(", ")
+    );
     let _ = writeln!(
         text,
         "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} flags",
@@ -59,11 +72,12 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
         let h = history.get(&c.key()).map_or(&[][..], Vec::as_slice);
         let flag = match (&c.status[..], noise::reference(h)) {
             ("failed", _) => format!("FAILED: {}", c.error.clone().unwrap_or_default()),
-            (_, Some(r)) if noise::regressed(h, c) => format!(
-                "REGRESSION (reference {:.1} ± {:.1}, re-measured {})",
+            (_, Some(r)) if noise::regressed(h, c, drift(&c.browser)) => format!(
+                "REGRESSION (reference {:.1} ± {:.1}, re-measured {}, run drift ×{:.2})",
                 r.median_ms,
                 r.noise_ms,
-                ms(c.confirm_median_ms)
+                ms(c.confirm_median_ms),
+                drift(&c.browser).factor
             ),
             _ => String::new(),
         };
