@@ -36,6 +36,10 @@ pub enum Error {
     QuotaExceeded { what: String, needed: u64, available: u64, detail: String },
     #[error("weight store: {0}")]
     StoreFailed(String),
+    #[error("the GPU device was lost: {0}")]
+    GpuDeviceLost(String),
+    #[error("GPU error: {0}")]
+    GpuError(String),
 }
 
 impl Error {
@@ -56,6 +60,8 @@ impl Error {
             Error::CacheCorrupt { .. } => "cache_corrupt",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::StoreFailed(_) => "store_failed",
+            Error::GpuDeviceLost(_) => "gpu_device_lost",
+            Error::GpuError(_) => "gpu_error",
         }
     }
 

@@ -43,7 +43,7 @@ impl FTensor {
             .collect()
     }
 
-    fn tensor(&self) -> Tensor {
+    pub fn tensor(&self) -> Tensor {
         let v = self.values();
         match self.dtype.as_str() {
             "i32" => Tensor::from_i32(self.shape.clone(), v.iter().map(|&x| x as i32).collect()),
@@ -67,7 +67,7 @@ fn attr_isizes(c: &Case, k: &str) -> Vec<isize> {
 
 /// Builds the one-op graph a case describes; inputs listed in `constants` become graph
 /// constants (as weights are), the rest graph inputs.
-fn build(c: &Case, constants: &[usize]) -> ipfs_accelerate::Result<ipfs_accelerate::graph::Graph> {
+pub fn build(c: &Case, constants: &[usize]) -> ipfs_accelerate::Result<ipfs_accelerate::graph::Graph> {
     let mut g = GraphBuilder::new();
     let ins: Vec<NodeId> = c
         .inputs

@@ -1,0 +1,51 @@
+// Scaled dot-product attention, one invocation per (batch·head, query row), with an
+// online softmax: keys stream through once, never as a score matrix in memory.
+// A key mask [B, Sk] (0 = ignore) and causal masking (the last query on the last
+// key) skip keys; a query with no key left gives zeros, as on the CPU backend.
+// Knob (override constant): WG, invocations per workgroup.
+//
+// p: 0 B·H, 1 H, 2 Sq, 3 Sk, 4 D, 5 Dv (≤ 128), 6 causal, 7 has_mask, 8 scale (f32 bits).
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let t = gid.x + gid.y * groups.x * WG;
+    let sq = p[2];
+    if t >= p[0] * sq { return; }
+    let bh = t / sq;
+    let i = t % sq;
+    let b = bh / p[1];
+    let sk = p[3];
+    let d = p[4];
+    let dv = p[5];
+    let scale = bitcast<f32>(p[8]);
+    let qo = (bh * sq + i) * d;
+    var acc: array<f32, 128>;
+    var m = -3.4028235e38;
+    var l = 0.0;
+    for (var j = 0u; j < sk; j++) {
+        if p[7] == 1u && mask[b * sk + j] == 0.0 { continue; }
+        if p[6] == 1u && j + sq > i + sk { continue; }
+        let ko = (bh * sk + j) * d;
+        var s = 0.0;
+        for (var e = 0u; e < d; e++) { s += q[qo + e] * k[ko + e]; }
+        s *= scale;
+        let m2 = max(m, s);
+        let corr = exp(m - m2);
+        let w = exp(s - m2);
+        l = l * corr + w;
+        let vo = (bh * sk + j) * dv;
+        for (var e = 0u; e < dv; e++) { acc[e] = acc[e] * corr + w * v[vo + e]; }
+        m = m2;
+    }
+    let oo = (bh * sq + i) * dv;
+    for (var e = 0u; e < dv; e++) { out[oo + e] = select(0.0, acc[e] / l, l > 0.0); }
+}

@@ -1,0 +1,46 @@
+// Layer normalisation over the last axis, one workgroup per row:
+// (x - mean) / sqrt(var + eps) * gamma + beta, with the mean taken first and the
+// variance as the mean squared deviation (two passes, as on the CPU backend).
+// Knob (override constant): WG, invocations per workgroup (a power of two ≤ 256).
+//
+// p: 0 rows, 1 n (row length), 2 eps (f32 bits).
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+
+fn sum(lid: u32, v: f32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if lid < s { red[lid] = red[lid] + red[lid + s]; }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x + wid.y * groups.x;
+    if row >= p[0] { return; }
+    let n = p[1];
+    let base = row * n;
+    var s = 0.0;
+    for (var j = lid; j < n; j += WG) { s += x[base + j]; }
+    let mean = sum(lid, s) / f32(n);
+    var q = 0.0;
+    for (var j = lid; j < n; j += WG) { let d = x[base + j] - mean; q += d * d; }
+    let inv = 1.0 / sqrt(sum(lid, q) / f32(n) + bitcast<f32>(p[2]));
+    for (var j = lid; j < n; j += WG) {
+        out[base + j] = (x[base + j] - mean) * inv * gamma[j] + beta[j];
+    }
+}

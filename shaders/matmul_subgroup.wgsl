@@ -1,0 +1,94 @@
+// Matmul, subgroup variant: a workgroup computes a 1×4 block of
+// C = act(A·B + bias); its invocations split K, each subgroup sums its partials
+// with subgroupAdd, and the subgroups' sums meet in workgroup memory. It suits the
+// short, thin products of batch-1 inference, where a 4×4 tile per invocation
+// leaves most of the device idle. Same parameters as matmul.wgsl.
+// Knob (override constant): WG, the invocations per workgroup (≤ 256).
+
+enable subgroups;
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+
+var<workgroup> partial: array<vec4<f32>, 256>;
+
+fn erf(x: f32) -> f32 {
+    let s = sign(x);
+    let ax = abs(x);
+    let t = 1.0 / (1.0 + 0.3275911 * ax);
+    let y = ((((1.0614054 * t - 1.4531521) * t + 1.4214138) * t - 0.28449674) * t + 0.2548296) * t;
+    return s * (1.0 - y * exp(-ax * ax));
+}
+
+fn activate(x: f32, kind: u32) -> f32 {
+    switch kind {
+        case 1u: { return 0.5 * x * (1.0 + erf(x * 0.70710678)); }
+        case 2u: { return 0.5 * x * (1.0 + tanh(clamp(0.7978846 * (x + 0.044715 * x * x * x), -15.0, 15.0))); }
+        case 3u: { return max(x, 0.0); }
+        case 4u: { return x / (1.0 + exp(-x)); }
+        case 5u: { return tanh(clamp(x, -15.0, 15.0)); }
+        default: { return x; }
+    }
+}
+
+fn a_at(base: u32, m: u32, k: u32) -> f32 {
+    if p[3] == 1u { return a[base + k * p[0] + m]; }
+    return a[base + m * p[2] + k];
+}
+
+fn b_at(base: u32, k: u32, n: u32) -> f32 {
+    if p[4] == 1u { return b[base + n * p[2] + k]; }
+    return b[base + k * p[1] + n];
+}
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(subgroup_invocation_id) sg_lane: u32,
+    @builtin(subgroup_size) sg_size: u32,
+) {
+    let M = p[0];
+    let N = p[1];
+    let K = p[2];
+    let row = wid.y;
+    let col0 = wid.x * 4u;
+    var rem = wid.z;
+    var aoff = 0u;
+    var boff = 0u;
+    for (var i = 0u; i < p[7]; i++) {
+        let d = p[7] - 1u - i;
+        let idx = rem % p[8u + d];
+        rem = rem / p[8u + d];
+        aoff += idx * p[12u + d];
+        boff += idx * p[16u + d];
+    }
+    var acc = vec4<f32>(0.0);
+    for (var k = lid; k < K; k += WG) {
+        var bv = vec4<f32>(0.0);
+        for (var j = 0u; j < 4u; j++) {
+            if col0 + j < N { bv[j] = b_at(boff, k, col0 + j); }
+        }
+        acc += a_at(aoff, row, k) * bv;
+    }
+    // Uniform control flow: every invocation reaches the subgroup op and barrier.
+    let sum = subgroupAdd(acc);
+    if sg_lane == 0u { partial[lid / sg_size] = sum; }
+    workgroupBarrier();
+    if lid == 0u {
+        var total = vec4<f32>(0.0);
+        for (var s = 0u; s < (WG + sg_size - 1u) / sg_size; s++) { total += partial[s]; }
+        for (var j = 0u; j < 4u; j++) {
+            if col0 + j < N {
+                var v = total[j];
+                if p[6] == 1u { v += bias[col0 + j]; }
+                c[wid.z * M * N + row * N + col0 + j] = activate(v, p[5]);
+            }
+        }
+    }
+}

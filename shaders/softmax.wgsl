@@ -1,0 +1,68 @@
+// Softmax over the last axis, one workgroup per row, with an optional additive mask
+// broadcast through strides. A row that is entirely -inf gives zeros, not NaN, as
+// on the CPU backend.
+// Knob (override constant): WG, invocations per workgroup (a power of two ≤ 256).
+//
+// p: 0 rows, 1 n (row length), 2 has_mask, 3 rank (≤ 6), 4..10 dims, 10..16 mask strides.
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+
+fn value(i: u32) -> f32 {
+    if p[2] == 0u { return x[i]; }
+    var rem = i;
+    var mo = 0u;
+    for (var k = 0u; k < p[3]; k++) {
+        let d = p[3] - 1u - k;
+        mo += (rem % p[4u + d]) * p[10u + d];
+        rem = rem / p[4u + d];
+    }
+    return x[i] + mask[mo];
+}
+
+fn reduce(lid: u32, v: f32, is_max: bool) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if lid < s {
+            if is_max { red[lid] = max(red[lid], red[lid + s]); } else { red[lid] = red[lid] + red[lid + s]; }
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x + wid.y * groups.x;
+    // The whole workgroup leaves together, so barriers stay uniform.
+    if row >= p[0] { return; }
+    let n = p[1];
+    let base = row * n;
+    var m = -3.4028235e38;
+    var any = false;
+    for (var j = lid; j < n; j += WG) {
+        let v = value(base + j);
+        if v > -3.4028235e38 { any = true; m = max(m, v); }
+    }
+    let mx = reduce(lid, select(-3.4028235e38, m, any), true);
+    var s = 0.0;
+    for (var j = lid; j < n; j += WG) {
+        let v = value(base + j);
+        if v > -3.4028235e38 { s += exp(v - mx); }
+    }
+    let total = reduce(lid, s, false);
+    for (var j = lid; j < n; j += WG) {
+        let v = value(base + j);
+        if total > 0.0 && v > -3.4028235e38 { out[base + j] = exp(v - mx) / total; } else { out[base + j] = 0.0; }
+    }
+}

@@ -1,0 +1,94 @@
+//! The WGSL kernels in `shaders/`, built into the binary, and compute pipelines cached by
+//! (kernel file, entry point, override constants).
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The WGSL text of a kernel file in `shaders/`.
+pub fn source(file: &str) -> Option<&'static str> {
+    Some(match file {
+        "matmul.wgsl" => include_str!("../../../shaders/matmul.wgsl"),
+        "matmul_subgroup.wgsl" => include_str!("../../../shaders/matmul_subgroup.wgsl"),
+        "matmul_f16.wgsl" => include_str!("../../../shaders/matmul_f16.wgsl"),
+        "elementwise.wgsl" => include_str!("../../../shaders/elementwise.wgsl"),
+        "copy.wgsl" => include_str!("../../../shaders/copy.wgsl"),
+        "softmax.wgsl" => include_str!("../../../shaders/softmax.wgsl"),
+        "layer_norm.wgsl" => include_str!("../../../shaders/layer_norm.wgsl"),
+        "gather.wgsl" => include_str!("../../../shaders/gather.wgsl"),
+        "reduce.wgsl" => include_str!("../../../shaders/reduce.wgsl"),
+        "attention.wgsl" => include_str!("../../../shaders/attention.wgsl"),
+        "conv.wgsl" => include_str!("../../../shaders/conv.wgsl"),
+        _ => return None,
+    })
+}
+
+/// The kernel text as this platform's WGSL compiler takes it. Naga (native wgpu, and
+/// Firefox) has the subgroup builtins but rejects the `enable subgroups;` directive that
+/// Tint (Chromium) requires, so the directive is dropped for naga.
+fn for_compiler(text: &str) -> String {
+    if cfg!(target_arch = "wasm32") {
+        return text.to_string();
+    }
+    text.lines().filter(|l| l.trim() != "enable subgroups;").collect::<Vec<_>>().join("\n")
+}
+
+/// Override constants, as WGSL names and values.
+pub type Knobs = Vec<(String, f64)>;
+
+type Key = (String, &'static str, Vec<(String, u64)>);
+
+/// Shader modules and pipelines made on one device.
+#[derive(Default)]
+pub struct Pipelines {
+    modules: Mutex<HashMap<String, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<Key, Arc<wgpu::ComputePipeline>>>,
+}
+
+impl Pipelines {
+    pub fn get(
+        &self,
+        device: &wgpu::Device,
+        file: &str,
+        entry: &'static str,
+        knobs: &Knobs,
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key: Key = (file.to_string(), entry, knobs.iter().map(|(n, v)| (n.clone(), v.to_bits())).collect());
+        let mut pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pipelines.get(&key) {
+            return Ok(p.clone());
+        }
+        let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+        let module = match modules.get(file) {
+            Some(m) => m.clone(),
+            None => {
+                let text = source(file).ok_or_else(|| Error::GpuError(format!("no kernel named {file}")))?;
+                let m = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(file),
+                    source: wgpu::ShaderSource::Wgsl(for_compiler(text).into()),
+                });
+                modules.insert(file.to_string(), m.clone());
+                m
+            }
+        };
+        let constants: Vec<(&str, f64)> = knobs.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        let pipeline = Arc::new(device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(file),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                zero_initialize_workgroup_memory: true,
+            },
+            cache: None,
+        }));
+        pipelines.insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// How many pipelines were made (a test checks that a second run makes none).
+    pub fn count(&self) -> usize {
+        self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
+    }
+}

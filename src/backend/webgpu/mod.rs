@@ -1,0 +1,260 @@
+//! The WebGPU backend (wgpu: Vulkan natively, lavapipe on CI). A graph compiles once per
+//! device into a plan of dispatches; a run writes the inputs, encodes every dispatch in
+//! one compute pass, submits once and reads every output back with one asynchronous map.
+//! A lost device is replaced on the next run.
+
+mod device;
+mod kernels;
+mod plan;
+mod pool;
+pub mod variants;
+mod weights;
+
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::tensor::{DType, Tensor};
+use device::Gpu;
+use kernels::Pipelines;
+use plan::Plan;
+use pool::BufferPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use variants::Variant;
+use weights::Weights;
+
+/// How to set the backend up.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Force a matmul variant by name ("tiled", "subgroup", "f16") instead of the table's
+    /// choice; it must be one the device granted.
+    pub variant: Option<String>,
+    /// Optional features not to request ("shader-f16", "subgroups", "timestamp-query").
+    pub without: Vec<&'static str>,
+}
+
+/// Counters a test or a benchmark reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GpuStats {
+    pub submissions: u64,
+    pub readbacks: u64,
+    /// Devices made so far (more than one after a device loss).
+    pub devices: u64,
+    pub pipelines: usize,
+    pub buffers_created: usize,
+    pub plans: usize,
+}
+
+/// Everything tied to one device; replaced as a whole when the device is lost.
+struct State {
+    gpu: Arc<Gpu>,
+    variant: Variant,
+    pipelines: Pipelines,
+    pool: BufferPool,
+    weights: Weights,
+    plans: HashMap<usize, Arc<Plan>>,
+}
+
+pub struct WebGpuBackend {
+    opts: GpuOptions,
+    state: Mutex<Option<State>>,
+    stats: Mutex<GpuStats>,
+}
+
+/// Plans kept at most; past it the oldest shapes are compiled again when seen.
+const PLAN_LIMIT: usize = 16;
+
+async fn make_state(opts: &GpuOptions) -> Result<State> {
+    let gpu = device::acquire(&opts.without).await?;
+    let variant = variants::select(device::engine(), &gpu.granted, opts.variant.as_deref())?;
+    Ok(State {
+        gpu: Arc::new(gpu),
+        variant,
+        pipelines: Pipelines::default(),
+        pool: BufferPool::default(),
+        weights: Weights::default(),
+        plans: HashMap::new(),
+    })
+}
+
+impl WebGpuBackend {
+    /// Acquires a device; `backend_unavailable` where there is no adapter.
+    pub async fn new(opts: GpuOptions) -> Result<Self> {
+        let state = make_state(&opts).await?;
+        let stats = GpuStats { devices: 1, ..Default::default() };
+        Ok(WebGpuBackend { opts, state: Mutex::new(Some(state)), stats: Mutex::new(stats) })
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.as_mut().map(f).ok_or_else(|| Error::GpuDeviceLost("no device (re-creating it failed)".into()))
+    }
+
+    /// The matmul variant in use.
+    pub fn variant(&self) -> String {
+        self.with_state(|s| s.variant.name.clone()).unwrap_or_default()
+    }
+
+    /// The optional features the device was granted.
+    pub fn granted(&self) -> Vec<&'static str> {
+        self.with_state(|s| s.gpu.granted.clone()).unwrap_or_default()
+    }
+
+    /// The adapter's name and API.
+    pub fn adapter(&self) -> String {
+        self.with_state(|s| s.gpu.adapter.clone()).unwrap_or_default()
+    }
+
+    pub fn stats(&self) -> GpuStats {
+        let mut st = *self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.with_state(|s| {
+            st.pipelines = s.pipelines.count();
+            st.buffers_created = s.pool.created;
+            st.plans = s.plans.len();
+        });
+        st
+    }
+
+    /// Destroys the device, as a driver reset would: the next run must make a new one.
+    pub fn destroy_device(&self) {
+        let _ = self.with_state(|s| s.gpu.device.destroy());
+    }
+
+    fn count(&self, f: impl FnOnce(&mut GpuStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Runs `graph` on `inputs` (one per input node, in declaration order).
+    pub async fn run(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        check_inputs(graph, inputs)?;
+        let lost = self.with_state(|s| s.gpu.is_lost()).unwrap_or(true);
+        if lost {
+            // The old device's buffers and pipelines go with it.
+            let fresh = make_state(&self.opts).await;
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            *s = fresh.ok();
+            drop(s);
+            self.count(|c| c.devices += 1);
+        }
+        let (gpu, plan) = self.plan(graph)?;
+        for &(input, rows) in &plan.id_checks {
+            let ids = inputs[input].to_i32_vec("gather")?;
+            if let Some(bad) = ids.iter().find(|&&x| x < 0 || x as usize >= rows) {
+                return Err(Error::arg("gather", format!("index {bad} is outside the table's {rows} rows")));
+            }
+        }
+        for (t, buf) in inputs.iter().zip(&plan.inputs) {
+            let bytes: Vec<u8> = match t.dtype() {
+                DType::F32 => bytemuck::cast_slice(&t.to_f32_vec()).to_vec(),
+                DType::I32 => bytemuck::cast_slice(&t.to_i32_vec("run")?).to_vec(),
+            };
+            if !bytes.is_empty() {
+                gpu.queue.write_buffer(buf, 0, &bytes);
+            }
+        }
+        let sizes: Vec<u64> = plan.outputs.iter().map(|(_, d, _)| (d.iter().product::<usize>() * 4) as u64).collect();
+        let total: u64 = sizes.iter().sum::<u64>().max(4);
+        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: total,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("run") });
+        {
+            let mut pass =
+                enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("graph"), timestamp_writes: None });
+            for s in &plan.steps {
+                pass.set_pipeline(&s.pipeline);
+                pass.set_bind_group(0, &s.bind_group, &[]);
+                pass.dispatch_workgroups(s.groups.0, s.groups.1, s.groups.2);
+            }
+        }
+        let mut at = 0;
+        for ((buf, _, _), &n) in plan.outputs.iter().zip(&sizes) {
+            if n > 0 {
+                enc.copy_buffer_to_buffer(buf, 0, &readback, at, n);
+            }
+            at += n;
+        }
+        gpu.queue.submit([enc.finish()]);
+        self.count(|c| c.submissions += 1);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        let mapped = rx.await;
+        self.count(|c| c.readbacks += 1);
+        if let Some(e) = gpu.take_error() {
+            return Err(e);
+        }
+        match mapped {
+            Ok(Ok(())) => {}
+            _ => return Err(Error::GpuError("reading the results back failed".into())),
+        }
+        let view = readback.get_mapped_range(..).map_err(|e| Error::GpuError(format!("readback: {e}")))?;
+        let mut out = vec![];
+        let mut at = 0usize;
+        for ((_, dims, dtype), &n) in plan.outputs.iter().zip(&sizes) {
+            let bytes = &view[at..at + n as usize];
+            at += n as usize;
+            out.push(match dtype {
+                DType::F32 => Tensor::from_f32(dims.clone(), bytemuck::pod_collect_to_vec(bytes))?,
+                DType::I32 => Tensor::from_i32(dims.clone(), bytemuck::pod_collect_to_vec(bytes))?,
+            });
+        }
+        drop(view);
+        readback.unmap();
+        Ok(out)
+    }
+
+    /// The plan for `graph`, compiled on first use.
+    fn plan(&self, graph: &Arc<Graph>) -> Result<(Arc<Gpu>, Arc<Plan>)> {
+        let key = Arc::as_ptr(graph) as usize;
+        self.with_state(|s| {
+            if let Some(p) = s.plans.get(&key) {
+                return Ok((s.gpu.clone(), p.clone()));
+            }
+            if s.plans.len() >= PLAN_LIMIT {
+                for (_, p) in s.plans.drain() {
+                    if let Ok(p) = Arc::try_unwrap(p) {
+                        p.held.into_iter().for_each(|b| s.pool.put(b));
+                    }
+                }
+            }
+            let gpu = s.gpu.clone();
+            let p = Arc::new(plan::compile(
+                &gpu.device,
+                &gpu.limits,
+                &s.pipelines,
+                &mut s.pool,
+                &mut s.weights,
+                &s.variant,
+                graph,
+            )?);
+            if let Some(e) = gpu.take_error() {
+                return Err(e);
+            }
+            s.plans.insert(key, p.clone());
+            Ok((gpu, p))
+        })?
+    }
+}
+
+fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
+    let declared: Vec<_> = graph.inputs().collect();
+    if declared.len() != inputs.len() {
+        return Err(Error::arg("run", format!("the graph takes {} inputs, {} given", declared.len(), inputs.len())));
+    }
+    for ((_, node), t) in declared.iter().zip(inputs) {
+        if t.dims() != node.shape.dims() || t.dtype() != node.dtype {
+            return Err(Error::ShapeMismatch {
+                op: "run",
+                shapes: format!("{:?} {} and {:?} {}", t.dims(), t.dtype(), node.shape.dims(), node.dtype),
+                reason: "an input differs from its declaration (the second)".into(),
+            });
+        }
+    }
+    Ok(())
+}

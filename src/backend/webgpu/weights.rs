@@ -1,0 +1,65 @@
+//! Graph constants (weights) uploaded once per device and shared by every plan, keyed by
+//! their host storage so that plans for other shapes of the same model reuse them. An
+//! entry holds its storage, so the address cannot be freed and reused while it exists.
+
+use crate::tensor::{DType, Tensor};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Storage address, element offset, element count, stored as f16.
+type Key = (usize, usize, usize, bool);
+
+#[derive(Default)]
+pub struct Weights {
+    map: HashMap<Key, (Arc<Vec<f32>>, wgpu::Buffer)>,
+    pub bytes: u64,
+}
+
+fn upload(device: &wgpu::Device, bytes: &[u8]) -> wgpu::Buffer {
+    // Storage bindings must be multiples of 4 bytes: an odd count of f16s is padded.
+    let mut padded = bytes.to_vec();
+    padded.resize(bytes.len().max(4).div_ceil(4) * 4, 0);
+    wgpu::util::DeviceExt::create_buffer_init(
+        device,
+        &wgpu::util::BufferInitDescriptor {
+            label: Some("weight"),
+            contents: &padded,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        },
+    )
+}
+
+fn bytes_of(t: &Tensor, f16: bool) -> Vec<u8> {
+    match (t.dtype(), f16) {
+        (DType::I32, _) => bytemuck::cast_slice(&t.to_i32_vec("constant").unwrap_or_default()).to_vec(),
+        (DType::F32, true) => {
+            let h: Vec<u16> = t.to_f32_vec().iter().map(|&x| half::f16::from_f32(x).to_bits()).collect();
+            bytemuck::cast_slice(&h).to_vec()
+        }
+        (DType::F32, false) => bytemuck::cast_slice(&t.to_f32_vec()).to_vec(),
+    }
+}
+
+impl Weights {
+    /// The device buffer holding `t` (as f16 when asked), uploading it on first use.
+    pub fn get(&mut self, device: &wgpu::Device, t: &Tensor, f16: bool) -> wgpu::Buffer {
+        let shared = t.f32_storage().filter(|_| t.is_contiguous());
+        let Some((storage, offset)) = shared else {
+            // Small constants made by the graph itself (position ids, masks): not shared.
+            return upload(device, &bytes_of(t, f16));
+        };
+        let key = (Arc::as_ptr(storage) as usize, offset, t.numel(), f16);
+        if let Some((_, b)) = self.map.get(&key) {
+            return b.clone();
+        }
+        let b = upload(device, &bytes_of(t, f16));
+        self.bytes += b.size();
+        self.map.insert(key, (storage.clone(), b.clone()));
+        b
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
+}
