@@ -6,6 +6,8 @@ use super::files::{parse_json, ModelFiles, CONFIG, SENTENCE_BERT};
 use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::backend::cpu::CpuBackend;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::backend::webgpu::WebGpuBackend;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::tensor::Tensor;
@@ -55,7 +57,17 @@ pub struct TextEmbedder {
     normalize: bool,
     truncation: Truncation,
     cpu: CpuBackend,
+    /// When set, `embed_async` runs the model here instead of on the CPU.
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu: Option<WebGpuBackend>,
     graphs: Mutex<HashMap<(usize, usize), Arc<Graph>>>,
+}
+
+/// One forward pass's inputs: the graph, its three input tensors and the padded length.
+struct Prepared {
+    graph: Arc<Graph>,
+    inputs: [Tensor; 3],
+    seq: usize,
 }
 
 impl TextEmbedder {
@@ -82,8 +94,22 @@ impl TextEmbedder {
             normalize: opts.normalize.unwrap_or(pc.normalize),
             truncation: opts.truncation,
             cpu: CpuBackend::new(),
+            #[cfg(not(target_arch = "wasm32"))]
+            gpu: None,
             graphs: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Runs the model on `gpu` from now on (through `embed_async`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn set_webgpu(&mut self, gpu: WebGpuBackend) {
+        self.gpu = Some(gpu);
+    }
+
+    /// The WebGPU backend running the model, if one was set.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn webgpu(&self) -> Option<&WebGpuBackend> {
+        self.gpu.as_ref()
     }
 
     /// Loads a model laid out in Hugging Face form under `dir`.
@@ -119,8 +145,45 @@ impl TextEmbedder {
         Ok(self.tokenizer.encode(text)?.ids.len())
     }
 
-    /// One vector per text, in order. A text's vector does not depend on the other texts.
+    /// One vector per text, in order, on the CPU backend. A text's vector does not depend
+    /// on the other texts.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let (encoded, batches) = self.batches(texts)?;
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in batches {
+            let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
+            let p = self.prepare(&batch)?;
+            let hidden = self.cpu.run(&p.graph, &p.inputs)?.remove(0);
+            for (&i, v) in chunk.iter().zip(self.pool(&batch, p.seq, &hidden)) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Like `embed`, on the WebGPU backend when one was set (the CPU otherwise). Each
+    /// batch is one queue submission and one asynchronous readback.
+    pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(gpu) = &self.gpu {
+            let (encoded, batches) = self.batches(texts)?;
+            let mut out = vec![Vec::new(); texts.len()];
+            for chunk in batches {
+                let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
+                let p = self.prepare(&batch)?;
+                let hidden = gpu.run(&p.graph, &p.inputs).await?.remove(0);
+                for (&i, v) in chunk.iter().zip(self.pool(&batch, p.seq, &hidden)) {
+                    out[i] = v;
+                }
+            }
+            return Ok(out);
+        }
+        self.embed(texts)
+    }
+
+    /// Tokenizes every text and groups them into batches of similar length (as indices),
+    /// so little compute goes to padding.
+    fn batches(&self, texts: &[&str]) -> Result<(Vec<Encoded>, Vec<Vec<usize>>)> {
         let mut encoded = Vec::with_capacity(texts.len());
         for (i, t) in texts.iter().enumerate() {
             let e = self.tokenizer.encode(t)?;
@@ -129,17 +192,9 @@ impl TextEmbedder {
             }
             encoded.push(e);
         }
-        // Texts of similar length share a batch, so little compute goes to padding.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encoded[i].ids.len());
-        let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(MAX_BATCH) {
-            let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
-            for (&i, v) in chunk.iter().zip(self.run_batch(&batch)?) {
-                out[i] = v;
-            }
-        }
-        Ok(out)
+        Ok((encoded, order.chunks(MAX_BATCH).map(<[usize]>::to_vec).collect()))
     }
 
     fn graph(&self, batch: usize, seq: usize) -> Result<Arc<Graph>> {
@@ -155,7 +210,7 @@ impl TextEmbedder {
         Ok(g)
     }
 
-    fn run_batch(&self, batch: &[&Encoded]) -> Result<Vec<Vec<f32>>> {
+    fn prepare(&self, batch: &[&Encoded]) -> Result<Prepared> {
         let longest = batch.iter().map(|e| e.ids.len()).max().unwrap_or(1).max(1);
         let seq = longest.div_ceil(SEQ_BUCKET) * SEQ_BUCKET;
         let seq = seq.min(self.bert.config.max_position_embeddings).max(longest);
@@ -175,22 +230,25 @@ impl TextEmbedder {
                 "tokenizer.json produced token id {bad}, outside the model's vocabulary of {vocab}"
             )));
         }
-        let graph = self.graph(b, seq)?;
         let inputs = [
             Tensor::from_i32(vec![b, seq], ids)?,
             Tensor::from_i32(vec![b, seq], types)?,
             Tensor::from_f32(vec![b, seq], mask)?,
         ];
-        let hidden = self.cpu.run(&graph, &inputs)?.remove(0);
+        Ok(Prepared { graph: self.graph(b, seq)?, inputs, seq })
+    }
+
+    /// Pools each text's rows of the hidden states (padding left out).
+    fn pool(&self, batch: &[&Encoded], seq: usize, hidden: &Tensor) -> Vec<Vec<f32>> {
         let h = self.dims();
         let states = hidden.to_f32_vec();
-        Ok(batch
+        batch
             .iter()
             .enumerate()
             .map(|(r, e)| {
                 let rows = &states[r * seq * h..(r * seq + e.ids.len()) * h];
                 self.pooling.apply(rows, h, self.normalize)
             })
-            .collect())
+            .collect()
     }
 }

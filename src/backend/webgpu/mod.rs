@@ -114,6 +114,12 @@ impl WebGpuBackend {
         st
     }
 
+    /// The kernel file of each dispatch `graph` compiles to, in order (compiling it if
+    /// needed): what tests check fusion with.
+    pub fn dispatches(&self, graph: &Arc<Graph>) -> Result<Vec<&'static str>> {
+        Ok(self.plan(graph)?.1.steps.iter().map(|s| s.kernel).collect())
+    }
+
     /// Destroys the device, as a driver reset would: the next run must make a new one.
     pub fn destroy_device(&self) {
         let _ = self.with_state(|s| s.gpu.device.destroy());
@@ -126,6 +132,9 @@ impl WebGpuBackend {
     /// Runs `graph` on `inputs` (one per input node, in declaration order).
     pub async fn run(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         check_inputs(graph, inputs)?;
+        // Natively, callbacks (device lost among them) only run when the device is polled.
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.with_state(|s| s.gpu.device.poll(wgpu::PollType::Poll));
         let lost = self.with_state(|s| s.gpu.is_lost()).unwrap_or(true);
         if lost {
             // The old device's buffers and pipelines go with it.

@@ -24,7 +24,8 @@ pub struct Step {
 
 /// A compiled graph.
 pub struct Plan {
-    pub graph: Arc<Graph>,
+    /// Held so that the graph's address, the plan cache's key, is not reused meanwhile.
+    pub _graph: Arc<Graph>,
     pub steps: Vec<Step>,
     /// Buffers the run writes inputs into, in declaration order.
     pub inputs: Vec<wgpu::Buffer>,
@@ -35,7 +36,6 @@ pub struct Plan {
     pub outputs: Vec<(wgpu::Buffer, Vec<usize>, DType)>,
     /// Every pool buffer the plan holds, returned to the pool when it is dropped.
     pub held: Vec<wgpu::Buffer>,
-    pub params: wgpu::Buffer,
 }
 
 /// A value on the device: its buffer (an index into the compiler's list) and shape.
@@ -344,6 +344,7 @@ pub fn compile(
         all.resize(all.len().div_ceil(align) * align, 0);
     }
     all.resize(all.len().max(align), 0);
+    // The bind groups keep this buffer alive; the plan needs no handle of its own.
     let params = wgpu::util::DeviceExt::create_buffer_init(
         device,
         &wgpu::util::BufferInitDescriptor {
@@ -377,7 +378,7 @@ pub fn compile(
         steps.push(Step { pipeline, bind_group, groups: p.groups, kernel: file });
     }
     let held = c.bufs.iter().zip(&c.pooled).filter(|(_, &p)| p).map(|(b, _)| b.clone()).collect();
-    Ok(Plan { graph: graph.clone(), steps, inputs, id_checks, outputs, held, params })
+    Ok(Plan { _graph: graph.clone(), steps, inputs, id_checks, outputs, held })
 }
 
 #[allow(clippy::too_many_arguments)]

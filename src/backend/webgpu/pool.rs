@@ -34,8 +34,4 @@ impl BufferPool {
     pub fn put(&mut self, b: wgpu::Buffer) {
         self.free.entry(b.size()).or_default().push(b);
     }
-
-    pub fn clear(&mut self) {
-        self.free.clear();
-    }
 }

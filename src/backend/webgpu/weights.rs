@@ -57,9 +57,4 @@ impl Weights {
         self.map.insert(key, (storage.clone(), b.clone()));
         b
     }
-
-    pub fn clear(&mut self) {
-        self.map.clear();
-        self.bytes = 0;
-    }
 }

@@ -1,0 +1,133 @@
+//! all-MiniLM-L6-v2 on the WebGPU backend natively (lavapipe on CI), on every matmul
+//! variant the device grants, against the float64 numpy reference
+//! (tests/fixtures/minilm/gen_minilm.py). Tolerances: cosine >= 0.9999 for the f32
+//! variants; >= 0.999 for the f16-weight variant, whose weights are rounded to f16.
+//! Also: one submission and one readback per forward pass, fused matmul + bias +
+//! activation, and recovery from a destroyed device.
+#![cfg(not(target_arch = "wasm32"))]
+
+use ipfs_accelerate::backend::cpu::CpuBackend;
+use ipfs_accelerate::backend::webgpu::{variants, GpuOptions, WebGpuBackend};
+use ipfs_accelerate::graph::GraphBuilder;
+use ipfs_accelerate::models::{EmbedderOptions, TextEmbedder};
+use ipfs_accelerate::tensor::{DType, Tensor};
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+struct Fixture {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    text: String,
+    embedding: Vec<f64>,
+}
+
+fn gpu(variant: Option<&str>) -> WebGpuBackend {
+    let opts = GpuOptions { variant: variant.map(String::from), ..Default::default() };
+    pollster::block_on(WebGpuBackend::new(opts)).expect("a WebGPU adapter (lavapipe: mesa-vulkan-drivers)")
+}
+
+fn embedder(variant: Option<&str>) -> TextEmbedder {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
+    let mut e = TextEmbedder::from_dir(dir, &EmbedderOptions::default()).expect("model (run `npm run setup`)");
+    e.set_webgpu(gpu(variant));
+    e
+}
+
+fn cosine(a: &[f32], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * y).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn minilm_matches_the_float64_reference_on_every_variant() {
+    let fx: Fixture = serde_json::from_str(include_str!("fixtures/minilm/embeddings.json")).unwrap();
+    let texts: Vec<&str> = fx.cases.iter().map(|c| c.text.as_str()).collect();
+    let granted = gpu(None).granted();
+    let mut lines = vec![];
+    for v in variants::available(&granted) {
+        let e = embedder(Some(&v));
+        let min_cos = if v == "f16" { 0.999 } else { 0.9999 };
+        let got = pollster::block_on(e.embed_async(&texts)).unwrap();
+        let worst = fx.cases.iter().zip(&got).map(|(c, g)| cosine(g, &c.embedding)).fold(1.0, f64::min);
+        lines.push(format!("webgpu native variant {v}: MiniLM on {} texts, worst cosine {worst:.7}", texts.len()));
+        assert!(worst >= min_cos, "variant {v}: worst cosine {worst} < {min_cos}");
+    }
+    eprintln!("{}", lines.join("\n"));
+}
+
+#[test]
+fn a_forward_pass_is_one_submission_and_one_readback() {
+    let e = embedder(None);
+    let texts = ["a short sentence", "another one, a little longer than the first"];
+    pollster::block_on(e.embed_async(&texts)).unwrap();
+    let before = e.webgpu().unwrap().stats();
+    // Two texts make one batch, so one forward pass.
+    pollster::block_on(e.embed_async(&texts)).unwrap();
+    let after = e.webgpu().unwrap().stats();
+    assert_eq!(after.submissions - before.submissions, 1, "{before:?} → {after:?}");
+    assert_eq!(after.readbacks - before.readbacks, 1, "{before:?} → {after:?}");
+    assert_eq!(after.pipelines, before.pipelines, "the second pass compiles nothing");
+    assert_eq!(after.buffers_created, before.buffers_created, "and allocates no buffer");
+}
+
+#[test]
+fn matmul_bias_and_activation_fuse_into_one_dispatch() {
+    let mut g = GraphBuilder::new();
+    let x = g.input("x", &[2, 5, 12], DType::F32);
+    let w: Vec<f32> = (0..12 * 7).map(|i| ((i * 37 % 23) as f32 - 11.0) / 13.0).collect();
+    let b: Vec<f32> = (0..7).map(|i| i as f32 / 5.0 - 0.6).collect();
+    let w = g.constant(Tensor::from_f32(vec![12, 7], w).unwrap());
+    let b = g.constant(Tensor::from_f32(vec![7], b).unwrap());
+    let mm = g.matmul(x, w).unwrap();
+    let add = g.add(mm, b).unwrap();
+    let out = g.gelu(add).unwrap();
+    let graph = Arc::new(g.build(&[out]).unwrap());
+    let xs: Vec<f32> = (0..2 * 5 * 12).map(|i| ((i * 29 % 31) as f32 - 15.0) / 9.0).collect();
+    let input = [Tensor::from_f32(vec![2, 5, 12], xs).unwrap()];
+    let cpu = CpuBackend::new().run(&graph, &input).unwrap().remove(0).to_f32_vec();
+    for v in variants::available(&gpu(None).granted()) {
+        let be = gpu(Some(&v));
+        let kernels = be.dispatches(&graph).unwrap();
+        assert_eq!(kernels.len(), 1, "variant {v}: {kernels:?}");
+        assert!(kernels[0].starts_with("matmul"), "{kernels:?}");
+        let got = pollster::block_on(be.run(&graph, &input)).unwrap().remove(0).to_f32_vec();
+        let tol = if v == "f16" { 2e-2 } else { 1e-5 };
+        for (g, c) in got.iter().zip(&cpu) {
+            assert!((g - c).abs() <= tol * (1.0 + c.abs()), "variant {v}: {g} vs {c}");
+        }
+    }
+}
+
+#[test]
+fn a_destroyed_device_is_replaced_on_the_next_embed() {
+    let e = embedder(None);
+    let want = pollster::block_on(e.embed_async(&["the device goes away"])).unwrap();
+    e.webgpu().unwrap().destroy_device();
+    let got = pollster::block_on(e.embed_async(&["the device goes away"])).expect("the next embed works");
+    assert_eq!(e.webgpu().unwrap().stats().devices, 2);
+    let diff = got[0].iter().zip(&want[0]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(diff <= 1e-6, "same result on the new device: {diff}");
+}
+
+#[test]
+fn bad_ids_and_shapes_are_errors_not_panics() {
+    let mut g = GraphBuilder::new();
+    let table = g.constant(Tensor::from_f32(vec![4, 3], (0..12).map(|i| i as f32).collect()).unwrap());
+    let ids = g.input("ids", &[2], DType::I32);
+    let out = g.gather(table, ids).unwrap();
+    let graph = Arc::new(g.build(&[out]).unwrap());
+    let be = gpu(None);
+    let err = pollster::block_on(be.run(&graph, &[Tensor::from_i32(vec![2], vec![1, 9]).unwrap()])).unwrap_err();
+    assert_eq!(err.code(), "invalid_argument", "{err}");
+    assert!(err.to_string().contains("index 9"), "{err}");
+    let err = pollster::block_on(be.run(&graph, &[Tensor::from_i32(vec![3], vec![1, 2, 3]).unwrap()])).unwrap_err();
+    assert_eq!(err.code(), "shape_mismatch", "{err}");
+    let ok = pollster::block_on(be.run(&graph, &[Tensor::from_i32(vec![2], vec![3, 0]).unwrap()])).unwrap();
+    assert_eq!(ok[0].to_f32_vec(), vec![9.0, 10.0, 11.0, 0.0, 1.0, 2.0], "the next run works");
+}
