@@ -13,24 +13,6 @@ override WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn erf(v: f32) -> f32 {
-    let s = sign(v);
-    let av = abs(v);
-    let t = 1.0 / (1.0 + 0.3275911 * av);
-    let q = ((((1.0614054 * t - 1.4531521) * t + 1.4214138) * t - 0.28449674) * t + 0.2548296) * t;
-    return s * (1.0 - q * exp(-av * av));
-}
-
-fn activate(v: f32, kind: u32) -> f32 {
-    switch kind {
-        case 1u: { return 0.5 * v * (1.0 + erf(v * 0.70710678)); }
-        case 2u: { return 0.5 * v * (1.0 + tanh(clamp(0.7978846 * (v + 0.044715 * v * v * v), -15.0, 15.0))); }
-        case 3u: { return max(v, 0.0); }
-        case 4u: { return v / (1.0 + exp(-v)); }
-        case 5u: { return tanh(clamp(v, -15.0, 15.0)); }
-        default: { return v; }
-    }
-}
 
 // Large tensors take a 2-D grid; this is the flat index either way.
 fn flat(gid: vec3<u32>, groups: vec3<u32>) -> u32 {

@@ -17,24 +17,6 @@ override WG: u32 = 64u;
 
 var<workgroup> partial: array<vec4<f32>, 256>;
 
-fn erf(x: f32) -> f32 {
-    let s = sign(x);
-    let ax = abs(x);
-    let t = 1.0 / (1.0 + 0.3275911 * ax);
-    let y = ((((1.0614054 * t - 1.4531521) * t + 1.4214138) * t - 0.28449674) * t + 0.2548296) * t;
-    return s * (1.0 - y * exp(-ax * ax));
-}
-
-fn activate(x: f32, kind: u32) -> f32 {
-    switch kind {
-        case 1u: { return 0.5 * x * (1.0 + erf(x * 0.70710678)); }
-        case 2u: { return 0.5 * x * (1.0 + tanh(clamp(0.7978846 * (x + 0.044715 * x * x * x), -15.0, 15.0))); }
-        case 3u: { return max(x, 0.0); }
-        case 4u: { return x / (1.0 + exp(-x)); }
-        case 5u: { return tanh(clamp(x, -15.0, 15.0)); }
-        default: { return x; }
-    }
-}
 
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
     if p[3] == 1u { return a[base + k * p[0] + m]; }

@@ -20,7 +20,7 @@ fn backend(variant: Option<&str>) -> WebGpuBackend {
 
 /// Runs every fixture case (matmuls also with a constant right operand) on `gpu`;
 /// returns the cases checked and the failures.
-fn check_all(gpu: &WebGpuBackend, tol: f64, only_const_matmul: bool) -> (usize, Vec<String>) {
+fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String>) {
     let fx = common::fixture();
     let cpu = CpuBackend::new();
     let mut checked = 0;
@@ -30,10 +30,8 @@ fn check_all(gpu: &WebGpuBackend, tol: f64, only_const_matmul: bool) -> (usize, 
         if c.op == "matmul" && c.inputs[1].shape.len() == 2 {
             variants_of_case.push(vec![1]);
         }
-        if only_const_matmul {
-            variants_of_case.retain(|v| !v.is_empty());
-        }
         for constants in variants_of_case {
+            let tol = if f16_weights && !constants.is_empty() { 2e-2 } else { 1e-4 };
             let graph = Arc::new(common::build(c, &constants).unwrap());
             let inputs: Vec<Tensor> =
                 c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
@@ -74,8 +72,7 @@ fn every_op_on_every_variant_matches_the_cpu_backend() {
     let mut failures = vec![];
     for v in variants::available(&granted) {
         let gpu = backend(Some(&v));
-        let (tol, only_const) = if v == "f16" { (2e-2, true) } else { (1e-4, false) };
-        let (n, f) = check_all(&gpu, tol, only_const);
+        let (n, f) = check_all(&gpu, v == "f16");
         lines.push(format!("webgpu native ({}) variant {v}: {n} cases checked, {} failed", gpu.adapter(), f.len()));
         failures.extend(f.into_iter().map(|f| format!("[{v}] {f}")));
     }

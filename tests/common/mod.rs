@@ -1,5 +1,7 @@
 //! Shared by the reference tests: loads the numpy fixtures and runs one case as a one-op
 //! graph on every CPU kernel path this build has.
+// Each test binary that includes this module uses only part of it.
+#![allow(dead_code)]
 
 use ipfs_accelerate::backend::cpu::{CpuBackend, Path};
 use ipfs_accelerate::graph::{ConvParams, GraphBuilder, NodeId};

@@ -10,7 +10,7 @@ pub fn source(file: &str) -> Option<&'static str> {
     Some(match file {
         "matmul.wgsl" => include_str!("../../../shaders/matmul.wgsl"),
         "matmul_subgroup.wgsl" => include_str!("../../../shaders/matmul_subgroup.wgsl"),
-        "matmul_f16.wgsl" => include_str!("../../../shaders/matmul_f16.wgsl"),
+        "activation.wgsl" => include_str!("../../../shaders/activation.wgsl"),
         "elementwise.wgsl" => include_str!("../../../shaders/elementwise.wgsl"),
         "copy.wgsl" => include_str!("../../../shaders/copy.wgsl"),
         "softmax.wgsl" => include_str!("../../../shaders/softmax.wgsl"),
@@ -23,25 +23,34 @@ pub fn source(file: &str) -> Option<&'static str> {
     })
 }
 
-/// The kernel text as this platform's WGSL compiler takes it. Naga (native wgpu, and
-/// Firefox) has the subgroup builtins but rejects the `enable subgroups;` directive that
-/// Tint (Chromium) requires, so the directive is dropped for naga.
-fn for_compiler(text: &str) -> String {
-    if cfg!(target_arch = "wasm32") {
-        return text.to_string();
+/// The full text of a kernel: kernels that call `activate` get activation.wgsl appended;
+/// `f16` makes B's element type (`alias WT`) f16 and enables the extension. Naga (native
+/// wgpu, and Firefox) has the subgroup builtins but rejects the `enable subgroups;`
+/// directive that Tint (Chromium) requires, so natively the directive is dropped.
+pub fn assemble(file: &str, f16: bool) -> Option<String> {
+    let mut text = source(file)?.to_string();
+    if text.contains("activate(") && file != "activation.wgsl" {
+        text.push('\n');
+        text.push_str(source("activation.wgsl")?);
     }
-    text.lines().filter(|l| l.trim() != "enable subgroups;").collect::<Vec<_>>().join("\n")
+    if f16 {
+        text = format!("enable f16;\n{}", text.replace("alias WT = f32;", "alias WT = f16;"));
+    }
+    if !cfg!(target_arch = "wasm32") {
+        text = text.lines().filter(|l| l.trim() != "enable subgroups;").collect::<Vec<_>>().join("\n");
+    }
+    Some(text)
 }
 
 /// Override constants, as WGSL names and values.
 pub type Knobs = Vec<(String, f64)>;
 
-type Key = (String, &'static str, Vec<(String, u64)>);
+type Key = (String, bool, &'static str, Vec<(String, u64)>);
 
 /// Shader modules and pipelines made on one device.
 #[derive(Default)]
 pub struct Pipelines {
-    modules: Mutex<HashMap<String, wgpu::ShaderModule>>,
+    modules: Mutex<HashMap<(String, bool), wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<Key, Arc<wgpu::ComputePipeline>>>,
 }
 
@@ -50,24 +59,25 @@ impl Pipelines {
         &self,
         device: &wgpu::Device,
         file: &str,
+        f16: bool,
         entry: &'static str,
         knobs: &Knobs,
     ) -> Result<Arc<wgpu::ComputePipeline>> {
-        let key: Key = (file.to_string(), entry, knobs.iter().map(|(n, v)| (n.clone(), v.to_bits())).collect());
+        let key: Key = (file.to_string(), f16, entry, knobs.iter().map(|(n, v)| (n.clone(), v.to_bits())).collect());
         let mut pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = pipelines.get(&key) {
             return Ok(p.clone());
         }
         let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
-        let module = match modules.get(file) {
+        let module = match modules.get(&(file.to_string(), f16)) {
             Some(m) => m.clone(),
             None => {
-                let text = source(file).ok_or_else(|| Error::GpuError(format!("no kernel named {file}")))?;
+                let text = assemble(file, f16).ok_or_else(|| Error::GpuError(format!("no kernel named {file}")))?;
                 let m = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(file),
-                    source: wgpu::ShaderSource::Wgsl(for_compiler(text).into()),
+                    source: wgpu::ShaderSource::Wgsl(text.into()),
                 });
-                modules.insert(file.to_string(), m.clone());
+                modules.insert((file.to_string(), f16), m.clone());
                 m
             }
         };

@@ -7,6 +7,7 @@ mod device;
 mod kernels;
 mod plan;
 mod pool;
+mod profile;
 pub mod variants;
 mod weights;
 
@@ -58,6 +59,10 @@ pub struct WebGpuBackend {
     opts: GpuOptions,
     state: Mutex<Option<State>>,
     stats: Mutex<GpuStats>,
+    /// Whether runs record per-dispatch timestamps (where the device has them).
+    profiling: std::sync::atomic::AtomicBool,
+    /// The last profiled run: (kernel file, GPU milliseconds) per dispatch.
+    last_profile: Mutex<Vec<(&'static str, f64)>>,
 }
 
 /// Plans kept at most; past it the oldest shapes are compiled again when seen.
@@ -81,7 +86,13 @@ impl WebGpuBackend {
     pub async fn new(opts: GpuOptions) -> Result<Self> {
         let state = make_state(&opts).await?;
         let stats = GpuStats { devices: 1, ..Default::default() };
-        Ok(WebGpuBackend { opts, state: Mutex::new(Some(state)), stats: Mutex::new(stats) })
+        Ok(WebGpuBackend {
+            opts,
+            state: Mutex::new(Some(state)),
+            stats: Mutex::new(stats),
+            profiling: false.into(),
+            last_profile: Mutex::new(vec![]),
+        })
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
@@ -118,6 +129,19 @@ impl WebGpuBackend {
     /// needed): what tests check fusion with.
     pub fn dispatches(&self, graph: &Arc<Graph>) -> Result<Vec<&'static str>> {
         Ok(self.plan(graph)?.1.steps.iter().map(|s| s.kernel).collect())
+    }
+
+    /// Turns per-dispatch GPU timing on or off; false where the device has no timestamp
+    /// queries.
+    pub fn set_profiling(&self, on: bool) -> bool {
+        let ok = on && self.granted().contains(&"timestamp-query");
+        self.profiling.store(ok, std::sync::atomic::Ordering::Relaxed);
+        ok
+    }
+
+    /// GPU milliseconds per dispatch of the last profiled run, with its kernel file.
+    pub fn last_profile(&self) -> Vec<(&'static str, f64)> {
+        self.last_profile.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// Destroys the device, as a driver reset would: the next run must make a new one.
@@ -161,21 +185,40 @@ impl WebGpuBackend {
             }
         }
         let sizes: Vec<u64> = plan.outputs.iter().map(|(_, d, _)| (d.iter().product::<usize>() * 4) as u64).collect();
-        let total: u64 = sizes.iter().sum::<u64>().max(4);
+        let out_bytes: u64 = sizes.iter().sum();
+        let profiler = self
+            .profiling
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| profile::Profiler::new(&gpu.device, plan.steps.len()));
+        let total = out_bytes + profiler.as_ref().map_or(0, |p| p.bytes());
         let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size: total,
+            size: total.max(4),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("run") });
-        {
-            let mut pass =
-                enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("graph"), timestamp_writes: None });
-            for s in &plan.steps {
-                pass.set_pipeline(&s.pipeline);
-                pass.set_bind_group(0, &s.bind_group, &[]);
-                pass.dispatch_workgroups(s.groups.0, s.groups.1, s.groups.2);
+        match &profiler {
+            // Timed: a pass per dispatch, each with its own timestamps.
+            Some(p) => {
+                for (i, s) in plan.steps.iter().enumerate() {
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(s.kernel),
+                        timestamp_writes: p.writes(i),
+                    });
+                    pass.set_pipeline(&s.pipeline);
+                    pass.set_bind_group(0, &s.bind_group, &[]);
+                    pass.dispatch_workgroups(s.groups.0, s.groups.1, s.groups.2);
+                }
+            }
+            None => {
+                let mut pass = enc
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("graph"), timestamp_writes: None });
+                for s in &plan.steps {
+                    pass.set_pipeline(&s.pipeline);
+                    pass.set_bind_group(0, &s.bind_group, &[]);
+                    pass.dispatch_workgroups(s.groups.0, s.groups.1, s.groups.2);
+                }
             }
         }
         let mut at = 0;
@@ -184,6 +227,9 @@ impl WebGpuBackend {
                 enc.copy_buffer_to_buffer(buf, 0, &readback, at, n);
             }
             at += n;
+        }
+        if let Some(p) = &profiler {
+            p.encode(&mut enc, &readback, out_bytes);
         }
         gpu.queue.submit([enc.finish()]);
         self.count(|c| c.submissions += 1);
@@ -212,6 +258,12 @@ impl WebGpuBackend {
                 DType::F32 => Tensor::from_f32(dims.clone(), bytemuck::pod_collect_to_vec(bytes))?,
                 DType::I32 => Tensor::from_i32(dims.clone(), bytemuck::pod_collect_to_vec(bytes))?,
             });
+        }
+        if profiler.is_some() {
+            let ms =
+                profile::durations(&view[out_bytes as usize..], gpu.queue.get_timestamp_period(), plan.steps.len());
+            let named = plan.steps.iter().map(|s| s.kernel).zip(ms).collect();
+            *self.last_profile.lock().unwrap_or_else(|p| p.into_inner()) = named;
         }
         drop(view);
         readback.unmap();

@@ -48,6 +48,8 @@ struct Val {
 /// A dispatch before its bind group exists.
 struct Pending {
     file: &'static str,
+    /// B's elements are f16 (the f16 matmul variant).
+    f16: bool,
     entry: &'static str,
     knobs: Knobs,
     params: Vec<u32>,
@@ -162,7 +164,7 @@ fn fusions(g: &Graph, readers: &[usize]) -> HashMap<usize, (usize, u32, usize)> 
 impl Compiler<'_> {
     fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
         let max = self.limits.max_storage_buffer_binding_size;
-        if bytes > max as u64 {
+        if bytes > max {
             return Err(Error::GpuError(format!(
                 "{what} needs {bytes} bytes, more than this device's maxStorageBufferBindingSize of {max}; \
                  splitting a tensor across bindings is not implemented yet"
@@ -210,16 +212,16 @@ impl Compiler<'_> {
     ) {
         let bufs = bufs.into_iter().map(Some).collect();
         let knobs = variants::knobs(file);
-        self.pending.push(Pending { file, entry, knobs, params, bufs, groups });
+        self.pending.push(Pending { file, f16: false, entry, knobs, params, bufs, groups });
     }
 
     fn wg(&self, file: &str) -> usize {
         variants::knobs(file).iter().find(|(n, _)| n == "WG").map_or(64, |(_, v)| *v as usize)
     }
 
-    fn constant(&mut self, t: &Tensor, f16: bool) -> Result<usize> {
+    fn constant(&mut self, t: &Tensor, f16: bool, transpose: bool) -> Result<usize> {
         self.check_size("a weight", (t.numel() * if f16 { 2 } else { 4 }) as u64)?;
-        let b = self.weights.get(self.device, t, f16);
+        let b = self.weights.get(self.device, t, f16, transpose);
         Ok(self.shared(b))
     }
 
@@ -257,20 +259,15 @@ pub fn compile(
     }
     let is_output = |i: usize| g.outputs.iter().any(|o| o.index() == i);
     let fused = fusions(g, &readers);
-    // Nodes folded into a fused matmul, and the node whose value each fused dispatch makes.
+    // Nodes folded into a fused matmul: the bias add, and the activation after it.
     let mut absorbed = vec![false; g.nodes.len()];
-    for &(bias, _, end) in fused.values() {
-        let _ = bias;
+    for &(_, act, end) in fused.values() {
         absorbed[end] = true;
-    }
-    for (&mm, &(_, act, end)) in &fused {
         if act != 0 {
-            // The add between the matmul and the activation.
             if let Some(add) = g.nodes[end].inputs.first() {
                 absorbed[add.index()] = true;
             }
         }
-        let _ = mm;
     }
     let mut c = Compiler {
         device,
@@ -356,7 +353,7 @@ pub fn compile(
     let mut steps = vec![];
     for (p, off) in c.pending.iter().zip(offsets) {
         let (file, knobs) = (p.file, &p.knobs);
-        let pipeline = pipelines.get(device, file, p.entry, knobs)?;
+        let pipeline = pipelines.get(device, file, p.f16, p.entry, knobs)?;
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -398,7 +395,7 @@ fn node_value(
     let arg = |c: &mut Compiler, k: usize, f16: bool| -> Result<Val> {
         let id = node.inputs[k];
         match (&g.node(id).op, &vals[id.index()]) {
-            (Op::Constant(t), _) => Ok(Val { buf: c.constant(t, f16)?, dims: t.dims().to_vec() }),
+            (Op::Constant(t), _) => Ok(Val { buf: c.constant(t, f16, false)?, dims: t.dims().to_vec() }),
             (_, Some(v)) => Ok(v.clone()),
             _ => Err(Error::InvalidGraph(format!("node {i} reads a value already released"))),
         }
@@ -447,12 +444,20 @@ fn node_value(
         }
         Op::MatMul { transpose_a, transpose_b } => {
             let const_b = matches!(g.node(node.inputs[1]).op, Op::Constant(_));
-            let use_f16 = c.variant.name == "f16" && const_b;
+            let use_f16 = c.variant.form.f16_weights() && const_b;
             let a = arg(c, 0, false)?;
-            let b = arg(c, 1, use_f16)?;
+            // A constant 2-D weight read transposed is uploaded transposed once instead,
+            // so the kernel reads B along rows.
+            let (b, transpose_b) = match &g.node(node.inputs[1]).op {
+                Op::Constant(t) if *transpose_b && t.dims().len() == 2 => {
+                    let d = t.dims();
+                    (Val { buf: c.constant(t, use_f16, true)?, dims: vec![d[1], d[0]] }, &false)
+                }
+                _ => (arg(c, 1, use_f16)?, transpose_b),
+            };
             let (bias, act) = match fused.get(&i) {
                 Some(&(bias, act, _)) => match &g.nodes[bias].op {
-                    Op::Constant(t) => (Some(c.constant(t, false)?), act),
+                    Op::Constant(t) => (Some(c.constant(t, false, false)?), act),
                     _ => (None, 0),
                 },
                 None => (None, 0),
@@ -472,10 +477,8 @@ fn node_value(
                     .map(|d| if d < pad || own[d - pad] == 1 { 0 } else { (st[d - pad] * mat) as u32 })
                     .collect()
             };
-            let mut p = vec![m, n, k, *transpose_a as usize, *transpose_b as usize]
-                .iter()
-                .map(|&x| x as u32)
-                .collect::<Vec<_>>();
+            let mut p =
+                [m, n, k, *transpose_a as usize, *transpose_b as usize].iter().map(|&x| x as u32).collect::<Vec<_>>();
             p.extend([act, bias.is_some() as u32, batch.len() as u32]);
             p.extend(padded(&u32s(batch), 4));
             p.extend(padded(&bstrides(&a.dims, m * k), 4));
@@ -504,6 +507,7 @@ fn node_value(
             };
             c.pending.push(Pending {
                 file,
+                f16: use_f16,
                 entry: "main",
                 knobs: form.knobs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                 params: p,
@@ -540,6 +544,7 @@ fn node_value(
             // `y` (binding 2) is unused by `unary`, so its pipeline's layout has no such binding.
             c.pending.push(Pending {
                 file: "elementwise.wgsl",
+                f16: false,
                 entry: "unary",
                 knobs: variants::knobs("elementwise.wgsl"),
                 params: vec![numel as u32, act_code(*op)],
@@ -552,7 +557,7 @@ fn node_value(
             let x = arg(c, 0, false)?;
             let mask = if node.inputs.len() > 1 { Some(arg(c, 1, false)?) } else { None };
             let n = node.shape.last();
-            let rows = if n == 0 { 0 } else { numel / n };
+            let rows = numel.checked_div(n).unwrap_or(0);
             let mut p = vec![rows as u32, n as u32, mask.is_some() as u32, dims.len() as u32];
             p.extend(padded(&u32s(&dims), 6));
             p.extend(padded(&mask.as_ref().map_or(vec![], |m| broadcast_strides(&m.dims, &dims)), 6));
@@ -566,7 +571,7 @@ fn node_value(
             let gm = arg(c, 1, false)?;
             let bt = arg(c, 2, false)?;
             let n = node.shape.last();
-            let rows = if n == 0 { 0 } else { numel / n };
+            let rows = numel.checked_div(n).unwrap_or(0);
             let out = c.alloc(numel)?;
             c.push(
                 "layer_norm.wgsl",

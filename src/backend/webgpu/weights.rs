@@ -6,8 +6,8 @@ use crate::tensor::{DType, Tensor};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Storage address, element offset, element count, stored as f16.
-type Key = (usize, usize, usize, bool);
+/// Storage address, element offset, element count, stored as f16, stored transposed.
+type Key = (usize, usize, usize, bool, bool);
 
 #[derive(Default)]
 pub struct Weights {
@@ -29,30 +29,35 @@ fn upload(device: &wgpu::Device, bytes: &[u8]) -> wgpu::Buffer {
     )
 }
 
-fn bytes_of(t: &Tensor, f16: bool) -> Vec<u8> {
+fn bytes_of(t: &Tensor, f16: bool, transpose: bool) -> Vec<u8> {
+    let f32s = || match t.permute(&[1, 0]) {
+        Ok(tt) if transpose => tt.to_f32_vec(),
+        _ => t.to_f32_vec(),
+    };
     match (t.dtype(), f16) {
         (DType::I32, _) => bytemuck::cast_slice(&t.to_i32_vec("constant").unwrap_or_default()).to_vec(),
         (DType::F32, true) => {
-            let h: Vec<u16> = t.to_f32_vec().iter().map(|&x| half::f16::from_f32(x).to_bits()).collect();
+            let h: Vec<u16> = f32s().iter().map(|&x| half::f16::from_f32(x).to_bits()).collect();
             bytemuck::cast_slice(&h).to_vec()
         }
-        (DType::F32, false) => bytemuck::cast_slice(&t.to_f32_vec()).to_vec(),
+        (DType::F32, false) => bytemuck::cast_slice(&f32s()).to_vec(),
     }
 }
 
 impl Weights {
-    /// The device buffer holding `t` (as f16 when asked), uploading it on first use.
-    pub fn get(&mut self, device: &wgpu::Device, t: &Tensor, f16: bool) -> wgpu::Buffer {
+    /// The device buffer holding `t` (as f16 when asked; a 2-D `t` transposed when asked,
+    /// so that a matmul reads a `[out, in]` weight along its rows), uploading it on first use.
+    pub fn get(&mut self, device: &wgpu::Device, t: &Tensor, f16: bool, transpose: bool) -> wgpu::Buffer {
         let shared = t.f32_storage().filter(|_| t.is_contiguous());
         let Some((storage, offset)) = shared else {
             // Small constants made by the graph itself (position ids, masks): not shared.
-            return upload(device, &bytes_of(t, f16));
+            return upload(device, &bytes_of(t, f16, transpose));
         };
-        let key = (Arc::as_ptr(storage) as usize, offset, t.numel(), f16);
+        let key = (Arc::as_ptr(storage) as usize, offset, t.numel(), f16, transpose);
         if let Some((_, b)) = self.map.get(&key) {
             return b.clone();
         }
-        let b = upload(device, &bytes_of(t, f16));
+        let b = upload(device, &bytes_of(t, f16, transpose));
         self.bytes += b.size();
         self.map.insert(key, (storage.clone(), b.clone()));
         b
