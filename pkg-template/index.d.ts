@@ -18,7 +18,9 @@ export interface IpfsAccelerateError extends Error {
     | 'disposed'
     | 'cache_corrupt'
     | 'quota_exceeded'
-    | 'store_failed';
+    | 'store_failed'
+    | 'gpu_device_lost'
+    | 'gpu_error';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;
   available?: number;
@@ -113,8 +115,12 @@ export interface LoadProgress {
 }
 
 export interface TextEmbedderOptions {
-  /** 'auto' (default) and 'wasm' run the WASM SIMD CPU backend. */
+  /** 'wasm' runs the WASM SIMD CPU backend, 'webgpu' the WebGPU backend; 'auto' (the
+   * default) asks `recommend()`. 'webnn' is not built yet (backend_unavailable). */
   backend?: 'auto' | 'wasm' | 'webgpu' | 'webnn';
+  /** With backend 'webgpu': force a shader variant instead of the variant table's choice
+   * ('tiled', 'subgroup' or 'f16'); one the adapter lacks is a backend_unavailable error. */
+  shaderVariant?: 'tiled' | 'subgroup' | 'f16';
   onProgress?: (p: LoadProgress) => void;
   /** Overrides the model's 1_Pooling/config.json; 'none' returns every token's vector. */
   pooling?: 'mean' | 'cls' | 'none';
@@ -145,9 +151,25 @@ export class TextEmbedder {
   backendReasons: string[];
   /** Where the files came from: the weight store or the network. */
   readonly loadedFrom: 'cache' | 'network';
+  /** On WebGPU: the adapter, shader variant, granted features and counters; else null. */
+  readonly gpuInfo: GpuInfo | null;
+  /** Destroys the GPU device as a driver reset would; the next embed makes a new one. */
+  loseDeviceForTesting(): void;
   /** Frees the model; later calls reject with code 'disposed'. */
   dispose(): void;
   free(): void;
+}
+
+export interface GpuInfo {
+  adapter: string;
+  shaderVariant: 'tiled' | 'subgroup' | 'f16';
+  /** Optional features the device was granted: 'shader-f16', 'subgroups', 'timestamp-query'. */
+  granted: string[];
+  /** Queue submissions and readbacks so far: one each per forward pass. */
+  submissions: number;
+  readbacks: number;
+  /** Devices made so far: more than one after a device loss. */
+  devices: number;
 }
 
 export interface WeightStoreOptions {

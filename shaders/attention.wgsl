@@ -29,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let scale = bitcast<f32>(p[8]);
     let qo = (bh * sq + i) * d;
     var acc: array<f32, 128>;
-    var m = -3.4028235e38;
+    var m = -0x1.fffffep+127f;
     var l = 0.0;
     for (var j = 0u; j < sk; j++) {
         if p[7] == 1u && mask[b * sk + j] == 0.0 { continue; }

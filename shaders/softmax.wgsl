@@ -48,21 +48,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     if row >= p[0] { return; }
     let n = p[1];
     let base = row * n;
-    var m = -3.4028235e38;
+    var m = -0x1.fffffep+127f;
     var any = false;
     for (var j = lid; j < n; j += WG) {
         let v = value(base + j);
-        if v > -3.4028235e38 { any = true; m = max(m, v); }
+        if v > -0x1.fffffep+127f { any = true; m = max(m, v); }
     }
-    let mx = reduce(lid, select(-3.4028235e38, m, any), true);
+    let mx = reduce(lid, select(-0x1.fffffep+127f, m, any), true);
     var s = 0.0;
     for (var j = lid; j < n; j += WG) {
         let v = value(base + j);
-        if v > -3.4028235e38 { s += exp(v - mx); }
+        if v > -0x1.fffffep+127f { s += exp(v - mx); }
     }
     let total = reduce(lid, s, false);
     for (var j = lid; j < n; j += WG) {
         let v = value(base + j);
-        if total > 0.0 && v > -3.4028235e38 { out[base + j] = exp(v - mx) / total; } else { out[base + j] = 0.0; }
+        if total > 0.0 && v > -0x1.fffffep+127f { out[base + j] = exp(v - mx) / total; } else { out[base + j] = 0.0; }
     }
 }

@@ -1,10 +1,10 @@
-//! Every op on the WebGPU backend natively (Vulkan; lavapipe on CI), on every matmul
-//! variant the device grants, against the CPU backend and the numpy float64 fixture.
+//! Every op on the WebGPU backend, on every matmul variant the device grants, against the
+//! CPU backend and the numpy float64 fixture (tests/fixtures/ops, from gen_ops.py next to
+//! it). Natively it runs on Vulkan (lavapipe on CI); compiled to wasm, in headless
+//! Chromium (SwiftShader) and Firefox (wgpu over lavapipe) through the browser's WebGPU.
 //! Tolerances: f32 kernels within atol 1e-4 + rtol 1e-4 of the CPU backend and within
-//! the fixture's own tolerance of numpy; the f16-weight matmul within 2e-2 (its weights
-//! are rounded to f16, 11 significant bits). Per-variant counts go to
-//! target/test-logs/webgpu-native.txt for the test summary.
-#![cfg(not(target_arch = "wasm32"))]
+//! the fixture's own tolerance of numpy; matmuls with f16-stored weights within 2e-2
+//! (11 significant bits). Each variant prints a `webgpu-count:` line for the summary.
 
 mod common;
 
@@ -12,31 +12,33 @@ use ipfs_accelerate::backend::cpu::CpuBackend;
 use ipfs_accelerate::backend::webgpu::{variants, GpuOptions, WebGpuBackend};
 use ipfs_accelerate::tensor::Tensor;
 use std::sync::Arc;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
-fn backend(variant: Option<&str>) -> WebGpuBackend {
+async fn backend(variant: Option<&str>) -> WebGpuBackend {
     let opts = GpuOptions { variant: variant.map(String::from), ..Default::default() };
-    pollster::block_on(WebGpuBackend::new(opts)).expect("a WebGPU adapter (lavapipe: mesa-vulkan-drivers)")
+    WebGpuBackend::new(opts).await.expect("a WebGPU adapter (natively lavapipe: mesa-vulkan-drivers)")
 }
 
 /// Runs every fixture case (matmuls also with a constant right operand) on `gpu`;
 /// returns the cases checked and the failures.
-fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String>) {
+async fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String>) {
     let fx = common::fixture();
     let cpu = CpuBackend::new();
     let mut checked = 0;
     let mut failures = vec![];
     for c in &fx.cases {
-        let mut variants_of_case: Vec<Vec<usize>> = vec![vec![]];
+        let mut forms: Vec<Vec<usize>> = vec![vec![]];
         if c.op == "matmul" && c.inputs[1].shape.len() == 2 {
-            variants_of_case.push(vec![1]);
+            forms.push(vec![1]);
         }
-        for constants in variants_of_case {
+        for constants in forms {
             let tol = if f16_weights && !constants.is_empty() { 2e-2 } else { 1e-4 };
             let graph = Arc::new(common::build(c, &constants).unwrap());
             let inputs: Vec<Tensor> =
                 c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
             let want_cpu = cpu.run(&graph, &inputs).unwrap().remove(0).to_f32_vec();
-            let got = match pollster::block_on(gpu.run(&graph, &inputs)) {
+            let got = match gpu.run(&graph, &inputs).await {
                 Ok(mut o) => o.remove(0),
                 Err(e) => {
                     failures.push(format!("{} (constants {constants:?}): {e}", c.name));
@@ -62,23 +64,47 @@ fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String>) {
     (checked, failures)
 }
 
-#[test]
-fn every_op_on_every_variant_matches_the_cpu_backend() {
-    let probe = backend(None);
-    let granted = probe.granted();
-    eprintln!("adapter {}; granted {granted:?}", probe.adapter());
-    drop(probe);
+/// Checks every granted variant; returns one summary line per variant.
+async fn every_variant() -> Vec<String> {
+    let granted = backend(None).await.granted();
     let mut lines = vec![];
     let mut failures = vec![];
     for v in variants::available(&granted) {
-        let gpu = backend(Some(&v));
-        let (n, f) = check_all(&gpu, v == "f16");
-        lines.push(format!("webgpu native ({}) variant {v}: {n} cases checked, {} failed", gpu.adapter(), f.len()));
+        let gpu = backend(Some(&v)).await;
+        let (n, f) = check_all(&gpu, v == "f16").await;
+        lines.push(format!(
+            "webgpu-count: ops on {} variant {v}: {n} cases checked, {} failed",
+            gpu.adapter(),
+            f.len()
+        ));
         failures.extend(f.into_iter().map(|f| format!("[{v}] {f}")));
     }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    // Forcing a variant the device lacks is a clear error, not a fallback.
+    for v in
+        ["tiled", "subgroup", "f16"].into_iter().filter(|v| !variants::available(&granted).contains(&v.to_string()))
+    {
+        let err = WebGpuBackend::new(GpuOptions { variant: Some(v.into()), ..Default::default() }).await.err();
+        assert_eq!(err.map(|e| e.code()), Some("backend_unavailable"), "forcing {v}");
+    }
+    lines
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn every_op_on_every_variant_matches_the_cpu_backend() {
+    let lines = pollster::block_on(every_variant());
+    // cargo test hides a passing test's output, so the summary reads this file.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-logs");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("webgpu-native.txt"), lines.join("\n") + "\n").unwrap();
-    eprintln!("{}", lines.join("\n"));
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    let text: String = lines.iter().map(|l| format!("{l} (native)\n")).collect();
+    std::fs::write(dir.join("webgpu-native.txt"), text).unwrap();
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+async fn every_op_on_every_variant_matches_the_cpu_backend() {
+    for l in every_variant().await {
+        console_log!("{l}");
+    }
 }

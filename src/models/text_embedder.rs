@@ -6,7 +6,6 @@ use super::files::{parse_json, ModelFiles, CONFIG, SENTENCE_BERT};
 use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::backend::cpu::CpuBackend;
-#[cfg(not(target_arch = "wasm32"))]
 use crate::backend::webgpu::WebGpuBackend;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
@@ -58,7 +57,6 @@ pub struct TextEmbedder {
     truncation: Truncation,
     cpu: CpuBackend,
     /// When set, `embed_async` runs the model here instead of on the CPU.
-    #[cfg(not(target_arch = "wasm32"))]
     gpu: Option<WebGpuBackend>,
     graphs: Mutex<HashMap<(usize, usize), Arc<Graph>>>,
 }
@@ -94,20 +92,17 @@ impl TextEmbedder {
             normalize: opts.normalize.unwrap_or(pc.normalize),
             truncation: opts.truncation,
             cpu: CpuBackend::new(),
-            #[cfg(not(target_arch = "wasm32"))]
             gpu: None,
             graphs: Mutex::new(HashMap::new()),
         })
     }
 
     /// Runs the model on `gpu` from now on (through `embed_async`).
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn set_webgpu(&mut self, gpu: WebGpuBackend) {
         self.gpu = Some(gpu);
     }
 
     /// The WebGPU backend running the model, if one was set.
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn webgpu(&self) -> Option<&WebGpuBackend> {
         self.gpu.as_ref()
     }
@@ -164,7 +159,6 @@ impl TextEmbedder {
     /// Like `embed`, on the WebGPU backend when one was set (the CPU otherwise). Each
     /// batch is one queue submission and one asynchronous readback.
     pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        #[cfg(not(target_arch = "wasm32"))]
         if let Some(gpu) = &self.gpu {
             let (encoded, batches) = self.batches(texts)?;
             let mut out = vec![Vec::new(); texts.len()];

@@ -4,35 +4,48 @@ use super::error::to_js;
 use super::model_source::load_model_files;
 use super::options::{bool_field, check_options, field, function_field, string_field};
 use super::weight_store::store_for;
+use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, Pooling, TextEmbedder, Truncation};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(js_name = TextEmbedder)]
 pub struct JsTextEmbedder {
-    inner: Option<TextEmbedder>,
+    /// Shared with in-flight WebGPU embeds, which outlive the call that started them.
+    inner: Option<Rc<TextEmbedder>>,
     backend: String,
     loaded_from: &'static str,
 }
 
-/// The backend a load asks for; only the CPU (wasm SIMD) backend is built so far.
+/// The backend a load asks for: the CPU (wasm SIMD) backend or WebGPU; WebNN is not
+/// built yet.
 fn choose_backend(requested: Option<String>) -> Result<String> {
     match requested.as_deref().unwrap_or("auto") {
         "auto" | "wasm" | "cpu" => Ok("wasm".into()),
-        b @ ("webgpu" | "webnn") => {
-            Err(Error::BackendUnavailable(format!("{b} (not built yet; use 'wasm' or 'auto')")))
-        }
+        "webgpu" => Ok("webgpu".into()),
+        "webnn" => Err(Error::BackendUnavailable("webnn (not built yet; use 'wasm', 'webgpu' or 'auto')".into())),
         other => {
             Err(Error::arg("TextEmbedder.load", format!("backend '{other}' is not one of auto, wasm, webgpu, webnn")))
         }
     }
 }
 
-fn parse_options(opts: &JsValue) -> Result<(EmbedderOptions, String, Option<js_sys::Function>)> {
+/// What a load asked for.
+struct LoadOptions {
+    embedder: EmbedderOptions,
+    backend: String,
+    progress: Option<js_sys::Function>,
+    /// A forced WebGPU shader variant ("tiled", "subgroup", "f16").
+    shader_variant: Option<String>,
+}
+
+fn parse_options(opts: &JsValue) -> Result<LoadOptions> {
     const OP: &str = "TextEmbedder.load";
     check_options(OP, opts)?;
     let backend = choose_backend(string_field(OP, opts, "backend")?)?;
+    let shader_variant = string_field(OP, opts, "shaderVariant")?;
     let progress = function_field(OP, opts, "onProgress")?;
     let normalize =
         if field(opts, "normalize").is_undefined() { None } else { Some(bool_field(OP, opts, "normalize", true)?) };
@@ -44,7 +57,7 @@ fn parse_options(opts: &JsValue) -> Result<(EmbedderOptions, String, Option<js_s
             .transpose()?
             .unwrap_or_default(),
     };
-    Ok((o, backend, progress))
+    Ok(LoadOptions { embedder: o, backend, progress, shader_variant })
 }
 
 #[wasm_bindgen(js_class = TextEmbedder)]
@@ -52,16 +65,28 @@ impl JsTextEmbedder {
     /// Loads `config.json`, `tokenizer.json`, `model.safetensors` (and the
     /// sentence-transformers pooling configs when present) from `baseUrl`, through the
     /// weight store: from IndexedDB when it holds the model, else downloaded into it.
-    /// Options: `{ backend, onProgress({file, loaded, total}), pooling, normalize,
-    /// truncation, cache = true, store }`.
+    /// Options: `{ backend ('auto' | 'wasm' | 'webgpu'), shaderVariant, onProgress({file,
+    /// loaded, total}), pooling, normalize, truncation, cache = true, store }`.
     pub async fn load(base_url: JsValue, opts: JsValue) -> std::result::Result<JsTextEmbedder, JsValue> {
         let base =
             base_url.as_string().ok_or_else(|| to_js(Error::arg("TextEmbedder.load", "baseUrl must be a string")))?;
-        let (o, backend, progress) = parse_options(&opts).map_err(to_js)?;
+        let lo = parse_options(&opts).map_err(to_js)?;
+        // The device first: without one there is no point downloading the model.
+        let gpu = match lo.backend.as_str() {
+            "webgpu" => Some(
+                WebGpuBackend::new(GpuOptions { variant: lo.shader_variant.clone(), ..Default::default() })
+                    .await
+                    .map_err(to_js)?,
+            ),
+            _ => None,
+        };
         let store = store_for("TextEmbedder.load", &opts).await.map_err(to_js)?;
-        let (files, origin) = load_model_files(&base, store.as_deref(), progress.as_ref()).await.map_err(to_js)?;
-        let inner = TextEmbedder::from_files(files, &o).map_err(to_js)?;
-        Ok(JsTextEmbedder { inner: Some(inner), backend, loaded_from: origin.name() })
+        let (files, origin) = load_model_files(&base, store.as_deref(), lo.progress.as_ref()).await.map_err(to_js)?;
+        let mut inner = TextEmbedder::from_files(files, &lo.embedder).map_err(to_js)?;
+        if let Some(gpu) = gpu {
+            inner.set_webgpu(gpu);
+        }
+        Ok(JsTextEmbedder { inner: Some(Rc::new(inner)), backend: lo.backend, loaded_from: origin.name() })
     }
 
     /// Where the files came from: "cache" (the weight store) or "network".
@@ -70,41 +95,87 @@ impl JsTextEmbedder {
         self.loaded_from.to_string()
     }
 
-    fn get(&self) -> Result<&TextEmbedder> {
+    fn get(&self) -> Result<&Rc<TextEmbedder>> {
         self.inner.as_ref().ok_or(Error::Disposed("TextEmbedder"))
     }
 
-    /// `embed(texts: string[]) → Promise<Float32Array[]>`; options `{}` reserved.
+    /// `embed(texts: string[]) → Promise<Float32Array[]>`; options `{}` reserved. On the
+    /// CPU the work happens before the promise returns; on WebGPU it settles when the
+    /// device has finished.
     pub fn embed(&self, texts: JsValue) -> js_sys::Promise {
-        match self.embed_now(&texts) {
-            Ok(v) => js_sys::Promise::resolve(&v),
-            Err(e) => js_sys::Promise::reject(&to_js(e)),
+        let (e, owned) = match self.get().cloned().and_then(|e| Ok((e, texts_of(&texts)?))) {
+            Ok(v) => v,
+            Err(err) => return js_sys::Promise::reject(&to_js(err)),
+        };
+        if e.webgpu().is_none() {
+            let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+            return match e.embed(&refs) {
+                Ok(v) => js_sys::Promise::resolve(&to_arrays(v)),
+                Err(err) => js_sys::Promise::reject(&to_js(err)),
+            };
         }
+        wasm_bindgen_futures::future_to_promise(async move {
+            let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+            e.embed_async(&refs).await.map(to_arrays).map_err(to_js)
+        })
     }
 
-    fn embed_now(&self, texts: &JsValue) -> Result<JsValue> {
-        let e = self.get()?;
-        let arr =
-            texts.dyn_ref::<js_sys::Array>().ok_or_else(|| Error::arg("embed", "texts must be an array of strings"))?;
-        let owned: Vec<String> = arr
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                v.as_string().ok_or_else(|| {
-                    let kind = v.js_typeof().as_string().unwrap_or_default();
-                    let kind = if v.is_null() { "null".into() } else { kind };
-                    Error::arg("embed", format!("texts[{i}] is a {kind}, not a string"))
-                })
+    /// The WebGPU shader variant in use and what the device granted; null on the CPU.
+    #[wasm_bindgen(getter, js_name = gpuInfo)]
+    pub fn gpu_info(&self) -> JsValue {
+        let Some(g) = self.inner.as_ref().and_then(|e| e.webgpu()) else { return JsValue::NULL };
+        let o = js_sys::Object::new();
+        let granted: js_sys::Array = g.granted().iter().map(|f| JsValue::from_str(f)).collect();
+        let s = g.stats();
+        for (k, v) in [
+            ("adapter", JsValue::from_str(&g.adapter())),
+            ("shaderVariant", JsValue::from_str(&g.variant())),
+            ("granted", granted.into()),
+            ("submissions", JsValue::from_f64(s.submissions as f64)),
+            ("readbacks", JsValue::from_f64(s.readbacks as f64)),
+            ("devices", JsValue::from_f64(s.devices as f64)),
+        ] {
+            let _ = js_sys::Reflect::set(&o, &k.into(), &v);
+        }
+        o.into()
+    }
+
+    /// Destroys the GPU device, as a driver reset would; the next `embed` makes a new one.
+    /// For tests of device loss.
+    #[wasm_bindgen(js_name = loseDeviceForTesting)]
+    pub fn lose_device_for_testing(&self) {
+        if let Some(g) = self.inner.as_ref().and_then(|e| e.webgpu()) {
+            g.destroy_device();
+        }
+    }
+}
+
+fn to_arrays(vs: Vec<Vec<f32>>) -> JsValue {
+    let out = js_sys::Array::new();
+    for v in vs {
+        out.push(&js_sys::Float32Array::from(v.as_slice()));
+    }
+    out.into()
+}
+
+/// `texts` as owned strings, or an error naming the first entry that is not a string.
+fn texts_of(texts: &JsValue) -> Result<Vec<String>> {
+    let arr =
+        texts.dyn_ref::<js_sys::Array>().ok_or_else(|| Error::arg("embed", "texts must be an array of strings"))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_string().ok_or_else(|| {
+                let kind = v.js_typeof().as_string().unwrap_or_default();
+                let kind = if v.is_null() { "null".into() } else { kind };
+                Error::arg("embed", format!("texts[{i}] is a {kind}, not a string"))
             })
-            .collect::<Result<_>>()?;
-        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-        let out = js_sys::Array::new();
-        for v in e.embed(&refs)? {
-            out.push(&js_sys::Float32Array::from(v.as_slice()));
-        }
-        Ok(out.into())
-    }
+        })
+        .collect()
+}
 
+#[wasm_bindgen(js_class = TextEmbedder)]
+impl JsTextEmbedder {
     /// Tokens `text` takes after truncation, special tokens included.
     #[wasm_bindgen(js_name = tokenCount)]
     pub fn token_count(&self, text: JsValue) -> std::result::Result<usize, JsValue> {
@@ -114,10 +185,10 @@ impl JsTextEmbedder {
 
     #[wasm_bindgen(getter)]
     pub fn dims(&self) -> usize {
-        self.inner.as_ref().map_or(0, TextEmbedder::dims)
+        self.inner.as_ref().map_or(0, |e| e.dims())
     }
 
-    /// The backend running the model: "wasm" (the CPU SIMD backend).
+    /// The backend running the model: "wasm" (the CPU SIMD backend) or "webgpu".
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.backend.clone()
@@ -125,7 +196,7 @@ impl JsTextEmbedder {
 
     #[wasm_bindgen(getter, js_name = maxTokens)]
     pub fn max_tokens(&self) -> usize {
-        self.inner.as_ref().map_or(0, TextEmbedder::max_tokens)
+        self.inner.as_ref().map_or(0, |e| e.max_tokens())
     }
 
     #[wasm_bindgen(getter)]

@@ -7,10 +7,25 @@ use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 
 /// Which browser engine (or native wgpu) runs the device: the variant table's key.
+/// Firefox's user agent names Firefox; Chromium's names Chrome (and Safari); Safari's
+/// names only Safari.
 pub fn engine() -> &'static str {
     #[cfg(target_arch = "wasm32")]
     {
-        "browser"
+        let ua = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+            .and_then(|n| js_sys::Reflect::get(&n, &"userAgent".into()))
+            .ok()
+            .and_then(|u| u.as_string())
+            .unwrap_or_default();
+        if ua.contains("Firefox") {
+            "firefox"
+        } else if ua.contains("Chrome") {
+            "chromium"
+        } else if ua.contains("Safari") {
+            "safari"
+        } else {
+            "browser"
+        }
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -93,7 +108,12 @@ pub async fn acquire(without: &[&str]) -> Result<Gpu> {
                     device,
                     queue,
                     granted: ask.iter().map(|(_, n)| *n).collect(),
-                    adapter: format!("{} ({:?})", info.name, info.backend),
+                    // Firefox gives no adapter name.
+                    adapter: format!(
+                        "{} ({:?})",
+                        if info.name.is_empty() { "unnamed adapter" } else { &info.name },
+                        info.backend
+                    ),
                     lost,
                     uncaptured,
                 });

@@ -146,28 +146,51 @@ impl WebGpuBackend {
 
     /// Destroys the device, as a driver reset would: the next run must make a new one.
     pub fn destroy_device(&self) {
-        let _ = self.with_state(|s| s.gpu.device.destroy());
+        let _ = self.with_state(|s| {
+            s.gpu.device.destroy();
+            // Browsers report the loss asynchronously; this loss is known now.
+            if let Ok(mut l) = s.gpu.lost.lock() {
+                l.get_or_insert_with(|| "destroyed by destroy_device".into());
+            }
+        });
     }
 
     fn count(&self, f: impl FnOnce(&mut GpuStats)) {
         f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    /// Runs `graph` on `inputs` (one per input node, in declaration order).
+    /// Runs `graph` on `inputs` (one per input node, in declaration order). A device lost
+    /// before or during the run is replaced and the run tried once more on the new one.
     pub async fn run(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         check_inputs(graph, inputs)?;
         // Natively, callbacks (device lost among them) only run when the device is polled.
         #[cfg(not(target_arch = "wasm32"))]
         let _ = self.with_state(|s| s.gpu.device.poll(wgpu::PollType::Poll));
-        let lost = self.with_state(|s| s.gpu.is_lost()).unwrap_or(true);
-        if lost {
-            // The old device's buffers and pipelines go with it.
-            let fresh = make_state(&self.opts).await;
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            *s = fresh.ok();
-            drop(s);
-            self.count(|c| c.devices += 1);
+        if self.lost() {
+            self.recreate().await;
         }
+        match self.run_once(graph, inputs).await {
+            // In browsers the loss may only be reported after this run failed on it.
+            Err(e) if matches!(e, Error::GpuDeviceLost(_) | Error::GpuError(_)) && self.lost() => {
+                self.recreate().await;
+                self.run_once(graph, inputs).await
+            }
+            r => r,
+        }
+    }
+
+    fn lost(&self) -> bool {
+        self.with_state(|s| s.gpu.is_lost()).unwrap_or(true)
+    }
+
+    /// A new device, and with it new buffers, weights and pipelines.
+    async fn recreate(&self) {
+        let fresh = make_state(&self.opts).await;
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = fresh.ok();
+        self.count(|c| c.devices += 1);
+    }
+
+    async fn run_once(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let (gpu, plan) = self.plan(graph)?;
         for &(input, rows) in &plan.id_checks {
             let ids = inputs[input].to_i32_vec("gather")?;

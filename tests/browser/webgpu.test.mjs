@@ -1,0 +1,99 @@
+// TextEmbedder on WebGPU in real browsers (Chromium: SwiftShader; Firefox: wgpu over
+// lavapipe), on every shader variant the adapter grants, against the float64 numpy
+// reference (tests/fixtures/minilm/embeddings.json, from gen_minilm.py next to it).
+// Tolerance: cosine >= 0.9999 (f32 variants) and >= 0.999 for the f16-weight variant.
+// Also: a forward pass is one submission and one readback, a destroyed device is
+// replaced on the next embed, and forcing a variant the adapter lacks is a clear error.
+// Each run prints a `webgpu-count:` line the test summary collects.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startServer } from '../../scripts/serve.mjs';
+import { launch, browsersToTest } from '../../scripts/drive.mjs';
+
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/minilm/embeddings.json', import.meta.url)));
+// Up to 64 tokens: SwiftShader and lavapipe take minutes over the 256-token texts.
+const cases = fixture.cases.filter((c) => c.ids.length <= 64);
+
+const cosine = (a, b) => {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return d / Math.sqrt(na * nb);
+};
+
+/** In the page: load MiniLM on WebGPU with `variant`, embed `texts`, report. */
+async function inPage({ variant, texts, lose }) {
+  const m = await import('/pkg/index.js');
+  await m.init();
+  try {
+    const e = await m.TextEmbedder.load(new URL('/models/all-MiniLM-L6-v2/', location.href).href, {
+      backend: 'webgpu',
+      shaderVariant: variant,
+      cache: false,
+    });
+    const vectors = (await e.embed(texts)).map((v) => Array.from(v));
+    const before = e.gpuInfo;
+    await e.embed(texts.slice(0, 2));
+    const after = e.gpuInfo;
+    let recovered = null;
+    if (lose) {
+      e.loseDeviceForTesting();
+      recovered = { vector: Array.from((await e.embed(texts.slice(0, 1)))[0]), info: e.gpuInfo };
+    }
+    return { vectors, before, after, recovered, backend: e.backend };
+  } catch (err) {
+    return { error: `${err.code}: ${err.message}` };
+  }
+}
+
+for (const name of browsersToTest()) {
+  describe(`WebGPU in ${name}`, () => {
+    let server, url, browser, page;
+    before(async () => {
+      ({ server, url } = await startServer());
+      browser = await launch(name);
+      page = await browser.newPage();
+      await page.goto(`${url}capabilities/`);
+    });
+    after(async () => {
+      await browser?.close();
+      server?.close();
+    });
+
+    // wgpu 30's browser backend maps no 'subgroups' feature, so Chromium's SwiftShader
+    // subgroups cannot be requested through it: the subgroup variant runs natively only.
+    const expected = { chromium: ['tiled'], firefox: ['tiled', 'f16'] }[name];
+    for (const variant of expected) {
+      test(`MiniLM on the ${variant} variant matches the float64 reference`, async () => {
+        const r = await page.evaluate(inPage, { variant, texts: cases.map((c) => c.text), lose: variant === 'tiled' });
+        assert.ok(!r.error, r.error);
+        assert.equal(r.backend, 'webgpu');
+        assert.equal(r.before.shaderVariant, variant);
+        const min = variant === 'f16' ? 0.999 : 0.9999;
+        const worst = Math.min(...cases.map((c, i) => cosine(r.vectors[i], c.embedding)));
+        assert.ok(worst >= min, `worst cosine ${worst} < ${min}`);
+        // Two texts are one batch: one submission and one readback.
+        assert.equal(r.after.submissions - r.before.submissions, 1);
+        assert.equal(r.after.readbacks - r.before.readbacks, 1);
+        if (r.recovered) {
+          assert.equal(r.recovered.info.devices, 2, 'a new device after the loss');
+          assert.ok(cosine(r.recovered.vector, r.vectors[0]) > 0.99999);
+        }
+        console.log(
+          `webgpu-count: ${name} (${r.before.adapter}) variant ${variant}: MiniLM ${cases.length} texts, worst cosine ${worst.toFixed(7)}`,
+        );
+      });
+    }
+
+    test('forcing a variant this adapter lacks is a backend_unavailable error', async () => {
+      const missing = name === 'chromium' ? 'f16' : 'subgroup';
+      // Chromium's adapter has no shader-f16; neither browser gets subgroups through wgpu.
+      const r = await page.evaluate(inPage, { variant: missing, texts: ['x'], lose: false });
+      assert.match(r.error ?? '', /^backend_unavailable: .*variant '?\w+'? \(needs/);
+    });
+  });
+}
