@@ -7,9 +7,17 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Caps {
+    pub browser: Browser,
     pub webgpu: WebGpuCaps,
     pub webnn: WebNnCaps,
     pub wasm: WasmCaps,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Browser {
+    /// "blink", "gecko", "webkit", or empty where unknown.
+    pub engine: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

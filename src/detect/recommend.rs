@@ -41,24 +41,55 @@ pub struct Recommendation {
     pub reasons: Vec<String>,
 }
 
-/// Picks a backend for `task` on a platform with `caps`. Only backends this build has
-/// can be picked: today that is the WASM SIMD CPU backend, in the relaxed-simd build
-/// where the engine validates it (the loader makes the same choice).
+/// Adapter names that mean the GPU is emulated on the CPU.
+const SOFTWARE: [&str; 4] = ["swiftshader", "llvmpipe", "lavapipe", "software"];
+
+/// The variant table's name for a browser engine.
+fn engine_of(engine: &str) -> &'static str {
+    match engine {
+        "blink" => "chromium",
+        "gecko" => "firefox",
+        "webkit" => "safari",
+        _ => "browser",
+    }
+}
+
+/// Picks a backend for `task` on a platform with `caps`: WebGPU on an adapter that names
+/// itself as hardware, else the WASM SIMD CPU backend, in the relaxed-simd build where
+/// the engine validates it (the loader makes the same choice). A software adapter runs
+/// WebGPU on the same CPU as wasm, with more overhead, so it is passed over; an adapter
+/// that does not say what it is (Firefox hides adapter details) is passed over too.
 pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendation> {
     let Task::TextEmbedding = task;
     let mut reasons = Vec::new();
     let gpu = &caps.webgpu;
+    let mut webgpu_variant = None;
     if gpu.available {
         let a = gpu.adapter.clone().unwrap_or_default();
         let parts: Vec<&str> = [a.vendor.as_str(), a.architecture.as_str(), a.description.as_str()]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect();
-        let name = if parts.is_empty() { "unnamed adapter".to_string() } else { parts.join(" ") };
-        let fallback = if a.is_fallback_adapter { " (a fallback, software adapter)" } else { "" };
-        reasons.push(format!(
-            "webgpu: adapter '{name}'{fallback} is available, but this version has no WebGPU backend yet, so it is not used"
-        ));
+        let name = parts.join(" ");
+        let software = a.is_fallback_adapter || SOFTWARE.iter().any(|s| name.to_lowercase().contains(s));
+        if software {
+            reasons.push(format!(
+                "webgpu: adapter '{name}' is a software adapter (the GPU emulated on the CPU), where the WASM SIMD \
+                 backend is faster, so it is not used (pass backend: 'webgpu' to use it anyway)"
+            ));
+        } else if parts.is_empty() {
+            reasons.push(
+                "webgpu: the adapter does not name itself (as Firefox hides adapter details), so it may be a software \
+                 adapter and is not used (pass backend: 'webgpu' to use it)"
+                    .into(),
+            );
+        } else {
+            let granted: Vec<&str> = gpu.features.iter().map(String::as_str).collect();
+            let engine = engine_of(&caps.browser.engine);
+            let v = crate::backend::webgpu::variants::select(engine, &granted, None)?;
+            reasons.push(format!("webgpu: chosen: hardware adapter '{name}', shader variant '{}' for {engine}", v.name));
+            webgpu_variant = Some(v.name);
+        }
     } else {
         let why = gpu.reason.as_deref().unwrap_or("no adapter");
         reasons.push(format!("webgpu: unavailable: {why}"));
@@ -73,6 +104,13 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
     } else {
         let why = nn.contexts.values().find_map(|c| c.reason.clone()).unwrap_or_else(|| "no context".into());
         reasons.push(format!("webnn: navigator.ml is present but no context can be created ({why})"));
+    }
+    if let Some(v) = webgpu_variant {
+        reasons.push(format!(
+            "wasm: not chosen: {} input(s) of {} tokens run on the GPU",
+            work.batch, work.input_tokens
+        ));
+        return Ok(Recommendation { backend: "webgpu".into(), variant: v, reasons });
     }
     if !caps.wasm.simd {
         return Err(Error::BackendUnavailable(
@@ -122,9 +160,24 @@ mod tests {
         );
         let r = recommend(&c, Task::TextEmbedding, Workload { input_tokens: 158, batch: 8 }).unwrap();
         assert_eq!(r.variant, "simd128");
-        assert!(r.reasons[0].contains("'google swiftshader' (a fallback, software adapter)"), "{:?}", r.reasons);
+        assert!(r.reasons[0].contains("'google swiftshader' is a software adapter"), "{:?}", r.reasons);
         assert!(r.reasons[1].contains("navigator.ml is absent"));
         assert!(r.reasons[2].contains("8 input(s) of 158 tokens"));
+    }
+
+    #[test]
+    fn a_hardware_adapter_gets_webgpu_and_its_table_variant() {
+        let c = caps(
+            r#"{"browser":{"engine":"gecko"},"webgpu":{"available":true,"features":["shader-f16"],
+                "adapter":{"vendor":"nvidia","architecture":"ampere"}},"wasm":{"simd":true,"relaxedSimd":true}}"#,
+        );
+        let r = recommend(&c, Task::TextEmbedding, Workload::default()).unwrap();
+        assert_eq!((r.backend.as_str(), r.variant.as_str()), ("webgpu", "f16"), "{:?}", r.reasons);
+        assert!(r.reasons[0].starts_with("webgpu: chosen: hardware adapter 'nvidia ampere'"), "{:?}", r.reasons);
+        let unnamed = caps(r#"{"webgpu":{"available":true,"adapter":{}},"wasm":{"simd":true}}"#);
+        let r = recommend(&unnamed, Task::TextEmbedding, Workload::default()).unwrap();
+        assert_eq!(r.backend, "wasm");
+        assert!(r.reasons[0].contains("does not name itself"), "{:?}", r.reasons);
     }
 
     #[test]
