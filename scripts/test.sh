@@ -10,6 +10,7 @@ bash scripts/build.sh || exit 1
 # lavapipe complains loudly without a runtime dir.
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 LOGS=$(mktemp -d)
+rm -f target/test-logs/webgpu-native.txt # written afresh by tests/webgpu_ops.rs
 declare -a LINES=()
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -59,7 +60,8 @@ PORT=$(grep -oE 'localhost:[0-9]+' "$LOGS/server.log" | head -1 | cut -d: -f2)
 [ -n "$PORT" ] || { echo "the model server did not start:"; cat "$LOGS/server.log"; exit 1; }
 export IPFS_ACCELERATE_MODEL_URL="http://127.0.0.1:$PORT/models/all-MiniLM-L6-v2/"
 
-WASM_TESTS=(cargo test --target wasm32-unknown-unknown --test '*')
+# --nocapture: the WebGPU op test prints what it checked per variant for the summary.
+WASM_TESTS=(cargo test --target wasm32-unknown-unknown --test '*' -- --nocapture)
 run_suite native cargo test --workspace
 # Node has no IndexedDB, so the store tests run in the browsers only.
 run_suite wasm-node cargo test --target wasm32-unknown-unknown --test ops_reference --test errors --test minilm_reference
@@ -79,5 +81,12 @@ run_suite lint lint
 echo
 echo "=== summary"
 for l in "${LINES[@]}"; do echo "$l"; done
+# What the WebGPU tests checked, per place and shader variant (natively the test writes a
+# file, since cargo test hides a passing test's output; browsers print to the suite logs).
+echo "--- WebGPU: cases checked per place and variant"
+cat target/test-logs/webgpu-native.txt 2>/dev/null || echo "webgpu-count: none natively"
+for s in wasm-chromium wasm-firefox pages-chromium pages-firefox; do
+  grep -ohE 'webgpu-count: .*' "$LOGS/$s.log" 2>/dev/null | sed "s/\$/ [$s]/" || true
+done
 echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
 [ "$TOTAL_FAIL" -eq 0 ]
