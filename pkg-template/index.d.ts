@@ -155,6 +155,9 @@ export class TextEmbedder {
   readonly gpuInfo: GpuInfo | null;
   /** Destroys the GPU device as a driver reset would; the next embed makes a new one. */
   loseDeviceForTesting(): void;
+  /** Times each GPU dispatch with timestamp queries from now on (gpuInfo.lastGpuMs);
+   * false where the device has no timestamp queries or the model runs on the CPU. */
+  setGpuProfiling(on: boolean): boolean;
   /** Frees the model; later calls reject with code 'disposed'. */
   dispose(): void;
   free(): void;
@@ -170,6 +173,8 @@ export interface GpuInfo {
   readbacks: number;
   /** Devices made so far: more than one after a device loss. */
   devices: number;
+  /** GPU milliseconds of the last profiled forward pass (see setGpuProfiling), else null. */
+  lastGpuMs: number | null;
 }
 
 export interface WeightStoreOptions {

@@ -85,7 +85,7 @@ for l in "${LINES[@]}"; do echo "$l"; done
 # file, since cargo test hides a passing test's output; browsers print to the suite logs).
 echo "--- WebGPU: cases checked per place and variant"
 cat target/test-logs/webgpu-native.txt 2>/dev/null || echo "webgpu-count: none natively"
-for s in wasm-chromium wasm-firefox pages-chromium pages-firefox; do
+for s in wasm-chromium wasm-firefox wasm-chromium-relaxed wasm-firefox-relaxed pages-chromium pages-firefox; do
   grep -ohE 'webgpu-count: .*' "$LOGS/$s.log" 2>/dev/null | sed "s/\$/ [$s]/" || true
 done
 echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"

@@ -23,13 +23,13 @@ pub fn open(path: &Path) -> Result<Connection> {
             load_network_ms REAL, load_cache_ms REAL, first_ms REAL,
             median_ms REAL, p90_ms REAL, throughput REAL, memory_bytes INTEGER);",
     )?;
-    // Added after the first databases were written: older files gain the column.
-    let has_confirm: bool =
-        c.query_row("SELECT COUNT(*) FROM pragma_table_info('cells') WHERE name = 'confirm_median_ms'", [], |r| {
-            r.get::<_, i64>(0)
-        })? > 0;
-    if !has_confirm {
-        c.execute_batch("ALTER TABLE cells ADD COLUMN confirm_median_ms REAL;")?;
+    // Added after the first databases were written: older files gain the columns.
+    for col in ["confirm_median_ms", "gpu_ms"] {
+        let has: i64 =
+            c.query_row("SELECT COUNT(*) FROM pragma_table_info('cells') WHERE name = ?1", [col], |r| r.get(0))?;
+        if has == 0 {
+            c.execute_batch(&format!("ALTER TABLE cells ADD COLUMN {col} REAL;"))?;
+        }
     }
     Ok(c)
 }
@@ -58,6 +58,8 @@ pub struct Cell {
     /// The median of a re-measurement at the end of the run, taken when the first
     /// measurement looked slower than the cell's history (see `noise`).
     pub confirm_median_ms: Option<f64>,
+    /// GPU time of one forward pass from timestamp queries (WebGPU cells, where available).
+    pub gpu_ms: Option<f64>,
 }
 
 impl Cell {
@@ -80,12 +82,12 @@ pub fn insert(c: &Connection, run: i64, x: &Cell) -> Result<()> {
     c.execute(
         "INSERT INTO cells (run_id, browser, browser_version, adapter, library, backend, dtype, tokens, batch,
             status, error, attempts, load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes,
-            confirm_median_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            confirm_median_ms, gpu_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         params![
             run, x.browser, x.browser_version, x.adapter, x.library, x.backend, x.dtype, x.tokens, x.batch, x.status,
             x.error, x.attempts, x.load_network_ms, x.load_cache_ms, x.first_ms, x.median_ms, x.p90_ms, x.throughput,
-            x.memory_bytes, x.confirm_median_ms
+            x.memory_bytes, x.confirm_median_ms, x.gpu_ms
         ],
     )?;
     Ok(())
@@ -101,7 +103,7 @@ pub fn runs(c: &Connection) -> Result<Vec<(i64, String, String)>> {
 pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
     let mut s = c.prepare(
         "SELECT browser, browser_version, adapter, library, backend, dtype, tokens, batch, status, error, attempts,
-            load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes, confirm_median_ms
+            load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes, confirm_median_ms, gpu_ms
          FROM cells WHERE run_id = ?1 ORDER BY id",
     )?;
     let rows = s.query_map([run], |r| {
@@ -125,6 +127,7 @@ pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
             throughput: r.get(16)?,
             memory_bytes: r.get(17)?,
             confirm_median_ms: r.get(18)?,
+            gpu_ms: r.get(19)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -245,6 +245,7 @@ impl Measured {
             p90_ms: f("p90Ms"),
             throughput: f("throughput"),
             memory_bytes: f("memoryBytes").map(|m| m as i64),
+            gpu_ms: f("gpuMs"),
             ..base
         }
     }

@@ -48,8 +48,8 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
     );
     let _ = writeln!(
         text,
-        "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} flags",
-        "browser", "library", "tokens", "batch", "median (p90)", "first", "inputs/s", "vs fp32", "vs q8"
+        "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} {:>8} flags",
+        "browser", "library", "tokens", "batch", "median (p90)", "first", "inputs/s", "gpu ms", "vs fp32", "vs q8"
     );
     let mut rows_html = String::new();
     for c in &cur {
@@ -84,7 +84,7 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
         let cell = if c.status == "ok" { format!("{} ({})", ms(c.median_ms), ms(c.p90_ms)) } else { "—".into() };
         let _ = writeln!(
             text,
-            "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} {}",
+            "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} {:>8} {}",
             c.browser,
             label(c),
             c.tokens,
@@ -92,13 +92,14 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
             cell,
             ms(c.first_ms),
             ms(c.throughput),
+            ms(c.gpu_ms),
             ratio("fp32"),
             ratio("q8"),
             flag
         );
         let _ = write!(
             rows_html,
-            "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=median>{}</td><td class=p90>{}</td><td class=throughput>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=median>{}</td><td class=p90>{}</td><td class=throughput>{}</td><td class=gpu>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.key()),
             esc(&c.browser),
             esc(&label(c)),
@@ -107,6 +108,7 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
             ms(c.median_ms),
             ms(c.p90_ms),
             ms(c.throughput),
+            ms(c.gpu_ms),
             ms(c.first_ms),
             ms(c.load_network_ms),
             ms(c.load_cache_ms),
@@ -134,7 +136,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccd;padding:.2rem .5re
 <body><h1>Benchmark report, run {last}</h1><p>{started} · commit {commit}</p><p class=meta>{meta}</p>
 <h2>Latency by backend and browser (median ms)</h2>{latency}
 <h2>Trend over runs (median ms per cell)</h2>{trends}
-<h2>Every cell</h2><table id=cells><thead><tr><th>browser</th><th>library</th><th>tokens</th><th>batch</th><th>median ms</th><th>p90 ms</th><th>inputs/s</th><th>first ms</th><th>load (network) ms</th><th>load (cache) ms</th><th>wasm memory</th><th>flags</th></tr></thead><tbody>{rows_html}</tbody></table>
+<h2>Every cell</h2><table id=cells><thead><tr><th>browser</th><th>library</th><th>tokens</th><th>batch</th><th>median ms</th><th>p90 ms</th><th>inputs/s</th><th>GPU ms (timestamps)</th><th>first ms</th><th>load (network) ms</th><th>load (cache) ms</th><th>wasm memory</th><th>flags</th></tr></thead><tbody>{rows_html}</tbody></table>
 </body></html>",
         started = esc(started),
         commit = esc(commit),

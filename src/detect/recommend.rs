@@ -87,7 +87,8 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
             let granted: Vec<&str> = gpu.features.iter().map(String::as_str).collect();
             let engine = engine_of(&caps.browser.engine);
             let v = crate::backend::webgpu::variants::select(engine, &granted, None)?;
-            reasons.push(format!("webgpu: chosen: hardware adapter '{name}', shader variant '{}' for {engine}", v.name));
+            reasons
+                .push(format!("webgpu: chosen: hardware adapter '{name}', shader variant '{}' for {engine}", v.name));
             webgpu_variant = Some(v.name);
         }
     } else {
@@ -106,10 +107,8 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
         reasons.push(format!("webnn: navigator.ml is present but no context can be created ({why})"));
     }
     if let Some(v) = webgpu_variant {
-        reasons.push(format!(
-            "wasm: not chosen: {} input(s) of {} tokens run on the GPU",
-            work.batch, work.input_tokens
-        ));
+        reasons
+            .push(format!("wasm: not chosen: {} input(s) of {} tokens run on the GPU", work.batch, work.input_tokens));
         return Ok(Recommendation { backend: "webgpu".into(), variant: v, reasons });
     }
     if !caps.wasm.simd {

@@ -134,10 +134,26 @@ impl JsTextEmbedder {
             ("submissions", JsValue::from_f64(s.submissions as f64)),
             ("readbacks", JsValue::from_f64(s.readbacks as f64)),
             ("devices", JsValue::from_f64(s.devices as f64)),
+            // GPU time of the last profiled forward pass (timestamp queries), if any.
+            ("lastGpuMs", {
+                let p = g.last_profile();
+                if p.is_empty() {
+                    JsValue::NULL
+                } else {
+                    JsValue::from_f64(p.iter().map(|(_, ms)| ms).sum())
+                }
+            }),
         ] {
             let _ = js_sys::Reflect::set(&o, &k.into(), &v);
         }
         o.into()
+    }
+
+    /// Turns per-dispatch GPU timing (timestamp queries) on or off for later embeds;
+    /// returns whether it is on (false on the CPU or without `timestamp-query`).
+    #[wasm_bindgen(js_name = setGpuProfiling)]
+    pub fn set_gpu_profiling(&self, on: bool) -> bool {
+        self.inner.as_ref().and_then(|e| e.webgpu()).is_some_and(|g| g.set_profiling(on))
     }
 
     /// Destroys the GPU device, as a driver reset would; the next `embed` makes a new one.

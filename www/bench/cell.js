@@ -32,6 +32,14 @@ async function ours() {
     embed: (texts) => e.embed(texts),
     countTokens: (t) => e.tokenCount(t),
     memoryBytes: () => m.memoryBytes(),
+    // On WebGPU with timestamp queries: the GPU time of one more, profiled pass (kept out
+    // of the timed runs, since a pass per dispatch changes what is timed).
+    gpuMs: async (texts) => {
+      if (!e.setGpuProfiling(true)) return null;
+      await e.embed(texts);
+      e.setGpuProfiling(false);
+      return e.gpuInfo.lastGpuMs;
+    },
   };
 }
 
@@ -77,6 +85,7 @@ async function main() {
         runs: r.runs,
         throughput: (batch * 1000) / r.median,
         memoryBytes: m.memoryBytes(),
+        gpuMs: m.gpuMs ? await m.gpuMs(texts) : null,
       });
     }
   }
