@@ -20,3 +20,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let id = u32(clamp(ids[i / d], 0, i32(p[2]) - 1));
     out[i] = table[id * d + i % d];
 }
+
+// A table larger than one storage binding (maxStorageBufferBindingSize: 128 MiB in
+// Firefox) is bound in row ranges, one dispatch per range: `table` then holds rows
+// lo..hi, and only ids in that range are written here, so each output element is
+// written by exactly one dispatch.
+// p: 0 n (ids × D), 1 D, 2 V, 3 lo, 4 hi.
+@compute @workgroup_size(WG, 1, 1)
+fn part(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * WG;
+    if i >= p[0] { return; }
+    let d = p[1];
+    let id = u32(clamp(ids[i / d], 0, i32(p[2]) - 1));
+    if id < p[3] || id >= p[4] { return; }
+    out[i] = table[(id - p[3]) * d + i % d];
+}

@@ -135,3 +135,19 @@ fn bad_ids_and_shapes_are_errors_not_panics() {
     let ok = pollster::block_on(be.run(&graph, &[Tensor::from_i32(vec![2], vec![3, 0]).unwrap()])).unwrap();
     assert_eq!(ok[0].to_f32_vec(), vec![9.0, 10.0, 11.0, 0.0, 1.0, 2.0], "the next run works");
 }
+
+#[test]
+fn minilm_with_its_word_embeddings_split_across_bindings() {
+    // 30522 × 384 f32 is 46.9 MB; an 8 MiB binding limit splits it into six ranges.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
+    let mut e = TextEmbedder::from_dir(dir, &EmbedderOptions::default()).unwrap();
+    let opts = GpuOptions { max_binding_bytes: Some(8 << 20), ..Default::default() };
+    e.set_webgpu(pollster::block_on(WebGpuBackend::new(opts)).unwrap());
+    let texts = ["split tables give the same vectors", "zebra quokka"];
+    let got = pollster::block_on(e.embed_async(&texts)).unwrap();
+    let want = e.embed(&texts).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        let cos: f32 = g.iter().zip(w).map(|(a, b)| a * b).sum();
+        assert!(cos > 0.99999, "cosine to the CPU backend {cos}");
+    }
+}

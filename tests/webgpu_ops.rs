@@ -90,6 +90,42 @@ async fn every_variant() -> Vec<String> {
     lines
 }
 
+/// A table over the binding limit (here lowered to 4 KiB) is bound in row ranges, one
+/// dispatch each; the result is the CPU backend's, to the bit.
+async fn split_gather() {
+    use ipfs_accelerate::graph::GraphBuilder;
+    use ipfs_accelerate::tensor::DType;
+    let (v, d) = (1000, 24);
+    let mut g = GraphBuilder::new();
+    let table: Vec<f32> = (0..v * d).map(|i| (i as f32 * 0.37).sin()).collect();
+    let t = g.constant(Tensor::from_f32(vec![v, d], table).unwrap());
+    let ids = g.input("ids", &[2, 5], DType::I32);
+    let out = g.gather(t, ids).unwrap();
+    let graph = Arc::new(g.build(&[out]).unwrap());
+    let input = [Tensor::from_i32(vec![2, 5], vec![0, 999, 39, 40, 41, 500, 7, 960, 959, 123]).unwrap()];
+    let want = CpuBackend::new().run(&graph, &input).unwrap().remove(0).to_f32_vec();
+    let opts = GpuOptions { max_binding_bytes: Some(4096), ..Default::default() };
+    let gpu = WebGpuBackend::new(opts).await.unwrap();
+    let kernels = gpu.dispatches(&graph).unwrap();
+    // 96 KB in ranges of at most 42 rows of 96 bytes (fewer where the device's offset
+    // alignment needs it): at least 24 dispatches, all gathers.
+    assert!(kernels.len() >= 24 && kernels.iter().all(|k| *k == "gather.wgsl"), "{kernels:?}");
+    let got = gpu.run(&graph, &input).await.unwrap().remove(0).to_f32_vec();
+    assert_eq!(got, want);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_table_over_the_binding_limit_is_split() {
+    pollster::block_on(split_gather());
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+async fn a_table_over_the_binding_limit_is_split() {
+    split_gather().await;
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn every_op_on_every_variant_matches_the_cpu_backend() {

@@ -31,6 +31,10 @@ pub struct GpuOptions {
     pub variant: Option<String>,
     /// Optional features not to request ("shader-f16", "subgroups", "timestamp-query").
     pub without: Vec<&'static str>,
+    /// Bind at most this many bytes of one buffer (as if the device's
+    /// maxStorageBufferBindingSize were lower): tests use it to exercise the splitting of
+    /// large tables with small ones.
+    pub max_binding_bytes: Option<u64>,
 }
 
 /// Counters a test or a benchmark reads.
@@ -69,7 +73,11 @@ pub struct WebGpuBackend {
 const PLAN_LIMIT: usize = 16;
 
 async fn make_state(opts: &GpuOptions) -> Result<State> {
-    let gpu = device::acquire(&opts.without).await?;
+    let mut gpu = device::acquire(&opts.without).await?;
+    if let Some(max) = opts.max_binding_bytes {
+        let l = &mut gpu.limits.max_storage_buffer_binding_size;
+        *l = (*l).min(max.max(256));
+    }
     let variant = variants::select(device::engine(), &gpu.granted, opts.variant.as_deref())?;
     Ok(State {
         gpu: Arc::new(gpu),

@@ -55,6 +55,8 @@ struct Pending {
     params: Vec<u32>,
     /// Buffers for bindings 1, 2, …; `None` skips a binding the entry point does not use.
     bufs: Vec<Option<usize>>,
+    /// A byte range (binding number, offset, size) bound instead of a whole buffer.
+    range: Option<(u32, u64, u64)>,
     groups: (u32, u32, u32),
 }
 
@@ -212,7 +214,7 @@ impl Compiler<'_> {
     ) {
         let bufs = bufs.into_iter().map(Some).collect();
         let knobs = variants::knobs(file);
-        self.pending.push(Pending { file, f16: false, entry, knobs, params, bufs, groups });
+        self.pending.push(Pending { file, f16: false, entry, knobs, params, bufs, groups, range: None });
     }
 
     fn wg(&self, file: &str) -> usize {
@@ -363,9 +365,17 @@ pub fn compile(
             }),
         }];
         for (k, b) in p.bufs.iter().enumerate() {
-            if let Some(b) = b {
-                entries.push(wgpu::BindGroupEntry { binding: k as u32 + 1, resource: c.bufs[*b].as_entire_binding() });
-            }
+            let binding = k as u32 + 1;
+            let Some(b) = b else { continue };
+            let resource = match p.range {
+                Some((at, offset, size)) if at == binding => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &c.bufs[*b],
+                    offset,
+                    size: std::num::NonZeroU64::new(size),
+                }),
+                _ => c.bufs[*b].as_entire_binding(),
+            };
+            entries.push(wgpu::BindGroupEntry { binding, resource });
         }
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(file),
@@ -513,6 +523,7 @@ fn node_value(
                 params: p,
                 bufs: vec![Some(a.buf), Some(b.buf), Some(bias.unwrap_or(DUMMY)), Some(out)],
                 groups,
+                range: None,
             });
             Ok(Val { buf: out, dims })
         }
@@ -550,6 +561,7 @@ fn node_value(
                 params: vec![numel as u32, act_code(*op)],
                 bufs: vec![Some(x.buf), None, Some(out)],
                 groups: linear(numel, wg),
+                range: None,
             });
             Ok(Val { buf: out, dims })
         }
@@ -583,9 +595,10 @@ fn node_value(
             Ok(Val { buf: out, dims })
         }
         Op::Gather => {
-            let table = arg(c, 0, false)?;
             let ids = arg(c, 1, false)?;
-            let (v, d) = (table.dims[0], table.dims[1]);
+            let tid = node.inputs[0];
+            let tdims = g.node(tid).shape.dims().to_vec();
+            let (v, d) = (tdims[0], tdims[1]);
             match &g.node(node.inputs[1]).op {
                 Op::Input { .. } => id_checks.push((input_index[&node.inputs[1].index()], v)),
                 Op::Constant(t) => {
@@ -598,6 +611,48 @@ fn node_value(
             }
             let out = c.alloc(numel)?;
             let wg = c.wg("gather.wgsl");
+            let row_bytes = (d * 4) as u64;
+            let limit = c.limits.max_storage_buffer_binding_size;
+            let table = match &g.node(tid).op {
+                // A constant table over the binding limit is bound in row ranges.
+                Op::Constant(t) if v as u64 * row_bytes > limit => {
+                    let align = c.limits.min_storage_buffer_offset_alignment as u64;
+                    // Rows per range: as many as fit, kept to a multiple of the offset alignment.
+                    let step = (limit / row_bytes).max(1);
+                    let step = (1..=step).rev().find(|r| (r * row_bytes) % align == 0).ok_or_else(|| {
+                        Error::GpuError(format!(
+                            "gather: rows of {row_bytes} bytes cannot be split at {align}-byte offsets"
+                        ))
+                    })?;
+                    let whole = (v as u64) * row_bytes;
+                    if whole > c.limits.max_buffer_size {
+                        return Err(Error::GpuError(format!(
+                            "gather: a table of {whole} bytes exceeds this device's maxBufferSize of {}",
+                            c.limits.max_buffer_size
+                        )));
+                    }
+                    let b = c.weights.get(c.device, t, false, false);
+                    let tb = c.shared(b);
+                    let mut lo = 0u64;
+                    while lo < v as u64 {
+                        let hi = (lo + step).min(v as u64);
+                        let p = vec![numel as u32, d as u32, v as u32, lo as u32, hi as u32];
+                        c.pending.push(Pending {
+                            file: "gather.wgsl",
+                            f16: false,
+                            entry: "part",
+                            knobs: variants::knobs("gather.wgsl"),
+                            params: p,
+                            bufs: vec![Some(tb), Some(ids.buf), Some(out)],
+                            groups: linear(numel, wg),
+                            range: Some((1, lo * row_bytes, (hi - lo) * row_bytes)),
+                        });
+                        lo = hi;
+                    }
+                    return Ok(Val { buf: out, dims });
+                }
+                _ => arg(c, 0, false)?,
+            };
             c.push(
                 "gather.wgsl",
                 "main",
