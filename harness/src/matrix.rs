@@ -33,8 +33,9 @@ pub struct BenchArgs {
     /// Retries of a failed group, each on a restarted browser.
     #[arg(long, default_value_t = 2)]
     retries: u32,
-    /// Seconds a page visit may take before the browser counts as hung.
-    #[arg(long, default_value_t = 240)]
+    /// Seconds a page visit may take before the browser counts as hung (a visit of the
+    /// default shapes on SwiftShader's WebGPU takes about 2 minutes).
+    #[arg(long, default_value_t = 420)]
     timeout: u64,
     /// A remote WebDriver endpoint (e.g. a Selenium Grid) instead of local drivers.
     #[arg(long)]
