@@ -42,8 +42,8 @@ pub fn reference(history: &[Cell]) -> Option<Reference> {
 }
 
 /// How this run of a browser moved against earlier runs, measured on the control
-/// (transformers.js, pinned): `factor` is the median of its cells' median / reference, and
-/// `band` how far the control cells strayed from that factor (the largest relative
+/// (transformers.js, pinned): `factor` is the median of its cells' median / reference (at
+/// least 1), and `band` how far the control cells strayed from that median (the largest relative
 /// deviation): identical code moved that much between runs, so less proves nothing.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Drift {
@@ -67,9 +67,12 @@ pub fn drift(history: &BTreeMap<String, Vec<Cell>>, cur: &[Cell], browser: &str)
     }
     ratios.sort_by(f64::total_cmp);
     let n = ratios.len();
-    let factor = if n % 2 == 1 { ratios[n / 2] } else { (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0 };
-    let band = ratios.iter().map(|r| (r / factor - 1.0).abs()).fold(0.0, f64::max);
-    Drift { factor, band }
+    let median = if n % 2 == 1 { ratios[n / 2] } else { (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0 };
+    let band = ratios.iter().map(|r| (r / median - 1.0).abs()).fold(0.0, f64::max);
+    // Only a slower control is divided out: a faster one is no evidence that our cells,
+    // unchanged, have become slow (a control can also speed up on its own, e.g. when a
+    // bench page's timing changes).
+    Drift { factor: median.max(1.0), band }
 }
 
 /// One measurement against the reference, after dividing out the run's drift: slower by
@@ -158,5 +161,9 @@ mod tests {
         assert_eq!(d.factor, 1.25, "ratios 1.25, 1.2, 3: the median");
         assert!((d.band - 1.4).abs() < 1e-12, "3 / 1.25 − 1: {}", d.band);
         assert_eq!(drift(&history, &cur, "chromium"), Drift::NONE, "no control cells");
+        let faster = [tjs("fp32", 70.0), tjs("q8", 35.0), tjs("int4", 7.0)];
+        let d = drift(&history, &faster, "firefox");
+        assert_eq!(d.factor, 1.0, "a faster control does not make our unchanged cells slow");
+        assert!(d.band < 1e-12, "{}", d.band);
     }
 }
