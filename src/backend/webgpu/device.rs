@@ -58,6 +58,19 @@ const OPTIONAL: [(wgpu::Features, &str); 3] = [
 /// Acquires a device. `without` lists optional features not to ask for (tests use it to
 /// run the fallback paths).
 pub async fn acquire(without: &[&str]) -> Result<Gpu> {
+    // wgpu panics (a trap in wasm) where navigator.gpu is missing: Node, old browsers,
+    // WebGPU switched off. Ask first, so that is an error instead.
+    #[cfg(target_arch = "wasm32")]
+    {
+        let gpu = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+            .ok()
+            .filter(|n| n.is_object())
+            .and_then(|n| js_sys::Reflect::get(&n, &"gpu".into()).ok())
+            .filter(|g| g.is_object());
+        if gpu.is_none() {
+            return Err(Error::BackendUnavailable("webgpu (navigator.gpu is absent here)".into()));
+        }
+    }
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
     let adapter = instance
         .request_adapter(&wgpu::RequestAdapterOptions {
