@@ -10,7 +10,7 @@ use super::variants::{self, Variant};
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::graph::{BinaryOp, Graph, Node, Op, ReduceOp, UnaryOp};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Shape, Tensor};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -79,12 +79,9 @@ struct Compiler<'a> {
     pending: Vec<Pending>,
 }
 
+/// Row-major strides of `dims`.
 fn contiguous(dims: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; dims.len()];
-    for i in (0..dims.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * dims[i + 1];
-    }
-    s
+    Shape::new(dims).contiguous_strides()
 }
 
 /// `dims` padded on the left with 1s to `rank`, and strides with 0 where a dim broadcasts.
