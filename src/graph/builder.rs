@@ -32,6 +32,30 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// Checks that `inputs` match the declared input nodes in number, dims and dtype, as
+    /// every backend's `run` needs.
+    pub fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+        let declared: Vec<_> = self.inputs().collect();
+        if declared.len() != inputs.len() {
+            return Err(Error::arg(
+                "run",
+                format!("the graph takes {} inputs, {} given", declared.len(), inputs.len()),
+            ));
+        }
+        for ((_, node), t) in declared.iter().zip(inputs) {
+            if let Op::Input { name, .. } = &node.op {
+                if t.dims() != node.shape.dims() || t.dtype() != node.dtype {
+                    return Err(Error::ShapeMismatch {
+                        op: "run",
+                        shapes: format!("{:?} {} and {:?} {}", t.dims(), t.dtype(), node.shape.dims(), node.dtype),
+                        reason: format!("input '{name}' was declared with the second"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The input nodes, in the order `run` expects their values.
     pub fn inputs(&self) -> impl Iterator<Item = (NodeId, &Node)> {
         self.nodes.iter().enumerate().filter(|(_, n)| matches!(n.op, Op::Input { .. })).map(|(i, n)| (NodeId(i), n))

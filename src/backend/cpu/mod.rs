@@ -94,13 +94,7 @@ impl CpuBackend {
     /// Runs `graph` on `inputs` (one per input node, in declaration order) and returns
     /// the graph's outputs.
     pub fn run(&self, graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let declared: Vec<_> = graph.inputs().collect();
-        if declared.len() != inputs.len() {
-            return Err(Error::arg(
-                "run",
-                format!("the graph takes {} inputs, {} given", declared.len(), inputs.len()),
-            ));
-        }
+        graph.check_inputs(inputs)?;
         let mut ws = self.ws.lock().unwrap_or_else(|p| p.into_inner());
         let ws = &mut *ws;
         let last = last_uses(graph);
@@ -108,17 +102,8 @@ impl CpuBackend {
         let mut next_input = inputs.iter();
         for (i, node) in graph.nodes.iter().enumerate() {
             let value = match &node.op {
-                Op::Input { name, .. } => {
-                    let t = next_input.next().cloned().unwrap_or_else(|| Tensor::zeros(vec![0]));
-                    if t.dims() != node.shape.dims() || t.dtype() != node.dtype {
-                        return Err(Error::ShapeMismatch {
-                            op: "run",
-                            shapes: format!("{:?} {} and {:?} {}", t.dims(), t.dtype(), node.shape.dims(), node.dtype),
-                            reason: format!("input '{name}' was declared with the second"),
-                        });
-                    }
-                    t
-                }
+                // Checked against its declaration by `check_inputs` above.
+                Op::Input { .. } => next_input.next().cloned().unwrap_or_else(|| Tensor::zeros(vec![0])),
                 Op::Constant(t) => t.clone(),
                 _ => {
                     let args: Vec<&Tensor> = node

@@ -174,7 +174,7 @@ impl WebGpuBackend {
     /// Runs `graph` on `inputs` (one per input node, in declaration order). A device lost
     /// before or during the run is replaced and the run tried once more on the new one.
     pub async fn run(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        check_inputs(graph, inputs)?;
+        graph.check_inputs(inputs)?;
         // Natively, callbacks (device lost among them) only run when the device is polled.
         #[cfg(not(target_arch = "wasm32"))]
         let _ = self.with_state(|s| s.gpu.device.poll(wgpu::PollType::Poll));
@@ -336,21 +336,4 @@ impl WebGpuBackend {
             Ok((gpu, p))
         })?
     }
-}
-
-fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
-    let declared: Vec<_> = graph.inputs().collect();
-    if declared.len() != inputs.len() {
-        return Err(Error::arg("run", format!("the graph takes {} inputs, {} given", declared.len(), inputs.len())));
-    }
-    for ((_, node), t) in declared.iter().zip(inputs) {
-        if t.dims() != node.shape.dims() || t.dtype() != node.dtype {
-            return Err(Error::ShapeMismatch {
-                op: "run",
-                shapes: format!("{:?} {} and {:?} {}", t.dims(), t.dtype(), node.shape.dims(), node.dtype),
-                reason: "an input differs from its declaration (the second)".into(),
-            });
-        }
-    }
-    Ok(())
 }
