@@ -10,7 +10,9 @@
 //
 // p: 0 M, 1 N, 2 K, 3 transpose_a, 4 transpose_b, 5 activation, 6 has_bias,
 //    7 batch rank r (≤ 4), 8..12 output batch dims, 12..16 A batch strides,
-//    16..20 B batch strides.
+//    16..20 B batch strides, 20 C's row length, 21 C's (and bias's) first column.
+//    A weight too large for one binding is bound in column blocks, one dispatch each:
+//    N is then the block's width, and 20 and 21 place it within C.
 
 alias WT = f32;
 
@@ -78,14 +80,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
         }
     }
-    let coff = gid.z * M * N;
+    let ldc = p[20];
+    let coff = gid.z * M * ldc + p[21];
     for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) {
             let n = col0 + j * nx;
             if row0 + i < M && n < N {
                 var v = acc[i][j];
-                if p[6] == 1u { v += bias[n]; }
-                c[coff + (row0 + i) * N + n] = activate(v, p[5]);
+                if p[6] == 1u { v += bias[p[21] + n]; }
+                c[coff + (row0 + i) * ldc + n] = activate(v, p[5]);
             }
         }
     }

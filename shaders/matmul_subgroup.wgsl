@@ -68,8 +68,8 @@ fn main(
         for (var j = 0u; j < 4u; j++) {
             if col0 + j < N {
                 var v = total[j];
-                if p[6] == 1u { v += bias[col0 + j]; }
-                c[wid.z * M * N + row * N + col0 + j] = activate(v, p[5]);
+                if p[6] == 1u { v += bias[p[21] + col0 + j]; }
+                c[wid.z * M * p[20] + row * p[20] + p[21] + col0 + j] = activate(v, p[5]);
             }
         }
     }

@@ -114,6 +114,63 @@ async fn split_gather() {
     assert_eq!(got, want);
 }
 
+/// A constant weight over the binding limit (lowered to 4 KiB) is bound in column blocks,
+/// one matmul dispatch each, with the bias and activation still fused, on every variant;
+/// the result is the CPU backend's within the variant's tolerance (see the top).
+async fn split_matmul() -> Vec<String> {
+    use ipfs_accelerate::graph::GraphBuilder;
+    use ipfs_accelerate::tensor::DType;
+    let (m, k, n) = (3, 24, 100);
+    let granted = backend(None).await.granted();
+    let mut lines = vec![];
+    for v in variants::available(&granted) {
+        for transpose_b in [true, false] {
+            let mut g = GraphBuilder::new();
+            let dims = if transpose_b { vec![n, k] } else { vec![k, n] };
+            let w: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let w = g.constant(Tensor::from_f32(dims, w).unwrap());
+            let bias = g.constant(Tensor::from_f32(vec![n], (0..n).map(|i| i as f32 * 0.01).collect()).unwrap());
+            let x = g.input("x", &[m, k], DType::F32);
+            let y = g.matmul_t(x, w, false, transpose_b).unwrap();
+            let y = g.add(y, bias).unwrap();
+            let y = g.gelu(y).unwrap();
+            let graph = Arc::new(g.build(&[y]).unwrap());
+            let input = [Tensor::from_f32(vec![m, k], (0..m * k).map(|i| (i as f32 * 0.11).cos()).collect()).unwrap()];
+            let want = CpuBackend::new().run(&graph, &input).unwrap().remove(0).to_f32_vec();
+            let opts = GpuOptions { variant: Some(v.clone()), max_binding_bytes: Some(4096), ..Default::default() };
+            let gpu = WebGpuBackend::new(opts).await.unwrap();
+            let kernels = gpu.dispatches(&graph).unwrap();
+            // 24 rows of 4 bytes (2 as f16) per column: blocks of 40 (84) columns.
+            let blocks = kernels.iter().filter(|k| k.starts_with("matmul")).count();
+            assert_eq!((blocks, kernels.len()), (if v == "f16" { 2 } else { 3 }, blocks), "{v}: {kernels:?}");
+            let got = gpu.run(&graph, &input).await.unwrap().remove(0).to_f32_vec();
+            let tol = if v == "f16" { 2e-2 } else { 1e-4 };
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= tol + tol * w.abs(),
+                    "{v}, transpose_b {transpose_b}, element {i}: {g} vs {w}"
+                );
+            }
+        }
+        lines.push(format!("webgpu-count: split matmul weights on {v} variant: 2 cases checked, 0 failed"));
+    }
+    lines
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_weight_over_the_binding_limit_is_split_into_column_blocks() {
+    pollster::block_on(split_matmul());
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+async fn a_weight_over_the_binding_limit_is_split_into_column_blocks() {
+    for l in split_matmul().await {
+        console_log!("{l}");
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_table_over_the_binding_limit_is_split() {

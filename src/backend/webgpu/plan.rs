@@ -165,8 +165,8 @@ impl Compiler<'_> {
         let max = self.limits.max_storage_buffer_binding_size;
         if bytes > max {
             return Err(Error::GpuError(format!(
-                "{what} needs {bytes} bytes, more than this device's maxStorageBufferBindingSize of {max}; \
-                 splitting a tensor across bindings is not implemented yet"
+                "{what} needs {bytes} bytes, more than this device's maxStorageBufferBindingSize of {max} \
+                 (only matmul weights and gather tables are split across bindings)"
             )));
         }
         Ok(())
@@ -222,6 +222,25 @@ impl Compiler<'_> {
         self.check_size("a weight", (t.numel() * if f16 { 2 } else { 4 }) as u64)?;
         let b = self.weights.get(self.device, t, f16, transpose);
         Ok(self.shared(b))
+    }
+
+    /// How many columns of a `k × n` constant weight (of `elem`-byte elements) one binding
+    /// holds: all `n` when it fits, else as many as fit, in multiples of 4 (the kernels'
+    /// column groups).
+    fn block_columns(&self, k: usize, n: usize, elem: usize) -> Result<usize> {
+        let limit = self.limits.max_storage_buffer_binding_size;
+        let column = (k.max(1) * elem) as u64;
+        if column * n as u64 <= limit {
+            return Ok(n.max(1));
+        }
+        match (limit / column) as usize / 4 * 4 {
+            0 => Err(Error::GpuError(format!(
+                "matmul: four columns of a weight with {k} rows need {} bytes, more than this device's \
+                 maxStorageBufferBindingSize of {limit}",
+                4 * column
+            ))),
+            w => Ok(w),
+        }
     }
 
     fn copy(&mut self, src: usize, src_off: usize, dims: &[usize], src_strides: &[usize], dst: usize, dst_off: usize) {
@@ -453,14 +472,28 @@ fn node_value(
             let const_b = matches!(g.node(node.inputs[1]).op, Op::Constant(_));
             let use_f16 = c.variant.form.f16_weights() && const_b;
             let a = arg(c, 0, false)?;
-            // A constant 2-D weight read transposed is uploaded transposed once instead,
-            // so the kernel reads B along rows.
-            let (b, transpose_b) = match &g.node(node.inputs[1]).op {
-                Op::Constant(t) if *transpose_b && t.dims().len() == 2 => {
-                    let d = t.dims();
-                    (Val { buf: c.constant(t, use_f16, true)?, dims: vec![d[1], d[0]] }, &false)
+            let r = dims.len();
+            let (m, n) = (dims[r - 2], dims[r - 1]);
+            let k = if *transpose_a { a.dims[a.dims.len() - 2] } else { a.dims[a.dims.len() - 1] };
+            // B in column blocks (first column, width, value): one block unless B is a
+            // constant 2-D weight too large for one binding.
+            let (parts, transpose_b) = match &g.node(node.inputs[1]).op {
+                Op::Constant(t) if t.dims().len() == 2 => {
+                    let elem = if use_f16 { 2 } else { 4 };
+                    let width = c.block_columns(k, n, elem)?;
+                    let mut parts = vec![];
+                    for lo in (0..n).step_by(width) {
+                        let hi = (lo + width).min(n);
+                        // A weight read transposed (Linear's `[out, in]`) is uploaded
+                        // transposed once instead, so the kernel reads B along rows; its
+                        // block is a range of rows, which shares the host storage.
+                        let block = if *transpose_b { t.slice(0, lo, hi)? } else { t.slice(1, lo, hi)? };
+                        let buf = c.constant(&block, use_f16, *transpose_b)?;
+                        parts.push((lo, hi - lo, Val { buf, dims: vec![k, hi - lo] }));
+                    }
+                    (parts, &false)
                 }
-                _ => (arg(c, 1, use_f16)?, transpose_b),
+                _ => (vec![(0, n, arg(c, 1, use_f16)?)], transpose_b),
             };
             let (bias, act) = match fused.get(&i) {
                 Some(&(bias, act, _)) => match &g.nodes[bias].op {
@@ -469,9 +502,6 @@ fn node_value(
                 },
                 None => (None, 0),
             };
-            let r = dims.len();
-            let (m, n) = (dims[r - 2], dims[r - 1]);
-            let k = if *transpose_a { a.dims[a.dims.len() - 2] } else { a.dims[a.dims.len() - 1] };
             let batch = &dims[..r - 2];
             if batch.len() > 4 {
                 return Err(Error::GpuError(format!("matmul with {} batch dims (at most 4 on webgpu)", batch.len())));
@@ -484,12 +514,6 @@ fn node_value(
                     .map(|d| if d < pad || own[d - pad] == 1 { 0 } else { (st[d - pad] * mat) as u32 })
                     .collect()
             };
-            let mut p =
-                [m, n, k, *transpose_a as usize, *transpose_b as usize].iter().map(|&x| x as u32).collect::<Vec<_>>();
-            p.extend([act, bias.is_some() as u32, batch.len() as u32]);
-            p.extend(padded(&u32s(batch), 4));
-            p.extend(padded(&bstrides(&a.dims, m * k), 4));
-            p.extend(padded(&bstrides(&b.dims, k * n), 4));
             let out = c.alloc(numel)?;
             let nb: usize = batch.iter().product::<usize>().max(1);
             let form = if use_f16 || c.variant.name != "f16" {
@@ -503,25 +527,36 @@ fn node_value(
                 _ => "matmul.wgsl",
             };
             let knob = |name: &str| form.knobs.get(name).copied().unwrap_or(8.0) as usize;
-            let groups = if file == "matmul_subgroup.wgsl" {
-                (n.div_ceil(4) as u32, m as u32, nb as u32)
-            } else {
-                (
-                    (n.div_ceil(4)).div_ceil(knob("WG_X")) as u32,
-                    (m.div_ceil(4)).div_ceil(knob("WG_Y")) as u32,
-                    nb as u32,
-                )
-            };
-            c.pending.push(Pending {
-                file,
-                f16: use_f16,
-                entry: "main",
-                knobs: form.knobs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-                params: p,
-                bufs: vec![Some(a.buf), Some(b.buf), Some(bias.unwrap_or(DUMMY)), Some(out)],
-                groups,
-                range: None,
-            });
+            for (first, width, b) in parts {
+                let mut p = [m, width, k, *transpose_a as usize, *transpose_b as usize]
+                    .iter()
+                    .map(|&x| x as u32)
+                    .collect::<Vec<_>>();
+                p.extend([act, bias.is_some() as u32, batch.len() as u32]);
+                p.extend(padded(&u32s(batch), 4));
+                p.extend(padded(&bstrides(&a.dims, m * k), 4));
+                p.extend(padded(&bstrides(&b.dims, k * width), 4));
+                p.extend([n as u32, first as u32]);
+                let groups = if file == "matmul_subgroup.wgsl" {
+                    (width.div_ceil(4) as u32, m as u32, nb as u32)
+                } else {
+                    (
+                        (width.div_ceil(4)).div_ceil(knob("WG_X")) as u32,
+                        (m.div_ceil(4)).div_ceil(knob("WG_Y")) as u32,
+                        nb as u32,
+                    )
+                };
+                c.pending.push(Pending {
+                    file,
+                    f16: use_f16,
+                    entry: "main",
+                    knobs: form.knobs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                    params: p,
+                    bufs: vec![Some(a.buf), Some(b.buf), Some(bias.unwrap_or(DUMMY)), Some(out)],
+                    groups,
+                    range: None,
+                });
+            }
             Ok(Val { buf: out, dims })
         }
         Op::Binary(op) => {
