@@ -20,7 +20,8 @@ export interface IpfsAccelerateError extends Error {
     | 'quota_exceeded'
     | 'store_failed'
     | 'gpu_device_lost'
-    | 'gpu_error';
+    | 'gpu_error'
+    | 'gpu_out_of_memory';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;
   available?: number;

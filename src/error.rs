@@ -40,6 +40,8 @@ pub enum Error {
     GpuDeviceLost(String),
     #[error("GPU error: {0}")]
     GpuError(String),
+    #[error("the GPU is out of memory: {0}")]
+    GpuOutOfMemory(String),
 }
 
 impl Error {
@@ -62,6 +64,7 @@ impl Error {
             Error::StoreFailed(_) => "store_failed",
             Error::GpuDeviceLost(_) => "gpu_device_lost",
             Error::GpuError(_) => "gpu_error",
+            Error::GpuOutOfMemory(_) => "gpu_out_of_memory",
         }
     }
 

@@ -46,7 +46,7 @@ pub struct Gpu {
     /// until the backend makes a new device.
     pub lost: Arc<Mutex<Option<String>>>,
     /// The first uncaptured GPU error since the last run looked.
-    pub uncaptured: Arc<Mutex<Option<String>>>,
+    pub uncaptured: Arc<Mutex<Option<Error>>>,
 }
 
 const OPTIONAL: [(wgpu::Features, &str); 3] = [
@@ -82,8 +82,12 @@ pub async fn acquire(without: &[&str]) -> Result<Gpu> {
         .await
         .map_err(|e| Error::BackendUnavailable(format!("webgpu (no adapter: {e})")))?;
     let has = adapter.features();
+    // In a browser wgpu never lists `subgroups` (see `subgroups_too`): ask anyway, and the
+    // request adds it only where the adapter has it.
+    let offered =
+        |f: wgpu::Features, name: &str| has.contains(f) || (cfg!(target_arch = "wasm32") && name == "subgroups");
     let wanted: Vec<(wgpu::Features, &'static str)> =
-        OPTIONAL.iter().copied().filter(|(f, name)| has.contains(*f) && !without.contains(name)).collect();
+        OPTIONAL.iter().copied().filter(|(f, name)| offered(*f, name) && !without.contains(name)).collect();
     // Ask for everything first, then drop optional features one at a time: some drivers
     // list a feature and still fail to create a device with it.
     let mut last_err = String::new();
@@ -99,7 +103,19 @@ pub async fn acquire(without: &[&str]) -> Result<Gpu> {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         };
-        match adapter.request_device(&desc).await {
+        #[cfg(target_arch = "wasm32")]
+        let request = {
+            // The browser's requestDevice runs inside this call, not when the future is
+            // polled, so the flag covers only this request.
+            let subgroups = ask.iter().any(|(_, n)| *n == "subgroups");
+            super::subgroups_too::set(subgroups);
+            let request = adapter.request_device(&desc);
+            super::subgroups_too::set(false);
+            request
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let request = adapter.request_device(&desc);
+        match request.await {
             Ok((device, queue)) => {
                 let lost = Arc::new(Mutex::new(None));
                 let flag = lost.clone();
@@ -112,15 +128,19 @@ pub async fn acquire(without: &[&str]) -> Result<Gpu> {
                 let sink = uncaptured.clone();
                 device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
                     if let Ok(mut u) = sink.lock() {
-                        u.get_or_insert_with(|| e.to_string());
+                        u.get_or_insert_with(|| match e {
+                            wgpu::Error::OutOfMemory { .. } => Error::GpuOutOfMemory(e.to_string()),
+                            _ => Error::GpuError(e.to_string()),
+                        });
                     }
                 }));
                 let info = adapter.get_info();
+                let granted = granted(&device, ask);
                 return Ok(Gpu {
                     limits: device.limits(),
                     device,
                     queue,
-                    granted: ask.iter().map(|(_, n)| *n).collect(),
+                    granted,
                     // Firefox gives no adapter name.
                     adapter: format!(
                         "{} ({:?})",
@@ -137,13 +157,25 @@ pub async fn acquire(without: &[&str]) -> Result<Gpu> {
     Err(Error::BackendUnavailable(format!("webgpu (device creation failed: {last_err})")))
 }
 
+/// The optional features the device has. In a browser the device itself says, since
+/// `subgroups` is asked for past wgpu and the adapter may not have it.
+fn granted(device: &wgpu::Device, ask: &[(wgpu::Features, &'static str)]) -> Vec<&'static str> {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(js) = device.as_webgpu() {
+        let js: &wasm_bindgen::JsValue = js.as_ref();
+        return ask.iter().map(|(_, n)| *n).filter(|n| super::subgroups_too::has_feature(js, n)).collect();
+    }
+    let _ = device;
+    ask.iter().map(|(_, n)| *n).collect()
+}
+
 impl Gpu {
     /// The device-lost or uncaptured error recorded since the last call, as an `Error`.
     pub fn take_error(&self) -> Option<Error> {
         if let Some(m) = self.lost.lock().ok().and_then(|l| l.clone()) {
             return Some(Error::GpuDeviceLost(m));
         }
-        self.uncaptured.lock().ok().and_then(|mut u| u.take()).map(Error::GpuError)
+        self.uncaptured.lock().ok().and_then(|mut u| u.take())
     }
 
     pub fn is_lost(&self) -> bool {

@@ -12,6 +12,8 @@ mod kernels;
 mod plan;
 mod pool;
 mod profile;
+#[cfg(target_arch = "wasm32")]
+mod subgroups_too;
 pub mod variants;
 mod weights;
 
@@ -72,6 +74,9 @@ pub struct WebGpuBackend {
     /// The last profiled run: (kernel file, GPU milliseconds) per dispatch.
     last_profile: Mutex<Vec<(&'static str, f64)>>,
 }
+
+/// Resolves to the out-of-memory error of a plan's allocations, if there was one.
+type AllocVerdict = std::pin::Pin<Box<dyn std::future::Future<Output = Option<wgpu::Error>>>>;
 
 /// Plans kept at most; past it the oldest shapes are compiled again when seen.
 const PLAN_LIMIT: usize = 16;
@@ -203,7 +208,17 @@ impl WebGpuBackend {
     }
 
     async fn run_once(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let (gpu, plan) = self.plan(graph)?;
+        let (gpu, plan, allocated) = self.plan(graph)?;
+        // A browser reports an allocation that failed only later, and asynchronously: wait
+        // for a new plan's verdict, so that no plan with a dead buffer is kept.
+        if let Some(Some(e)) = match allocated {
+            Some(verdict) => Some(verdict.await),
+            None => None,
+        } {
+            return Err(
+                self.out_of_memory(format!("allocating the buffers of a {}-dispatch plan: {e}", plan.steps.len()))
+            );
+        }
         for &(input, rows) in &plan.id_checks {
             let ids = inputs[input].to_i32_vec("gather")?;
             if let Some(bad) = ids.iter().find(|&&x| x < 0 || x as usize >= rows) {
@@ -277,7 +292,10 @@ impl WebGpuBackend {
         let mapped = rx.await;
         self.count(|c| c.readbacks += 1);
         if let Some(e) = gpu.take_error() {
-            return Err(e);
+            return Err(match e {
+                Error::GpuOutOfMemory(m) => self.out_of_memory(m),
+                e => e,
+            });
         }
         match mapped {
             Ok(Ok(())) => {}
@@ -305,12 +323,25 @@ impl WebGpuBackend {
         Ok(out)
     }
 
-    /// The plan for `graph`, compiled on first use.
-    fn plan(&self, graph: &Arc<Graph>) -> Result<(Arc<Gpu>, Arc<Plan>)> {
+    /// An out-of-memory error, after dropping every plan, pooled buffer and weight this
+    /// backend holds: one of them may be a buffer the device failed to make, and freeing
+    /// them gives the next (perhaps smaller) run room. Weights are uploaded again on use.
+    fn out_of_memory(&self, detail: String) -> Error {
+        let _ = self.with_state(|s| {
+            s.plans.clear();
+            s.pool = BufferPool::default();
+            s.weights = Weights::default();
+        });
+        Error::GpuOutOfMemory(detail)
+    }
+
+    /// The plan for `graph`, compiled on first use; for a new plan also the future verdict
+    /// on its allocations (an out-of-memory error or none).
+    fn plan(&self, graph: &Arc<Graph>) -> Result<(Arc<Gpu>, Arc<Plan>, Option<AllocVerdict>)> {
         let key = Arc::as_ptr(graph) as usize;
         self.with_state(|s| {
             if let Some(p) = s.plans.get(&key) {
-                return Ok((s.gpu.clone(), p.clone()));
+                return Ok((s.gpu.clone(), p.clone(), None));
             }
             if s.plans.len() >= PLAN_LIMIT {
                 for (_, p) in s.plans.drain() {
@@ -320,20 +351,16 @@ impl WebGpuBackend {
                 }
             }
             let gpu = s.gpu.clone();
-            let p = Arc::new(plan::compile(
-                &gpu.device,
-                &gpu.limits,
-                &s.pipelines,
-                &mut s.pool,
-                &mut s.weights,
-                &s.variant,
-                graph,
-            )?);
+            let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let compiled =
+                plan::compile(&gpu.device, &gpu.limits, &s.pipelines, &mut s.pool, &mut s.weights, &s.variant, graph);
+            let verdict: AllocVerdict = Box::pin(scope.pop());
+            let p = Arc::new(compiled?);
             if let Some(e) = gpu.take_error() {
                 return Err(e);
             }
             s.plans.insert(key, p.clone());
-            Ok((gpu, p))
+            Ok((gpu, p, Some(verdict)))
         })?
     }
 }

@@ -117,7 +117,10 @@ mod tests {
 
     #[test]
     fn selection_follows_engine_and_grants() {
-        assert_eq!(select("chromium", &["subgroups"], None).unwrap().name, "subgroup");
+        // The subgroup form is forced only (see the table's note).
+        assert_eq!(select("chromium", &["subgroups"], None).unwrap().name, "tiled");
+        assert_eq!(select("chromium", &["subgroups"], Some("subgroup")).unwrap().name, "subgroup");
+        assert_eq!(select("chromium", &["shader-f16", "subgroups"], None).unwrap().name, "f16");
         assert_eq!(select("chromium", &[], None).unwrap().name, "tiled");
         assert_eq!(select("firefox", &["shader-f16"], None).unwrap().name, "f16");
         assert_eq!(select("native", &["shader-f16", "subgroups"], None).unwrap().name, "tiled");
