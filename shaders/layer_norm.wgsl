@@ -13,20 +13,6 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
-
-fn sum(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if lid < s { red[lid] = red[lid] + red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -36,10 +22,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     let base = row * n;
     var s = 0.0;
     for (var j = lid; j < n; j += WG) { s += x[base + j]; }
-    let mean = sum(lid, s) / f32(n);
+    let mean = reduce_wg(lid, s, false) / f32(n);
     var q = 0.0;
     for (var j = lid; j < n; j += WG) { let d = x[base + j] - mean; q += d * d; }
-    let inv = 1.0 / sqrt(sum(lid, q) / f32(n) + bitcast<f32>(p[2]));
+    let inv = 1.0 / sqrt(reduce_wg(lid, q, false) / f32(n) + bitcast<f32>(p[2]));
     for (var j = lid; j < n; j += WG) {
         out[base + j] = (x[base + j] - mean) * inv * gamma[j] + beta[j];
     }

@@ -2,8 +2,8 @@
 // C = act(A·B + bias) as four vec4 accumulators. Its columns are NX apart
 // (NX = ceil(N / 4), the invocations across a row), so neighbouring invocations read
 // neighbouring elements of B: coalesced on a GPU, one vector load on a CPU adapter
-// such as lavapipe or SwiftShader. Blocks wholly inside C skip the bounds checks. Batch dims broadcast through
-// per-operand batch strides (0 where broadcast). The f16 variant is this file with
+// such as lavapipe or SwiftShader. Blocks wholly inside C skip the bounds checks. Batch dims
+// broadcast through per-operand batch strides (0 where broadcast; matmul_batch.wgsl). The f16 variant is this file with
 // `WT` (B's element type) set to f16: weights stored at half the bytes, products
 // accumulated in f32. Activations come from activation.wgsl.
 // Knobs (override constants): WG_X, WG_Y, the workgroup shape in 4×4 blocks.
@@ -34,16 +34,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let row0 = gid.y * 4u;
     let col0 = gid.x;
     if row0 >= M || col0 >= nx { return; }
-    var rem = gid.z;
-    var aoff = 0u;
-    var boff = 0u;
-    for (var i = 0u; i < p[7]; i++) {
-        let d = p[7] - 1u - i;
-        let idx = rem % p[8u + d];
-        rem = rem / p[8u + d];
-        aoff += idx * p[12u + d];
-        boff += idx * p[16u + d];
-    }
+    let offs = batch_offsets(gid.z);
+    let aoff = offs.x;
+    let boff = offs.y;
     // Element strides: A(m, k) at aoff + m·sam + k·sak, B(k, n) at boff + k·sbk + n·sbn.
     let ta = p[3] == 1u;
     let tb = p[4] == 1u;

@@ -40,16 +40,9 @@ fn main(
     let K = p[2];
     let row = wid.y;
     let col0 = wid.x * 4u;
-    var rem = wid.z;
-    var aoff = 0u;
-    var boff = 0u;
-    for (var i = 0u; i < p[7]; i++) {
-        let d = p[7] - 1u - i;
-        let idx = rem % p[8u + d];
-        rem = rem / p[8u + d];
-        aoff += idx * p[12u + d];
-        boff += idx * p[16u + d];
-    }
+    let offs = batch_offsets(wid.z);
+    let aoff = offs.x;
+    let boff = offs.y;
     var acc = vec4<f32>(0.0);
     for (var k = lid; k < K; k += WG) {
         var bv = vec4<f32>(0.0);

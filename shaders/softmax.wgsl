@@ -12,8 +12,6 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
-
 fn value(i: u32) -> f32 {
     if p[2] == 0u { return x[i]; }
     var rem = i;
@@ -24,20 +22,6 @@ fn value(i: u32) -> f32 {
         rem = rem / p[4u + d];
     }
     return x[i] + mask[mo];
-}
-
-fn reduce(lid: u32, v: f32, is_max: bool) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if lid < s {
-            if is_max { red[lid] = max(red[lid], red[lid + s]); } else { red[lid] = red[lid] + red[lid + s]; }
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
 }
 
 @compute @workgroup_size(WG, 1, 1)
@@ -54,13 +38,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
         let v = value(base + j);
         if v > -0x1.fffffep+127f { any = true; m = max(m, v); }
     }
-    let mx = reduce(lid, select(-0x1.fffffep+127f, m, any), true);
+    let mx = reduce_wg(lid, select(-0x1.fffffep+127f, m, any), true);
     var s = 0.0;
     for (var j = lid; j < n; j += WG) {
         let v = value(base + j);
         if v > -0x1.fffffep+127f { s += exp(v - mx); }
     }
-    let total = reduce(lid, s, false);
+    let total = reduce_wg(lid, s, false);
     for (var j = lid; j < n; j += WG) {
         let v = value(base + j);
         if total > 0.0 && v > -0x1.fffffep+127f { out[base + j] = exp(v - mx) / total; } else { out[base + j] = 0.0; }

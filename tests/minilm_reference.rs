@@ -4,26 +4,12 @@
 //! Natively it reads models/; compiled to wasm it fetches the model from the server whose
 //! URL `npm test` bakes in as IPFS_ACCELERATE_MODEL_URL.
 
+mod common;
+
+use common::minilm::{cosine, fixture};
 use ipfs_accelerate::models::{EmbedderOptions, TextEmbedder, Truncation};
-use serde::Deserialize;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test;
-
-#[derive(Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    text: String,
-    ids: Vec<i32>,
-    embedding: Vec<f64>,
-}
-
-fn fixture() -> Fixture {
-    serde_json::from_str(include_str!("fixtures/minilm/embeddings.json")).expect("embeddings.json parses")
-}
 
 #[cfg(not(target_arch = "wasm32"))]
 async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
@@ -39,13 +25,6 @@ async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
     );
     let files = ipfs_accelerate::web::fetch_model_files(base, None).await.expect("model files fetch");
     TextEmbedder::from_files(files, &opts).expect("model loads")
-}
-
-fn cosine(a: &[f32], b: &[f64]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * y).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
-    dot / (na * nb)
 }
 
 macro_rules! async_test {

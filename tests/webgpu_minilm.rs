@@ -8,25 +8,15 @@
 //! activation, and recovery from a destroyed device.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::minilm::{cosine, fixture, Case};
 use ipfs_accelerate::backend::cpu::CpuBackend;
 use ipfs_accelerate::backend::webgpu::{variants, GpuOptions, WebGpuBackend};
 use ipfs_accelerate::graph::GraphBuilder;
 use ipfs_accelerate::models::{EmbedderOptions, TextEmbedder};
 use ipfs_accelerate::tensor::{DType, Tensor};
-use serde::Deserialize;
 use std::sync::Arc;
-
-#[derive(Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    text: String,
-    ids: Vec<i32>,
-    embedding: Vec<f64>,
-}
 
 fn gpu(variant: Option<&str>) -> WebGpuBackend {
     let opts = GpuOptions { variant: variant.map(String::from), ..Default::default() };
@@ -40,16 +30,9 @@ fn embedder(variant: Option<&str>) -> TextEmbedder {
     e
 }
 
-fn cosine(a: &[f32], b: &[f64]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * y).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
 #[test]
 fn minilm_matches_the_float64_reference_on_every_variant() {
-    let fx: Fixture = serde_json::from_str(include_str!("fixtures/minilm/embeddings.json")).unwrap();
+    let fx = fixture();
     let granted = gpu(None).granted();
     let mut lines = vec![];
     for v in variants::available(&granted) {

@@ -3,6 +3,8 @@
 // Each test binary that includes this module uses only part of it.
 #![allow(dead_code)]
 
+pub mod minilm;
+
 use ipfs_accelerate::backend::cpu::{CpuBackend, Path};
 use ipfs_accelerate::graph::{ConvParams, GraphBuilder, NodeId};
 use ipfs_accelerate::tensor::{DType, Tensor};

@@ -11,6 +11,8 @@ pub fn source(file: &str) -> Option<&'static str> {
         "matmul.wgsl" => include_str!("../../../shaders/matmul.wgsl"),
         "matmul_subgroup.wgsl" => include_str!("../../../shaders/matmul_subgroup.wgsl"),
         "activation.wgsl" => include_str!("../../../shaders/activation.wgsl"),
+        "workgroup_reduce.wgsl" => include_str!("../../../shaders/workgroup_reduce.wgsl"),
+        "matmul_batch.wgsl" => include_str!("../../../shaders/matmul_batch.wgsl"),
         "elementwise.wgsl" => include_str!("../../../shaders/elementwise.wgsl"),
         "copy.wgsl" => include_str!("../../../shaders/copy.wgsl"),
         "softmax.wgsl" => include_str!("../../../shaders/softmax.wgsl"),
@@ -23,15 +25,24 @@ pub fn source(file: &str) -> Option<&'static str> {
     })
 }
 
-/// The full text of a kernel: kernels that call `activate` get activation.wgsl appended;
+/// Shared WGSL appended to the kernels that call it: (a call it defines, its file).
+const PRELUDES: [(&str, &str); 3] = [
+    ("activate(", "activation.wgsl"),
+    ("reduce_wg(", "workgroup_reduce.wgsl"),
+    ("batch_offsets(", "matmul_batch.wgsl"),
+];
+
+/// The full text of a kernel: kernels get the preludes they call appended;
 /// `f16` makes B's element type (`alias WT`) f16 and enables the extension. Naga (native
 /// wgpu, and Firefox) has the subgroup builtins but rejects the `enable subgroups;`
 /// directive that Tint (Chromium) requires, so natively the directive is dropped.
 pub fn assemble(file: &str, f16: bool) -> Option<String> {
     let mut text = source(file)?.to_string();
-    if text.contains("activate(") && file != "activation.wgsl" {
-        text.push('\n');
-        text.push_str(source("activation.wgsl")?);
+    for (call, prelude) in PRELUDES {
+        if file != prelude && source(file)?.contains(call) {
+            text.push('\n');
+            text.push_str(source(prelude)?);
+        }
     }
     if f16 {
         text = format!("enable f16;\n{}", text.replace("alias WT = f32;", "alias WT = f16;"));
