@@ -20,6 +20,21 @@ async fn backend(variant: Option<&str>) -> WebGpuBackend {
     WebGpuBackend::new(opts).await.expect("a WebGPU adapter (natively lavapipe: mesa-vulkan-drivers)")
 }
 
+/// The tolerance against the CPU backend (see the top): f16-stored weights round to 11
+/// significant bits.
+fn tolerance(f16_weights: bool) -> f64 {
+    if f16_weights {
+        2e-2
+    } else {
+        1e-4
+    }
+}
+
+/// Whether `got` is within `tol` absolute plus `tol` relative of `want`.
+fn within(got: f64, want: f64, tol: f64) -> bool {
+    (got - want).abs() <= tol + tol * want.abs()
+}
+
 /// Runs every fixture case (matmuls also with a constant right operand) on `gpu`;
 /// returns the cases checked and the failures.
 async fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String>) {
@@ -33,7 +48,7 @@ async fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String
             forms.push(vec![1]);
         }
         for constants in forms {
-            let tol = if f16_weights && !constants.is_empty() { 2e-2 } else { 1e-4 };
+            let tol = tolerance(f16_weights && !constants.is_empty());
             let graph = Arc::new(common::build(c, &constants).unwrap());
             let inputs: Vec<Tensor> =
                 c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
@@ -50,7 +65,7 @@ async fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String
             let mut bad = 0;
             for (i, ((g, w), n)) in got.to_f32_vec().iter().zip(&want_cpu).zip(&want_np).enumerate() {
                 let (g, w) = (*g as f64, *w as f64);
-                let ok_cpu = (g - w).abs() <= tol + tol * w.abs();
+                let ok_cpu = within(g, w, tol);
                 let ok_np = (g - n).abs() <= c.atol.max(tol) + c.rtol.max(tol) * n.abs();
                 if !(ok_cpu && ok_np) && bad < 3 {
                     bad += 1;
@@ -144,12 +159,9 @@ async fn split_matmul() -> Vec<String> {
             let blocks = kernels.iter().filter(|k| k.starts_with("matmul")).count();
             assert_eq!((blocks, kernels.len()), (if v == "f16" { 2 } else { 3 }, blocks), "{v}: {kernels:?}");
             let got = gpu.run(&graph, &input).await.unwrap().remove(0).to_f32_vec();
-            let tol = if v == "f16" { 2e-2 } else { 1e-4 };
+            let tol = tolerance(v == "f16");
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - w).abs() <= tol + tol * w.abs(),
-                    "{v}, transpose_b {transpose_b}, element {i}: {g} vs {w}"
-                );
+                assert!(within(*g as f64, *w as f64, tol), "{v}, transpose_b {transpose_b}, element {i}: {g} vs {w}");
             }
         }
         lines.push(format!("webgpu-count: split matmul weights on {v} variant: 2 cases checked, 0 failed"));

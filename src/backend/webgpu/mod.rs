@@ -211,13 +211,11 @@ impl WebGpuBackend {
         let (gpu, plan, allocated) = self.plan(graph)?;
         // A browser reports an allocation that failed only later, and asynchronously: wait
         // for a new plan's verdict, so that no plan with a dead buffer is kept.
-        if let Some(Some(e)) = match allocated {
-            Some(verdict) => Some(verdict.await),
-            None => None,
-        } {
-            return Err(
-                self.out_of_memory(format!("allocating the buffers of a {}-dispatch plan: {e}", plan.steps.len()))
-            );
+        if let Some(verdict) = allocated {
+            if let Some(e) = verdict.await {
+                let steps = plan.steps.len();
+                return Err(self.out_of_memory(format!("allocating the buffers of a {steps}-dispatch plan: {e}")));
+            }
         }
         for &(input, rows) in &plan.id_checks {
             let ids = inputs[input].to_i32_vec("gather")?;
