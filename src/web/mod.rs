@@ -36,7 +36,7 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = cpuPath)]
 pub fn cpu_path() -> String {
     let path = crate::backend::cpu::Path::best().name();
-    if cfg!(target_feature = "relaxed-simd") {
+    if cfg!(relaxed_simd) {
         format!("{path}+relaxed")
     } else {
         path.to_string()

@@ -169,6 +169,9 @@ fn micro_portable(kc: usize, pa: &[f32], pb: &[f32], acc: &mut [[f32; NR]; MR]) 
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
+// The relaxed build enables relaxed-simd here only, so its dependencies compile as in the
+// plain build and cargo reuses them (the `relaxed_simd` cfg: see build.rs).
+#[cfg_attr(relaxed_simd, target_feature(enable = "relaxed-simd"))]
 fn micro_simd128(kc: usize, pa: &[f32], pb: &[f32], acc: &mut [[f32; NR]; MR]) {
     use core::arch::wasm32::*;
     assert!(pa.len() >= kc * MR && pb.len() >= kc * NR);
@@ -198,18 +201,19 @@ fn micro_simd128(kc: usize, pa: &[f32], pb: &[f32], acc: &mut [[f32; NR]; MR]) {
 
 /// a·b + c: one fused instruction under relaxed-simd, a multiply and an add otherwise.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline(always)]
+#[cfg_attr(not(relaxed_simd), inline(always))]
+#[cfg_attr(relaxed_simd, inline, target_feature(enable = "relaxed-simd"))]
 fn fma(
     a: core::arch::wasm32::v128,
     b: core::arch::wasm32::v128,
     c: core::arch::wasm32::v128,
 ) -> core::arch::wasm32::v128 {
     use core::arch::wasm32::*;
-    #[cfg(target_feature = "relaxed-simd")]
+    #[cfg(relaxed_simd)]
     {
         f32x4_relaxed_madd(a, b, c)
     }
-    #[cfg(not(target_feature = "relaxed-simd"))]
+    #[cfg(not(relaxed_simd))]
     {
         f32x4_add(f32x4_mul(a, b), c)
     }
