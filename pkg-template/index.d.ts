@@ -21,7 +21,8 @@ export interface IpfsAccelerateError extends Error {
     | 'store_failed'
     | 'gpu_device_lost'
     | 'gpu_error'
-    | 'gpu_out_of_memory';
+    | 'gpu_out_of_memory'
+    | 'non_finite_output';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;
   available?: number;

@@ -84,7 +84,8 @@ NATIVE=(cargo test --locked --workspace)
 # both browsers through whole benchmark runs.
 [ "$QUICK" = 1 ] && NATIVE+=(--exclude harness --lib --bins --test ops_reference --test errors
   --test minilm_reference --test proptest_kernels --test store --test webgpu_ops)
-WASM=(cargo test --locked --target wasm32-unknown-unknown)
+# --no-fail-fast: one failing test binary must not hide the others' results.
+WASM=(cargo test --locked --target wasm32-unknown-unknown --no-fail-fast)
 WASM_ALL=("${WASM[@]}" --test '*')
 # The CPU suites, which the relaxed-simd build changes (Node 20 has no relaxed SIMD without
 # a flag, so they run in the browsers only).

@@ -42,6 +42,8 @@ pub enum Error {
     GpuError(String),
     #[error("the GPU is out of memory: {0}")]
     GpuOutOfMemory(String),
+    #[error("the model produced a non-finite value (NaN or ±Inf): {0}")]
+    NonFiniteOutput(String),
 }
 
 impl Error {
@@ -65,6 +67,7 @@ impl Error {
             Error::GpuDeviceLost(_) => "gpu_device_lost",
             Error::GpuError(_) => "gpu_error",
             Error::GpuOutOfMemory(_) => "gpu_out_of_memory",
+            Error::NonFiniteOutput(_) => "non_finite_output",
         }
     }
 
@@ -87,3 +90,80 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every variant. The match has no wildcard, so a new variant does not
+    /// compile until it is listed here, and so checked against index.d.ts below.
+    fn one_of_each() -> Vec<Error> {
+        let all = vec![
+            Error::shapes("op", &[&[1]], "r"),
+            Error::arg("op", "r"),
+            Error::DTypeMismatch { op: "op", expected: "f32".into(), found: "i32".into() },
+            Error::InvalidGraph("g".into()),
+            Error::BackendUnavailable("b".into()),
+            Error::weights("w", "r"),
+            Error::UnsupportedModel("m".into()),
+            Error::config("f", "r"),
+            Error::FetchFailed { url: "u".into(), reason: "r".into() },
+            Error::InputTooLong { index: 0, limit: 1 },
+            Error::Disposed("x"),
+            Error::CacheCorrupt { source_url: "u".into(), detail: "d".into(), reason: "r".into() },
+            Error::QuotaExceeded { what: "w".into(), needed: 2, available: 1, detail: String::new() },
+            Error::StoreFailed("s".into()),
+            Error::GpuDeviceLost("l".into()),
+            Error::GpuError("e".into()),
+            Error::GpuOutOfMemory("o".into()),
+            Error::NonFiniteOutput("n".into()),
+        ];
+        for e in &all {
+            match e {
+                Error::ShapeMismatch { .. }
+                | Error::InvalidArgument { .. }
+                | Error::DTypeMismatch { .. }
+                | Error::InvalidGraph(_)
+                | Error::BackendUnavailable(_)
+                | Error::InvalidWeights { .. }
+                | Error::UnsupportedModel(_)
+                | Error::InvalidConfig { .. }
+                | Error::FetchFailed { .. }
+                | Error::InputTooLong { .. }
+                | Error::Disposed(_)
+                | Error::CacheCorrupt { .. }
+                | Error::QuotaExceeded { .. }
+                | Error::StoreFailed(_)
+                | Error::GpuDeviceLost(_)
+                | Error::GpuError(_)
+                | Error::GpuOutOfMemory(_)
+                | Error::NonFiniteOutput(_) => {}
+            }
+        }
+        all
+    }
+
+    /// The codes of `IpfsAccelerateError` in pkg-template/index.d.ts.
+    fn typed_codes() -> Vec<String> {
+        let dts = include_str!("../pkg-template/index.d.ts");
+        let start = dts.find("  code:").expect("index.d.ts declares code");
+        let end = start + dts[start..].find(';').expect("the code union ends");
+        dts[start..end].split('\'').skip(1).step_by(2).map(String::from).collect()
+    }
+
+    #[test]
+    fn every_code_is_in_index_d_ts_and_every_typed_code_is_thrown() {
+        let typed = typed_codes();
+        let rust: Vec<&str> = one_of_each().iter().map(Error::code).collect();
+        assert_eq!(rust.len(), 18, "one error of each variant");
+        for c in &rust {
+            assert!(typed.iter().any(|t| t == c), "code '{c}' is missing from index.d.ts");
+        }
+        // Codes that only the JS facade raises, each found in its source.
+        let js = [include_str!("../pkg-template/index.js"), include_str!("../pkg-template/react.js")].concat();
+        for t in &typed {
+            let thrown = rust.contains(&t.as_str()) || js.contains(&format!("'{t}'"));
+            assert!(thrown, "index.d.ts lists '{t}', which nothing raises");
+        }
+    }
+}

@@ -101,3 +101,41 @@ fn chained_graph_with_buffer_reuse_matches_single_ops() {
     let r1 = one(&|g, i| g.add(i[0], i[1]).unwrap(), &[s1, m1]);
     assert_eq!(first, r1.to_f32_vec());
 }
+
+/// Shapes whose element count overflows (wasm32's usize wraps at 2^32) or passes what one
+/// tensor may hold are `invalid_argument` wherever they first appear: a tensor, a graph
+/// input, an inferred output (the broadcast of [32768, 1] and [1, 65536]) or a reshape.
+/// Nothing is allocated for them, and the backend keeps working.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn oversized_shapes_are_errors_before_any_allocation() {
+    use ipfs_accelerate::tensor::MAX_ELEMENTS;
+    let too_big = |e: ipfs_accelerate::error::Error, op: &str| {
+        assert_eq!(e.code(), "invalid_argument", "{e}");
+        assert!(e.to_string().starts_with(&format!("{op}:")) && e.to_string().contains("more elements"), "{e}");
+    };
+    too_big(Tensor::from_f32(vec![65536, 65536], vec![]).unwrap_err(), "tensor");
+    too_big(Tensor::from_f32(vec![65536, 65536, 0], vec![]).unwrap_err(), "tensor");
+    too_big(Tensor::from_i32(vec![MAX_ELEMENTS + 1], vec![]).unwrap_err(), "tensor");
+    assert!(Tensor::from_f32(vec![0, 65536], vec![]).is_ok(), "an empty tensor with a sane shape is fine");
+
+    let mut g = GraphBuilder::new();
+    let a = g.input("a", &[32768, 1], DType::F32);
+    let b = g.input("b", &[1, 65536], DType::F32);
+    too_big(g.add(a, b).unwrap_err(), "add");
+    too_big(g.reshape(a, &[usize::MAX / 2, 4]).unwrap_err(), "reshape");
+    let huge = g.input("huge", &[1 << 20, 1 << 20], DType::F32);
+    too_big(g.gelu(huge).unwrap_err(), "input");
+    let mut only_input = GraphBuilder::new();
+    let huge_out = only_input.input("huge", &[1 << 20, 1 << 20], DType::F32);
+    too_big(only_input.build(&[huge_out]).unwrap_err(), "input");
+
+    assert!(g.add(a, a).is_ok(), "the builder still takes sane nodes");
+    let mut g = GraphBuilder::new();
+    let a = g.input("a", &[32768, 1], DType::F32);
+    let s = g.add(a, a).unwrap();
+    let graph = g.build(&[s]).unwrap();
+    let x = Tensor::from_f32(vec![32768, 1], vec![1.5; 32768]).unwrap();
+    let out = CpuBackend::new().run(&graph, &[x]).unwrap().remove(0);
+    assert_eq!(out.to_f32_vec()[32767], 3.0, "and the backend runs");
+}

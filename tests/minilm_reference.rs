@@ -100,3 +100,53 @@ async_test!(long_inputs_truncate_or_fail_as_asked {
     assert!(err.to_string().contains("text 1") && err.to_string().contains("256"), "{err}");
     assert_eq!(strict.embed(&["short"]).unwrap().len(), 1, "the next call works");
 });
+
+/// sentence-transformers' `max_seq_length` below 2 (no room for [CLS] and [SEP]) or past
+/// usize fails at load as `invalid_config`, instead of loading and failing every embed.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_bad_max_seq_length_fails_at_load() {
+    use ipfs_accelerate::models::ModelFiles;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
+    for bad in ["0", "1", "-4", "\"long\"", "4294967297"] {
+        let mut files = ModelFiles::from_dir(dir).unwrap();
+        files.sentence_bert = Some(format!(r#"{{"max_seq_length": {bad}}}"#).into_bytes());
+        let e = TextEmbedder::from_files(files, &EmbedderOptions::default()).err().expect(bad);
+        assert_eq!(e.code(), "invalid_config", "{bad}: {e}");
+        assert!(e.to_string().contains("max_seq_length"), "{bad}: {e}");
+    }
+}
+
+/// Finite weights can still overflow: with the embedding LayerNorm's scale at 3e38 the
+/// forward pass reaches infinity, and `embed` says so (`non_finite_output`) instead of
+/// returning NaN vectors. A NaN in the file is refused at load, naming the tensor.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn non_finite_weights_and_outputs_are_errors() {
+    use ipfs_accelerate::models::ModelFiles;
+    use ipfs_accelerate::weights::AlignedBuf;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
+    let name = "embeddings.LayerNorm.weight";
+    let with = |value: f32| {
+        let mut files = ModelFiles::from_dir(dir).unwrap();
+        let mut bytes = files.weights.as_bytes().to_vec();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        let offs = &header[name]["data_offsets"];
+        let (lo, hi) = (8 + n + offs[0].as_u64().unwrap() as usize, 8 + n + offs[1].as_u64().unwrap() as usize);
+        for w in bytes[lo..hi].chunks_exact_mut(4) {
+            w.copy_from_slice(&value.to_le_bytes());
+        }
+        files.weights = AlignedBuf::from(bytes.as_slice());
+        TextEmbedder::from_files(files, &EmbedderOptions::default())
+    };
+    let e = with(f32::NAN).err().expect("a NaN weight is refused");
+    assert_eq!(e.code(), "invalid_weights", "{e}");
+    assert!(e.to_string().contains(name), "{e}");
+
+    let overflowing = with(3e38).expect("finite weights load");
+    let e = overflowing.embed(&["a cat", "overflowing activations"]).unwrap_err();
+    assert_eq!(e.code(), "non_finite_output", "{e}");
+    let ok = embedder(EmbedderOptions::default());
+    assert_eq!(futures_lite_block_on(ok).embed(&["a cat"]).unwrap()[0].len(), 384, "other models are unaffected");
+}

@@ -85,11 +85,17 @@ impl GraphBuilder {
         Ok(Graph { nodes: self.nodes, outputs: outputs.to_vec() })
     }
 
+    /// Every id is a node of this graph, and its shape is one a tensor may have (inputs are
+    /// declared without a check, so an oversized one fails where it is first used).
     fn check(&self, ids: &[NodeId]) -> Result<()> {
-        match ids.iter().find(|id| id.0 >= self.nodes.len()) {
-            Some(id) => Err(Error::InvalidGraph(format!("node {} is not in this graph", id.0))),
-            None => Ok(()),
+        for id in ids {
+            let node = self
+                .nodes
+                .get(id.0)
+                .ok_or_else(|| Error::InvalidGraph(format!("node {} is not in this graph", id.0)))?;
+            node.shape.check(node.op.name())?;
         }
+        Ok(())
     }
 
     fn leaf(&mut self, op: Op, shape: Shape, dtype: DType) -> NodeId {
@@ -103,6 +109,7 @@ impl GraphBuilder {
         let shapes: Vec<(&Shape, DType)> =
             inputs.iter().map(|i| (&self.nodes[i.0].shape, self.nodes[i.0].dtype)).collect();
         let (shape, dtype) = infer(&op, &shapes)?;
+        shape.check(op.name())?;
         self.nodes.push(Node { op, inputs: inputs.to_vec(), shape, dtype });
         Ok(NodeId(self.nodes.len() - 1))
     }

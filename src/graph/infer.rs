@@ -99,6 +99,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
         }
         Op::Reshape(to) => {
             arity(1, 1)?;
+            Shape::new(to.clone()).check(name)?;
             if to.iter().product::<usize>() != inputs[0].0.numel() {
                 return Err(Error::shapes(name, &[dims(0), to], "element counts differ"));
             }

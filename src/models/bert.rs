@@ -3,7 +3,7 @@
 use super::files::CONFIG;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphBuilder, NodeId, UnaryOp};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Tensor, MAX_ELEMENTS};
 use crate::weights::Weights;
 use serde_json::Value;
 
@@ -50,9 +50,8 @@ impl BertConfig {
         let num = |k: &str| -> Result<usize> {
             v.get(k)
                 .and_then(Value::as_u64)
-                .filter(|&n| n > 0)
-                .map(|n| n as usize)
-                .ok_or_else(|| Error::config(CONFIG, format!("{k} is missing or not a positive integer")))
+                .and_then(dimension)
+                .ok_or_else(|| Error::config(CONFIG, format!("{k} is missing or not an integer in 1..={MAX_ELEMENTS}")))
         };
         let act = match v.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu") {
             "gelu" => Activation::Gelu,
@@ -71,9 +70,19 @@ impl BertConfig {
             num_hidden_layers: num("num_hidden_layers")?,
             intermediate_size: num("intermediate_size")?,
             hidden_act: act,
-            layer_norm_eps: v.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-12) as f32,
+            layer_norm_eps: match v.get("layer_norm_eps") {
+                None => 1e-12,
+                // A zero, negative or non-finite epsilon would make every embed fail or
+                // divide by zero; one that rounds to 0 in f32 too.
+                Some(e) => e.as_f64().map(|e| e as f32).filter(|e| e.is_finite() && *e > 0.0).ok_or_else(|| {
+                    Error::config(CONFIG, format!("layer_norm_eps {e} is not a positive finite number"))
+                })?,
+            },
             max_position_embeddings: num("max_position_embeddings")?,
-            type_vocab_size: v.get("type_vocab_size").and_then(Value::as_u64).unwrap_or(2).max(1) as usize,
+            type_vocab_size: match v.get("type_vocab_size") {
+                None => 2,
+                Some(_) => num("type_vocab_size")?,
+            },
         };
         if cfg.hidden_size % cfg.num_attention_heads != 0 {
             return Err(Error::config(
@@ -86,6 +95,12 @@ impl BertConfig {
         }
         Ok(cfg)
     }
+}
+
+/// A count from a config file as a usize, if it is in 1..=MAX_ELEMENTS: `as usize` would
+/// truncate 2^32 + 1 to 1 on wasm32.
+pub(crate) fn dimension(n: u64) -> Option<usize> {
+    usize::try_from(n).ok().filter(|&n| (1..=MAX_ELEMENTS).contains(&n))
 }
 
 /// A BERT encoder whose weights have all been found and shape-checked.
@@ -227,5 +242,45 @@ impl Bert {
         let gamma = g.constant(self.w(&format!("{name}.weight"))?.clone());
         let beta = g.constant(self.w(&format!("{name}.bias"))?.clone());
         g.layer_norm(x, gamma, beta, self.config.layer_norm_eps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(patch: &str) -> Result<BertConfig> {
+        let mut v: Value = serde_json::from_str(
+            r#"{"model_type":"bert","hidden_size":8,"num_attention_heads":2,"num_hidden_layers":1,
+                "intermediate_size":16,"max_position_embeddings":32,"layer_norm_eps":1e-12}"#,
+        )
+        .unwrap();
+        let p: Value = serde_json::from_str(patch).unwrap();
+        for (k, x) in p.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        BertConfig::from_json(&v)
+    }
+
+    /// Configs that would load and then fail (or silently misread) at the first embed are
+    /// `invalid_config` at load, naming the field.
+    #[test]
+    fn bad_configs_fail_at_load_naming_the_field() {
+        assert!(config("{}").is_ok());
+        for (patch, field) in [
+            (r#"{"layer_norm_eps":-1}"#, "layer_norm_eps"),
+            (r#"{"layer_norm_eps":0}"#, "layer_norm_eps"),
+            (r#"{"layer_norm_eps":1e-50}"#, "layer_norm_eps"),
+            (r#"{"layer_norm_eps":"small"}"#, "layer_norm_eps"),
+            // 2^32 + 1, which `as usize` reads as 1 on wasm32.
+            (r#"{"max_position_embeddings":4294967297}"#, "max_position_embeddings"),
+            (r#"{"hidden_size":0}"#, "hidden_size"),
+            (r#"{"type_vocab_size":0}"#, "type_vocab_size"),
+            (r#"{"num_hidden_layers":-3}"#, "num_hidden_layers"),
+        ] {
+            let e = config(patch).unwrap_err();
+            assert_eq!(e.code(), "invalid_config", "{patch}: {e}");
+            assert!(e.to_string().contains(field), "{patch}: {e}");
+        }
     }
 }

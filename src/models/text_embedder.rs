@@ -1,7 +1,7 @@
 //! `TextEmbedder`: texts in, one vector per text out. Tokenizes, batches texts of similar
 //! length, runs the BERT graph (cached per batch and length bucket) and pools.
 
-use super::bert::{Bert, BertConfig};
+use super::bert::{dimension, Bert, BertConfig};
 use super::files::{parse_json, ModelFiles, CONFIG, SENTENCE_BERT};
 use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
@@ -61,6 +61,15 @@ pub struct TextEmbedder {
     graphs: Mutex<HashMap<(usize, usize), Arc<Graph>>>,
 }
 
+/// Text `index`'s vector, or `non_finite_output`: a NaN or infinity (weights checked at
+/// load can still overflow) is never returned as if it were an embedding.
+fn finite(index: usize, v: Vec<f32>) -> Result<Vec<f32>> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(j) => Err(Error::NonFiniteOutput(format!("element {j} of text {index}'s vector is {}", v[j]))),
+        None => Ok(v),
+    }
+}
+
 /// One forward pass's inputs: the graph, its three input tensors and the padded length.
 struct Prepared {
     graph: Arc<Graph>,
@@ -74,11 +83,14 @@ impl TextEmbedder {
     pub fn from_files(files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
         let config = BertConfig::from_json(&parse_json(CONFIG, &files.config)?)?;
         let pc = PoolingConfig::from_files(files.pooling.as_deref(), files.modules.as_deref())?;
-        let max_seq = match &files.sentence_bert {
-            Some(b) => parse_json(SENTENCE_BERT, b)?
-                .get("max_seq_length")
-                .and_then(serde_json::Value::as_u64)
-                .map(|n| n as usize),
+        let max_seq = match files.sentence_bert.as_deref().map(|b| parse_json(SENTENCE_BERT, b)).transpose()? {
+            Some(sb) => match sb.get("max_seq_length") {
+                None => None,
+                // At least 2: the [CLS] and [SEP] tokens every text gets.
+                Some(m) => Some(m.as_u64().and_then(dimension).filter(|&n| n >= 2).ok_or_else(|| {
+                    Error::config(SENTENCE_BERT, format!("max_seq_length {m} is not an integer of at least 2"))
+                })?),
+            },
             None => None,
         }
         .unwrap_or(config.max_position_embeddings)
@@ -150,7 +162,7 @@ impl TextEmbedder {
             let p = self.prepare(&batch)?;
             let hidden = self.cpu.run(&p.graph, &p.inputs)?.remove(0);
             for (&i, v) in chunk.iter().zip(self.pool(&batch, p.seq, &hidden)) {
-                out[i] = v;
+                out[i] = finite(i, v)?;
             }
         }
         Ok(out)
@@ -167,7 +179,7 @@ impl TextEmbedder {
                 let p = self.prepare(&batch)?;
                 let hidden = gpu.run(&p.graph, &p.inputs).await?.remove(0);
                 for (&i, v) in chunk.iter().zip(self.pool(&batch, p.seq, &hidden)) {
-                    out[i] = v;
+                    out[i] = finite(i, v)?;
                 }
             }
             return Ok(out);

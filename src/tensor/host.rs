@@ -32,6 +32,7 @@ impl Tensor {
     /// A contiguous f32 view of `shape` at element `offset` of a shared buffer (no copy).
     pub fn view_f32(buf: Arc<Vec<f32>>, offset: usize, shape: impl Into<Shape>) -> Result<Self> {
         let shape = shape.into();
+        shape.check("tensor")?;
         if offset.checked_add(shape.numel()).is_none_or(|end| end > buf.len()) {
             return Err(Error::shapes(
                 "tensor",
@@ -49,6 +50,7 @@ impl Tensor {
     }
 
     fn from_storage(shape: Shape, storage: Storage) -> Result<Self> {
+        shape.check("tensor")?;
         let len = match &storage {
             Storage::F32(v) => v.len(),
             Storage::I32(v) => v.len(),

@@ -6,4 +6,4 @@ mod shape;
 
 pub use dtype::DType;
 pub use host::{Storage, Tensor};
-pub use shape::{broadcast_shapes, normalize_axis, Shape};
+pub use shape::{broadcast_shapes, normalize_axis, Shape, MAX_ELEMENTS};

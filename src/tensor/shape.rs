@@ -3,6 +3,11 @@
 use crate::error::{Error, Result};
 use std::fmt;
 
+/// The most elements one tensor may hold: its f32 bytes must stay under 2 GiB, the largest
+/// allocation wasm32 can make (isize::MAX). Every shape in a tensor or a graph passes
+/// [`Shape::check`], so no product of its dimensions can overflow later, on any target.
+pub const MAX_ELEMENTS: usize = i32::MAX as usize / 4;
+
 /// Dimensions, outermost first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Shape(Vec<usize>);
@@ -22,6 +27,25 @@ impl Shape {
 
     pub fn numel(&self) -> usize {
         self.0.iter().product()
+    }
+
+    /// Fails with `invalid_argument` naming `op` when the shape holds more than
+    /// [`MAX_ELEMENTS`]. Zero dimensions count as one, so that every partial product of
+    /// the dimensions (a stride, an outer count) is bounded too, not only the total.
+    pub fn check(&self, op: &'static str) -> Result<()> {
+        let mut n: usize = 1;
+        for &d in &self.0 {
+            match n.checked_mul(d.max(1)) {
+                Some(m) if m <= MAX_ELEMENTS => n = m,
+                _ => {
+                    return Err(Error::arg(
+                        op,
+                        format!("shape {self} has more elements than the {MAX_ELEMENTS} one tensor may hold"),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Row-major strides in elements.

@@ -113,6 +113,11 @@ pub fn read_safetensors(buf: AlignedBuf) -> Result<Weights> {
             }
             _ => continue,
         };
+        // A NaN or infinity in one weight poisons every output it reaches, differently per
+        // backend; checking costs little next to the download.
+        if let Some(i) = tensor.as_f32_slice().and_then(|v| v.iter().position(|x| !x.is_finite())) {
+            return Err(Error::weights(name, format!("element {i} is not finite (NaN or ±Inf)")));
+        }
         tensors.insert(name, tensor);
     }
     Ok(Weights { tensors })
@@ -141,6 +146,22 @@ mod tests {
         let w = read_safetensors(file(&h, &data)).unwrap();
         assert_eq!(w.get("a").unwrap().to_f32_vec(), vec![1.5, -2.0]);
         assert_eq!(w.get("b").unwrap().to_f32_vec(), vec![0.25]);
+    }
+
+    #[test]
+    fn rejects_non_finite_weights_naming_the_tensor() {
+        let h = r#"{"ok":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#;
+        let h = format!("{h:<120}");
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let data: Vec<u8> = [1.0f32, 0.5, bad].iter().flat_map(|x| x.to_le_bytes()).collect();
+            let e = read_safetensors(file(&h, &data)).unwrap_err();
+            assert_eq!(e.code(), "invalid_weights", "{e}");
+            assert!(e.to_string().contains("'w'") && e.to_string().contains("element 1"), "{e}");
+        }
+        // f16 infinities too (widened to f32 on load).
+        let h = format!("{:<120}", r#"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}"#);
+        let e = read_safetensors(file(&h, &half::f16::INFINITY.to_le_bytes())).unwrap_err();
+        assert!(e.to_string().contains("'h'"), "{e}");
     }
 
     #[test]

@@ -53,6 +53,10 @@ test('bad arguments are coded errors, never traps', () => {
     [() => new Tensor(new Float32Array(3), [2, 2]), 'shape_mismatch'],
     [() => new Tensor(new Float32Array(4), [2, -2]), 'invalid_argument'],
     [() => new Tensor('nope', [1]), 'invalid_argument'],
+    // Element counts that wrap wasm32's usize, or pass what one tensor may hold.
+    [() => new Tensor(new Float32Array(0), [65536, 65536]), 'invalid_argument'],
+    [() => ops.add(new Tensor(new Float32Array(32768), [32768, 1]), new Tensor(new Float32Array(65536), [1, 65536])), 'invalid_argument'],
+    [() => ops.reshape(a, [65536, 65536, 0]), 'invalid_argument'],
     [() => ops.reshape(a, [3]), 'shape_mismatch'],
     [() => ops.permute(a, [0, 0]), 'shape_mismatch'],
     [() => ops.slice(a, 0, 1, 5), 'shape_mismatch'],
