@@ -60,8 +60,19 @@ const LIMITS = [
   'maxSubgroupSize',
 ];
 
+/** `navigator[name]`, or `{ threw }` when its getter throws (a privacy shim, a locked-down
+ * embed), so that probing never rejects and `auto` falls back with the reason. */
+function navProp(name) {
+  try {
+    return { value: nav()?.[name] };
+  } catch (e) {
+    return { threw: `reading navigator.${name} threw: ${e?.message ?? e}` };
+  }
+}
+
 async function webgpuInfo(ms) {
-  const gpu = nav()?.gpu;
+  const { value: gpu, threw } = navProp('gpu');
+  if (threw) return { available: false, reason: threw };
   if (!gpu) return { available: false, reason: 'navigator.gpu is absent (WebGPU not exposed by this browser or context)' };
   const r = await bounded('navigator.gpu.requestAdapter', ms, () => gpu.requestAdapter());
   if (!r.ok) return { available: false, reason: r.reason };
@@ -85,10 +96,10 @@ async function webgpuInfo(ms) {
 }
 
 async function webnnInfo(ms) {
-  const ml = nav()?.ml;
+  const { value: ml, threw } = navProp('ml');
   const contexts = {};
   if (!ml) {
-    for (const d of ['cpu', 'gpu', 'npu']) contexts[d] = { available: false, reason: 'navigator.ml is absent' };
+    for (const d of ['cpu', 'gpu', 'npu']) contexts[d] = { available: false, reason: threw ?? 'navigator.ml is absent' };
     return { present: false, contexts };
   }
   for (const deviceType of ['cpu', 'gpu', 'npu']) {
@@ -141,7 +152,8 @@ function wasmInfo() {
 }
 
 async function storageInfo(ms) {
-  const s = nav()?.storage;
+  const { value: s, threw } = navProp('storage');
+  if (threw) return { available: false, reason: threw };
   if (!s?.estimate) return { available: false, reason: 'navigator.storage.estimate is absent' };
   const est = await bounded('navigator.storage.estimate', ms, () => s.estimate());
   if (!est.ok) return { available: false, reason: est.reason };

@@ -56,7 +56,8 @@ export class Tensor {
   clone(): Tensor;
   toFloat32Array(): Float32Array;
   toInt32Array(): Int32Array;
-  /** Releases the wasm memory now rather than at garbage collection. */
+  /** Releases the wasm memory now rather than at garbage collection. A second call does
+   * nothing; any other use of a freed Tensor (or passing it to an op) throws `disposed`. */
   free(): void;
 }
 

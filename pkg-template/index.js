@@ -74,12 +74,43 @@ function codeError(code, message) {
   return e;
 }
 
+// wasm-bindgen (pinned at 0.2.130, see Cargo.toml) zeroes an object's `__wbg_ptr` when it
+// is freed or passed to Rust by value; a later call would reach Rust with a null pointer and
+// throw a bare "null pointer passed to rust". These say `disposed` instead.
+const isFreed = (obj) => obj.__wbg_ptr === 0;
+const disposedError = (what) => codeError('disposed', `${what} was freed and cannot be used`);
+
 function tensor(op, name, t) {
   if (!(t instanceof Tensor)) {
     throw codeError('invalid_argument', `${op}: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
   }
+  if (isFreed(t)) throw disposedError(`${op}: ${name} (a Tensor)`);
   return t;
 }
+
+/** Guards every method and getter of `cls` against a freed receiver; a second `free()`
+ * does nothing. */
+function guardFreed(cls, what) {
+  const proto = cls.prototype;
+  const free = proto.free;
+  proto.free = function () {
+    if (!isFreed(this)) free.call(this);
+  };
+  for (const key of Object.getOwnPropertyNames(proto)) {
+    // wasm-bindgen's own `__` helpers run on objects being freed.
+    if (key === 'constructor' || key === 'free' || key.startsWith('__')) continue;
+    const d = Object.getOwnPropertyDescriptor(proto, key);
+    const wrap = (f) =>
+      function (...args) {
+        if (isFreed(this)) throw disposedError(`${what}.${key}`);
+        return f.apply(this, args);
+      };
+    if (typeof d.value === 'function') d.value = wrap(d.value);
+    if (d.get) d.get = wrap(d.get);
+    Object.defineProperty(proto, key, d);
+  }
+}
+guardFreed(Tensor, 'Tensor');
 
 // Optional and array arguments are passed to wasm by value, which would invalidate the
 // caller's object; a clone shares the storage and costs nothing.

@@ -59,6 +59,27 @@ test('a probe that hangs or throws is reported unavailable with its reason, with
   await detect({ fresh: true });
 });
 
+test('navigator getters that throw are reported with their reason, and auto falls back to wasm', async () => {
+  const thrower = (name) => ({
+    get() {
+      throw new Error(`${name} blocked`);
+    },
+  });
+  const n = { userAgent: 'Mozilla/5.0 Chrome/156.0.0.0 Safari/537.36', hardwareConcurrency: 2 };
+  for (const name of ['gpu', 'ml', 'storage']) Object.defineProperty(n, name, thrower(name));
+  Object.defineProperty(globalThis, 'navigator', { configurable: true, value: n });
+  const caps = await detect({ fresh: true, timeoutMs: 150 });
+  assert.equal(caps.webgpu.available, false);
+  assert.equal(caps.webgpu.reason, 'reading navigator.gpu threw: gpu blocked');
+  assert.equal(caps.webnn.present, false);
+  assert.match(caps.webnn.contexts.cpu.reason, /reading navigator\.ml threw: ml blocked/);
+  assert.match(caps.storage.reason, /reading navigator\.storage threw/);
+  const rec = await recommend('text-embedding');
+  assert.equal(rec.backend, 'wasm');
+  assert.match(rec.reasons[0], /^webgpu: unavailable: reading navigator\.gpu threw/);
+  await detect({ fresh: true });
+});
+
 test('bad recommend inputs are coded errors', async () => {
   const bad = async (p, code, part) =>
     assert.rejects(p, (e) => {

@@ -107,3 +107,15 @@ test('the remaining ops agree with hand-computed values', () => {
     (e) => e.code === 'invalid_argument' && e.message.includes('stride'),
   );
 });
+
+test('a freed Tensor is a disposed error wherever it is used, and the next call works', () => {
+  const x = t([1, 2, 3, 4], [2, 2]);
+  const alive = t([1, 1], [2]);
+  x.free();
+  for (const f of [() => x.toFloat32Array(), () => x.dims, () => x.size, () => x.clone(), () => ops.relu(x), () => ops.add(alive, x)]) {
+    assert.throws(f, (e) => e instanceof Error && e.code === 'disposed' && /freed/.test(e.message), `disposed from ${f}`);
+  }
+  x.free(); // freeing twice is harmless
+  close(ops.relu(alive).toFloat32Array(), [1, 1]);
+});
+
