@@ -22,7 +22,9 @@ export interface IpfsAccelerateError extends Error {
     | 'gpu_device_lost'
     | 'gpu_error'
     | 'gpu_out_of_memory'
-    | 'non_finite_output';
+    | 'non_finite_output'
+    | 'out_of_memory'
+    | 'aborted';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;
   available?: number;
@@ -117,7 +119,18 @@ export interface LoadProgress {
   total?: number;
 }
 
-export interface TextEmbedderOptions {
+/** What every load and prefetch accepts beside its own options. */
+export interface LoadControl {
+  /** Aborts the load: it rejects with code 'aborted', its download is cancelled (finished
+   * chunks stay stored for the next load), and a load of the same model that was waiting
+   * for it goes ahead. */
+  signal?: AbortSignal;
+  /** A download that receives no bytes for this many ms fails with 'fetch_failed'
+   * (default 30000; 0 or Infinity for no limit). */
+  stallTimeoutMs?: number;
+}
+
+export interface TextEmbedderOptions extends LoadControl {
   /** 'wasm' runs the WASM SIMD CPU backend, 'webgpu' the WebGPU backend; 'auto' (the
    * default) asks `recommend()`. 'webnn' is not built yet (backend_unavailable). */
   backend?: 'auto' | 'wasm' | 'webgpu' | 'webnn';
@@ -143,8 +156,10 @@ export interface TextEmbedderOptions {
 export class TextEmbedder {
   private constructor();
   static load(baseUrl: string, opts?: TextEmbedderOptions): Promise<TextEmbedder>;
-  /** One vector per text, in order; each text's vector does not depend on the others. */
-  embed(texts: string[]): Promise<Float32Array[]>;
+  /** One vector per text, in order; each text's vector does not depend on the others.
+   * Texts run in batches of 8 with a yield to the event loop between batches, where a
+   * fired `signal` ends the call with code 'aborted'. */
+  embed(texts: string[], opts?: { signal?: AbortSignal }): Promise<Float32Array[]>;
   tokenCount(text: string): number;
   readonly dims: number;
   readonly backend: string;
@@ -183,8 +198,9 @@ export interface GpuInfo {
 export interface WeightStoreOptions {
   /** IndexedDB database name (default 'ipfs-accelerate'). */
   name?: string;
-  /** Bytes of chunks to keep at most; least recently used models are evicted to fit. */
-  budget?: number;
+  /** Bytes of chunks to keep at most; least recently used models are evicted to fit. The
+   * budget is saved in the store: left out, the store keeps the one it has; null removes it. */
+  budget?: number | null;
   /** Ask the browser for persistent storage (navigator.storage.persist()). */
   persist?: boolean;
 }
@@ -235,13 +251,16 @@ export class WeightStore {
   static open(opts?: WeightStoreOptions): Promise<WeightStore>;
   readonly name: string;
   readonly persisted: boolean;
+  /** The store's byte budget, or null for none. */
+  readonly budget: number | null;
   list(): Promise<StoredModel[]>;
   /** The manifest of a stored model (chunks with sha-256 and CIDv1), or null. */
   manifest(source: string): Promise<StoredManifest | null>;
   usage(): Promise<StoreUsage>;
   delete(source: string): Promise<boolean>;
   clear(): Promise<void>;
-  prefetch(baseUrl: string, opts?: { onProgress?: (p: LoadProgress) => void }): Promise<StoredModel>;
+  /** Downloads a model into the store, checked as a load checks it. */
+  prefetch(baseUrl: string, opts?: LoadControl & { onProgress?: (p: LoadProgress) => void }): Promise<StoredModel>;
   free(): void;
 }
 

@@ -111,6 +111,8 @@ function guardFreed(cls, what) {
   }
 }
 guardFreed(Tensor, 'Tensor');
+guardFreed(TextEmbedder, 'TextEmbedder');
+guardFreed(WeightStore, 'WeightStore');
 
 // Optional and array arguments are passed to wasm by value, which would invalidate the
 // caller's object; a clone shares the storage and costs nothing.

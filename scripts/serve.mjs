@@ -89,6 +89,8 @@ async function handle(mounts, req, res, hooks) {
     });
     return res.end();
   }
+  // A test's own answer (a stalled body, a lying Content-Length, HTML for JSON).
+  if (hooks.respond?.(req, res, url.pathname)) return;
   let file = resolvePath(mounts, url.pathname);
   let info = file && (await stat(file).catch(() => null));
   if (info?.isDirectory()) {
@@ -130,7 +132,8 @@ async function handle(mounts, req, res, hooks) {
  * Starts the server on `port` (0 = any free port); resolves to { server, url }, the URL
  * on 127.0.0.1 (a secure context in both browsers, so WebGPU is exposed there).
  * `hooks` lets tests watch and break traffic: `onRequest({method, path, range})`,
- * `onBytes(path, n)`, `cutAfter(path) → bytes | undefined`.
+ * `onBytes(path, n)`, `cutAfter(path) → bytes | undefined`, and `respond(req, res, path)
+ * → true` when the test answered the request itself (CORS headers are already set).
  */
 export function startServer({ port = 0, host = '127.0.0.1', mounts = DEFAULT_MOUNTS, hooks = {} } = {}) {
   const server = createServer((req, res) =>

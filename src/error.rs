@@ -44,6 +44,10 @@ pub enum Error {
     GpuOutOfMemory(String),
     #[error("the model produced a non-finite value (NaN or ±Inf): {0}")]
     NonFiniteOutput(String),
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
+    #[error("{0} was aborted")]
+    Aborted(String),
 }
 
 impl Error {
@@ -68,6 +72,8 @@ impl Error {
             Error::GpuError(_) => "gpu_error",
             Error::GpuOutOfMemory(_) => "gpu_out_of_memory",
             Error::NonFiniteOutput(_) => "non_finite_output",
+            Error::OutOfMemory(_) => "out_of_memory",
+            Error::Aborted(_) => "aborted",
         }
     }
 
@@ -117,6 +123,8 @@ mod tests {
             Error::GpuError("e".into()),
             Error::GpuOutOfMemory("o".into()),
             Error::NonFiniteOutput("n".into()),
+            Error::OutOfMemory("m".into()),
+            Error::Aborted("a".into()),
         ];
         for e in &all {
             match e {
@@ -137,7 +145,9 @@ mod tests {
                 | Error::GpuDeviceLost(_)
                 | Error::GpuError(_)
                 | Error::GpuOutOfMemory(_)
-                | Error::NonFiniteOutput(_) => {}
+                | Error::NonFiniteOutput(_)
+                | Error::OutOfMemory(_)
+                | Error::Aborted(_) => {}
             }
         }
         all
@@ -155,7 +165,7 @@ mod tests {
     fn every_code_is_in_index_d_ts_and_every_typed_code_is_thrown() {
         let typed = typed_codes();
         let rust: Vec<&str> = one_of_each().iter().map(Error::code).collect();
-        assert_eq!(rust.len(), 18, "one error of each variant");
+        assert_eq!(rust.len(), 20, "one error of each variant");
         for c in &rust {
             assert!(typed.iter().any(|t| t == c), "code '{c}' is missing from index.d.ts");
         }

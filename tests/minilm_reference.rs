@@ -23,7 +23,9 @@ async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
         "IPFS_ACCELERATE_MODEL_URL",
         "build with IPFS_ACCELERATE_MODEL_URL=http://host:port/models/all-MiniLM-L6-v2/ (npm test does)"
     );
-    let files = ipfs_accelerate::web::fetch_model_files(base, None).await.expect("model files fetch");
+    let files = ipfs_accelerate::web::fetch_model_files(base, None, &ipfs_accelerate::web::Control::none("test"))
+        .await
+        .expect("model files fetch");
     TextEmbedder::from_files(files, &opts).expect("model loads")
 }
 

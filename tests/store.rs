@@ -65,7 +65,7 @@ async fn broken_download_resumes<B: Backend>(backend: B) {
     // A download that breaks off after a chunk and a half.
     let mut w = FileWriter::fresh(&store, "http://r/", "model.safetensors");
     w.set_remote(Some(weights.len() as u64), Some("\"v1\"".into()), None);
-    w.extend(&weights[..CHUNK_SIZE + CHUNK_SIZE / 2]);
+    w.extend(&weights[..CHUNK_SIZE + CHUNK_SIZE / 2]).unwrap();
     w.flush_full().await.unwrap();
     drop(w);
     assert!(store.manifest("http://r/").await.unwrap().is_none(), "no manifest for a broken download");
@@ -78,7 +78,7 @@ async fn broken_download_resumes<B: Backend>(backend: B) {
     assert_eq!(p.file.etag.as_deref(), Some("\"v1\""));
     let mut w = FileWriter::resume(&store, p).await.unwrap().expect("the stored chunk reads back");
     assert_eq!(w.offset(), CHUNK_SIZE as u64);
-    w.extend(&weights[CHUNK_SIZE..]);
+    w.extend(&weights[CHUNK_SIZE..]).unwrap();
     let (entry, buf) = w.finish().await.unwrap();
     assert_eq!(buf.as_bytes(), weights.as_slice());
     assert_eq!(entry.sha256, ipfs_accelerate::store::sha256_hex(weights));
@@ -115,7 +115,8 @@ async fn budget_evicts_lru_and_refuses_what_cannot_fit<B: Backend>(backend: B) {
     write_model(&store, "http://new/", &refs(&b)).await.unwrap();
     let list = store.list().await.unwrap();
     assert_eq!(list.iter().map(|m| m.source.as_str()).collect::<Vec<_>>(), ["http://new/"], "LRU model evicted");
-    // A model bigger than the whole budget fails with numbers and leaves nothing.
+    // A model bigger than the whole budget fails with numbers, evicts nothing (it could not
+    // fit anyway) and leaves nothing of itself.
     let before = store.usage().await.unwrap();
     let mut big = model_files(6);
     big[2].1 = bytes(size as usize * 2, 7);
@@ -126,9 +127,36 @@ async fn budget_evicts_lru_and_refuses_what_cannot_fit<B: Backend>(backend: B) {
         other => panic!("expected quota_exceeded, got {other:?}"),
     }
     let after = store.usage().await.unwrap();
-    assert_eq!((after.models, after.partial_bytes), (0, 0), "eviction ran, and nothing of the big model is kept");
-    assert!(after.bytes <= before.bytes);
+    assert_eq!((after.models, after.partial_bytes), (1, 0), "no eviction, and nothing of the big model is kept");
+    assert_eq!(after.bytes, before.bytes);
     assert!(store.partials().await.unwrap().is_empty());
+    store.clear().await.unwrap();
+}
+
+async fn budget_counts_only_new_chunks_and_holds_without_a_size<B: Backend>(backend: B) {
+    let a = model_files(8);
+    let size: u64 = a.iter().map(|(_, b)| b.len() as u64).sum();
+    let budget = size + size / 4;
+    let store = Store::new(backend, Some(budget));
+    write_model(&store, "http://one/", &refs(&a)).await.unwrap();
+    // The same files under another source are stored already: no room needed, no eviction.
+    write_model(&store, "http://two/", &refs(&a)).await.unwrap();
+    let sources: Vec<String> = store.list().await.unwrap().into_iter().map(|m| m.source).collect();
+    assert_eq!(sources, ["http://one/", "http://two/"]);
+    // A file whose size the server did not say is held to the budget chunk by chunk.
+    let mut w = FileWriter::fresh(&store, "http://three/", "model.safetensors");
+    w.set_remote(None, None, None);
+    let big = bytes(size as usize * 2, 9);
+    let mut refused = None;
+    for piece in big.chunks(CHUNK_SIZE / 2) {
+        w.extend(piece).unwrap();
+        if let Err(e) = w.flush_full().await {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert!(matches!(refused, Some(Error::QuotaExceeded { .. })), "{refused:?}");
+    assert!(store.usage().await.unwrap().bytes <= budget, "the budget held while streaming");
     store.clear().await.unwrap();
 }
 
@@ -159,6 +187,23 @@ mod native {
 
     fn store(name: &str) -> Store<DirBackend> {
         Store::new(backend(name), None)
+    }
+
+    /// A budget set by one open holds for a later open that names none, until removed.
+    #[test]
+    fn the_budget_is_kept_in_the_store() {
+        pollster::block_on(async {
+            let dir = backend("budget");
+            let root = dir.chunk_path("x").parent().unwrap().parent().unwrap().to_path_buf();
+            let a = Store::open(dir, Some(Some(1234))).await.unwrap();
+            assert_eq!(a.budget(), Some(1234));
+            let b = Store::open(DirBackend::open(&root).unwrap(), None).await.unwrap();
+            assert_eq!(b.budget(), Some(1234), "a later open keeps the store's budget");
+            assert_eq!(b.usage().await.unwrap().budget, Some(1234));
+            b.set_budget(None).await.unwrap();
+            let c = Store::open(DirBackend::open(&root).unwrap(), None).await.unwrap();
+            assert_eq!(c.budget(), None);
+        });
     }
 
     /// The real model through the store gives the same embedding as read from disk.
@@ -224,5 +269,6 @@ on_every_backend!(
     broken_download_resumes,
     corruption_is_detected,
     budget_evicts_lru_and_refuses_what_cannot_fit,
+    budget_counts_only_new_chunks_and_holds_without_a_size,
     gc_and_schema
 );

@@ -63,9 +63,10 @@ pub fn read_file(path: &std::path::Path) -> Result<Option<AlignedBuf>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(e)),
     };
-    let len = f.metadata().map_err(fail)?.len() as usize;
-    let mut buf = AlignedBuf::with_capacity(len);
-    f.read_exact(buf.grow(len)).map_err(fail)?;
+    let len = f.metadata().map_err(fail)?.len();
+    let mut buf = AlignedBuf::with_capacity(len)?;
+    // `with_capacity` checked that `len` fits in memory, and so in usize.
+    f.read_exact(buf.grow(len as usize)?).map_err(fail)?;
     Ok(Some(buf))
 }
 

@@ -162,10 +162,8 @@ impl TextEmbedder {
         for chunk in batches {
             let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
             let p = self.prepare(&batch)?;
-            let hidden = self.cpu.run(&p.graph, &p.inputs)?.remove(0);
-            for (&i, v) in chunk.iter().zip(self.pool(&batch, p.seq, &hidden)) {
-                out[i] = finite(i, v)?;
-            }
+            let hidden = self.cpu.run(&p.graph, &p.inputs)?;
+            self.collect(&chunk, &batch, p.seq, hidden, &mut out)?;
         }
         Ok(out)
     }
@@ -173,20 +171,48 @@ impl TextEmbedder {
     /// Like `embed`, on the WebGPU backend when one was set (the CPU otherwise). Each
     /// batch is one queue submission and one asynchronous readback.
     pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        if let Some(gpu) = &self.gpu {
-            let (encoded, batches) = self.batches(texts)?;
-            let mut out = vec![Vec::new(); texts.len()];
-            for chunk in batches {
-                let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
-                let p = self.prepare(&batch)?;
-                let hidden = gpu.run(&p.graph, &p.inputs).await?.remove(0);
-                for (&i, v) in chunk.iter().zip(self.pool(&batch, p.seq, &hidden)) {
-                    out[i] = finite(i, v)?;
-                }
+        self.embed_paced(texts, async || Ok(())).await
+    }
+
+    /// Like `embed_async`, awaiting `between()` between batches: the browser yields to its
+    /// event loop there (so a long call on the CPU does not freeze the page) and checks
+    /// the caller's abort signal, whose error ends the call.
+    pub async fn embed_paced(
+        &self,
+        texts: &[&str],
+        mut between: impl AsyncFnMut() -> Result<()>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let (encoded, batches) = self.batches(texts)?;
+        let mut out = vec![Vec::new(); texts.len()];
+        for (n, chunk) in batches.iter().enumerate() {
+            if n > 0 {
+                between().await?;
             }
-            return Ok(out);
+            let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
+            let p = self.prepare(&batch)?;
+            let hidden = match &self.gpu {
+                Some(gpu) => gpu.run(&p.graph, &p.inputs).await?,
+                None => self.cpu.run(&p.graph, &p.inputs)?,
+            };
+            self.collect(chunk, &batch, p.seq, hidden, &mut out)?;
         }
-        self.embed(texts)
+        Ok(out)
+    }
+
+    /// Pools one batch's hidden states into `out`, at the texts' places.
+    fn collect(
+        &self,
+        chunk: &[usize],
+        batch: &[&Encoded],
+        seq: usize,
+        outputs: Vec<Tensor>,
+        out: &mut [Vec<f32>],
+    ) -> Result<()> {
+        let hidden = outputs.into_iter().next().ok_or_else(|| Error::InvalidGraph("the model has no output".into()))?;
+        for (&i, v) in chunk.iter().zip(self.pool(batch, seq, &hidden)) {
+            out[i] = finite(i, v)?;
+        }
+        Ok(())
     }
 
     /// Tokenizes every text and groups them into batches of similar length (as indices),

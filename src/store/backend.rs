@@ -3,11 +3,13 @@
 use crate::error::Result;
 use crate::weights::AlignedBuf;
 
-/// The two kinds of record beside the chunks.
+/// The kinds of record beside the chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Manifest,
     Partial,
+    /// The store's own settings (its byte budget), under one key.
+    Meta,
 }
 
 /// The origin's storage use and quota, as `navigator.storage.estimate()` tells them.
@@ -28,6 +30,8 @@ pub trait Backend {
     /// that no stored chunk is ever unaccounted for.
     async fn put_chunk(&self, key: &str, bytes: &[u8], partial_key: &str, partial_json: &str) -> Result<()>;
     async fn chunk_keys(&self) -> Result<Vec<String>>;
+    /// Whether a chunk is stored, without reading it.
+    async fn has_chunk(&self, key: &str) -> Result<bool>;
     async fn delete_chunks(&self, keys: &[String]) -> Result<()>;
     async fn get_record(&self, kind: Kind, key: &str) -> Result<Option<String>>;
     async fn records(&self, kind: Kind) -> Result<Vec<String>>;

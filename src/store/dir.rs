@@ -17,11 +17,19 @@ fn fail(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::StoreFailed(format!("{what} {}: {e}", path.display()))
 }
 
+fn dir_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Manifest => "manifests",
+        Kind::Partial => "partials",
+        Kind::Meta => "meta",
+    }
+}
+
 impl DirBackend {
     /// Opens (creating) a store directory.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        for sub in ["chunks", "manifests", "partials"] {
+        for sub in ["chunks", "manifests", "partials", "meta"] {
             let p = root.join(sub);
             std::fs::create_dir_all(&p).map_err(|e| fail("creating", &p, e))?;
         }
@@ -34,10 +42,7 @@ impl DirBackend {
     }
 
     fn record_path(&self, kind: Kind, key: &str) -> PathBuf {
-        let dir = match kind {
-            Kind::Manifest => "manifests",
-            Kind::Partial => "partials",
-        };
+        let dir = dir_of(kind);
         // Keys are URLs; hex keeps them valid file names.
         self.root.join(dir).join(data_encoding::HEXLOWER.encode(key.as_bytes()))
     }
@@ -66,7 +71,7 @@ impl Backend for DirBackend {
     async fn read_chunk(&self, key: &str, out: &mut AlignedBuf) -> Result<bool> {
         match crate::models::files::read_file(&self.chunk_path(key))? {
             Some(b) => {
-                out.extend_from_slice(b.as_bytes());
+                out.extend_from_slice(b.as_bytes())?;
                 Ok(true)
             }
             None => Ok(false),
@@ -83,6 +88,10 @@ impl Backend for DirBackend {
         Ok(self.names("chunks")?.iter().filter_map(|p| p.file_name()?.to_str().map(String::from)).collect())
     }
 
+    async fn has_chunk(&self, key: &str) -> Result<bool> {
+        Ok(self.chunk_path(key).is_file())
+    }
+
     async fn delete_chunks(&self, keys: &[String]) -> Result<()> {
         keys.iter().try_for_each(|k| self.remove(&self.chunk_path(k)))
     }
@@ -97,8 +106,10 @@ impl Backend for DirBackend {
     }
 
     async fn records(&self, kind: Kind) -> Result<Vec<String>> {
-        let dir = if kind == Kind::Manifest { "manifests" } else { "partials" };
-        self.names(dir)?.iter().map(|p| std::fs::read_to_string(p).map_err(|e| fail("reading", p, e))).collect()
+        self.names(dir_of(kind))?
+            .iter()
+            .map(|p| std::fs::read_to_string(p).map_err(|e| fail("reading", p, e)))
+            .collect()
     }
 
     async fn put_record(&self, kind: Kind, key: &str, json: &str) -> Result<()> {

@@ -12,10 +12,12 @@ use wasm_bindgen_futures::JsFuture;
 
 /// The IndexedDB schema version: bump it (and add the upgrade to `open`) when object
 /// stores change. The record format has its own version, `manifest::SCHEMA`.
-const DB_VERSION: u32 = 1;
+const DB_VERSION: u32 = 2;
 const CHUNKS: &str = "chunks";
 const MANIFESTS: &str = "manifests";
 const PARTIALS: &str = "partials";
+/// Added in version 2: the store's settings.
+const META: &str = "meta";
 
 pub struct IdbBackend {
     db: Rexie,
@@ -26,6 +28,7 @@ fn store_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Manifest => MANIFESTS,
         Kind::Partial => PARTIALS,
+        Kind::Meta => META,
     }
 }
 
@@ -53,6 +56,7 @@ impl IdbBackend {
             .add_object_store(ObjectStore::new(CHUNKS))
             .add_object_store(ObjectStore::new(MANIFESTS))
             .add_object_store(ObjectStore::new(PARTIALS))
+            .add_object_store(ObjectStore::new(META))
             .build()
             .await
             .map_err(|e| fail("open", e))?;
@@ -113,7 +117,7 @@ impl Backend for IdbBackend {
             // Not bytes at all: report it as a chunk whose hash cannot match.
             return Ok(true);
         };
-        arr.copy_to(out.grow(arr.length() as usize));
+        arr.copy_to(out.grow(arr.length() as usize)?);
         Ok(true)
     }
 
@@ -135,6 +139,13 @@ impl Backend for IdbBackend {
             })
             .await?;
         Ok(keys.into_iter().filter_map(|k| k.as_string()).collect())
+    }
+
+    async fn has_chunk(&self, key: &str) -> Result<bool> {
+        self.run(&[CHUNKS], TransactionMode::ReadOnly, "read", async |tx| {
+            tx.store(CHUNKS)?.key_exists(key.into()).await
+        })
+        .await
     }
 
     async fn delete_chunks(&self, keys: &[String]) -> Result<()> {

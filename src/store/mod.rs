@@ -13,6 +13,7 @@ mod dir;
 mod idb;
 mod manifest;
 mod model;
+mod room;
 mod weight_store;
 mod writer;
 

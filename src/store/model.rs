@@ -30,12 +30,12 @@ pub async fn read_model<B: Backend>(
 /// Writes a model's files (name, bytes) under `source` and commits its manifest.
 pub async fn write_model<B: Backend>(store: &Store<B>, source: &str, files: &[(&str, &[u8])]) -> Result<Manifest> {
     let needed = files.iter().map(|(_, b)| b.len() as u64).sum();
-    store.ensure_room(source, source, needed).await?;
+    store.check_fits(source, source, needed).await?;
     let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
     for (name, bytes) in files {
         let mut w = FileWriter::fresh(store, source, name);
         w.set_remote(Some(bytes.len() as u64), None, None);
-        w.extend(bytes);
+        w.extend(bytes)?;
         match w.finish().await {
             Ok((entry, _)) => m.files.push(entry),
             Err(e) => {

@@ -6,6 +6,7 @@ use super::backend::{Backend, Kind};
 use super::manifest::{migrate, FileEntry, Manifest, Partial};
 use crate::error::{Error, Result};
 use crate::weights::AlignedBuf;
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 /// One stored model, as `WeightStore.list()` shows it.
@@ -38,8 +39,9 @@ pub struct Usage {
 }
 
 pub struct Store<B> {
-    backend: B,
-    budget: Option<u64>,
+    pub(super) backend: B,
+    /// Bytes of chunks the store may keep; `None` for no limit but the browser's quota.
+    pub(super) budget: Cell<Option<u64>>,
 }
 
 /// A model's file failed verification on read: why, in words.
@@ -47,9 +49,10 @@ pub type Corrupt = String;
 
 impl<B: Backend> Store<B> {
     /// `budget` caps the bytes of chunks the store keeps; least recently used models are
-    /// evicted to stay under it.
+    /// evicted to stay under it. It lasts as long as this value: `open` keeps it in the
+    /// store itself.
     pub fn new(backend: B, budget: Option<u64>) -> Self {
-        Store { backend, budget }
+        Store { backend, budget: Cell::new(budget) }
     }
 
     pub fn backend(&self) -> &B {
@@ -95,7 +98,7 @@ impl<B: Backend> Store<B> {
         f: &FileEntry,
         progress: &mut dyn FnMut(u64),
     ) -> Result<std::result::Result<AlignedBuf, Corrupt>> {
-        let mut buf = AlignedBuf::with_capacity(f.size as usize);
+        let mut buf = AlignedBuf::with_capacity(f.size)?;
         for (i, c) in f.chunks.iter().enumerate() {
             let start = buf.len();
             if !self.backend.read_chunk(&c.sha256, &mut buf).await? {
@@ -136,9 +139,17 @@ impl<B: Backend> Store<B> {
             .collect())
     }
 
-    /// Stores a chunk with its partial record. When the platform refuses for lack of space,
-    /// evicts the least recently used other model and tries once more.
+    /// Stores a chunk with its partial record. A chunk not stored yet must first fit the
+    /// budget and quota, evicting least recently used other models if need be (a chunk
+    /// another model already holds needs no room). When the platform refuses for lack of
+    /// space all the same, evicts one more model and tries once more.
     pub async fn put_chunk(&self, key: &str, bytes: &[u8], partial: &Partial) -> Result<()> {
+        if !self.backend.has_chunk(key).await? {
+            let f = &partial.file;
+            // What the rest of the file needs, this chunk included, for the message.
+            let rest = f.size.saturating_sub(f.stored() - bytes.len() as u64).max(bytes.len() as u64);
+            self.make_room(&partial.source, &f.name, bytes.len() as u64, rest).await?;
+        }
         let pk = Partial::key(&partial.source, &partial.file.name);
         let json = to_json(partial);
         let mut r = self.backend.put_chunk(key, bytes, &pk, &json).await;
@@ -164,57 +175,6 @@ impl<B: Backend> Store<B> {
 
     pub async fn put_partial(&self, p: &Partial) -> Result<()> {
         self.backend.put_record(Kind::Partial, &Partial::key(&p.source, &p.file.name), &to_json(p)).await
-    }
-
-    /// Makes room for `needed` more bytes of `source`'s file `what`, evicting other models
-    /// least recently used first; fails with `quota_exceeded` when even that is not enough.
-    pub async fn ensure_room(&self, source: &str, what: &str, needed: u64) -> Result<()> {
-        loop {
-            if self.available().await? >= needed {
-                return Ok(());
-            }
-            if !self.evict_one(source).await? {
-                return Err(self.quota_error(what, needed).await);
-            }
-        }
-    }
-
-    /// Bytes that may still be written: the smaller of the budget's and the quota's room.
-    async fn available(&self) -> Result<u64> {
-        let mut room = u64::MAX;
-        if let Some(b) = self.budget {
-            room = b.saturating_sub(self.usage().await?.bytes);
-        }
-        if let Some(e) = self.backend.estimate().await? {
-            room = room.min(e.quota.saturating_sub(e.usage));
-        }
-        Ok(room)
-    }
-
-    async fn quota_error(&self, what: &str, needed: u64) -> Error {
-        let available = self.available().await.unwrap_or(0);
-        let mut detail = String::new();
-        if let Some(b) = self.budget {
-            detail += &format!("; the store's budget is {b} bytes");
-        }
-        if let Ok(Some(e)) = self.backend.estimate().await {
-            detail += &format!("; the browser reports {} of {} bytes used", e.usage, e.quota);
-        }
-        Error::QuotaExceeded { what: what.into(), needed, available, detail }
-    }
-
-    /// Deletes the least recently used model other than `keep`; `false` when there is none.
-    pub async fn evict_one(&self, keep: &str) -> Result<bool> {
-        let victim = self
-            .manifests()
-            .await?
-            .into_iter()
-            .filter(|m| m.source != keep)
-            .min_by(|a, b| a.last_used.total_cmp(&b.last_used));
-        match victim {
-            Some(m) => self.delete(&m.source).await,
-            None => Ok(false),
-        }
     }
 
     /// Deletes a model, its partial downloads and the chunks no other model shares.
@@ -277,7 +237,7 @@ impl<B: Backend> Store<B> {
             models: manifests.len(),
             chunks: distinct.len(),
             partial_bytes,
-            budget: self.budget,
+            budget: self.budget.get(),
             origin_usage: estimate.map(|e| e.usage),
             origin_quota: estimate.map(|e| e.quota),
         })

@@ -70,14 +70,15 @@ impl<'s, B: Backend> FileWriter<'s, B> {
         self.partial.file.last_modified = last_modified;
     }
 
-    /// Room for `n` more bytes, to be filled in place by the caller.
-    pub fn space(&mut self, n: usize) -> &mut [u8] {
+    /// Room for `n` more bytes, to be filled in place by the caller; `out_of_memory` when
+    /// the file outgrows what one buffer can hold.
+    pub fn space(&mut self, n: usize) -> Result<&mut [u8]> {
         self.buf.grow(n)
     }
 
     /// Appends bytes (a convenience over `space`).
-    pub fn extend(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+    pub fn extend(&mut self, bytes: &[u8]) -> Result<()> {
+        self.buf.extend_from_slice(bytes)
     }
 
     /// Stores every complete chunk the buffer now holds.

@@ -1,14 +1,15 @@
 //! Downloading with the global `fetch` (window, worker or Node): a `Download` streams a
-//! response body piece by piece, optionally resuming at a byte offset with a Range request.
+//! response body piece by piece, optionally resuming at a byte offset with a Range request,
+//! under the caller's abort signal and stall limit.
 
+use super::control::{Control, Interrupted};
 use crate::error::{Error, Result};
 use crate::models::files::ALL;
 use crate::models::ModelFiles;
-use crate::weights::AlignedBuf;
+use crate::weights::{AlignedBuf, MAX_BUFFER_BYTES};
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -25,6 +26,14 @@ fn js_reason(e: &JsValue) -> String {
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())
         .unwrap_or_else(|| "network error".into())
+}
+
+/// Lets `p` settle unobserved: a cancel of a stream the signal already errored rejects
+/// with the abort reason, which must not surface as an unhandled rejection.
+fn quietly(p: js_sys::Promise) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    });
 }
 
 /// Reports `{ file, loaded, total }` to the caller's callback; a callback that throws
@@ -52,13 +61,35 @@ pub struct Download {
     pub last_modified: Option<String>,
     received: u64,
     reader: web_sys::ReadableStreamDefaultReader,
+    control: Control,
+}
+
+/// The error for a wait on `url` that ended early: aborted, stalled, or the promise's own
+/// rejection described by `rejected`.
+fn interrupted(url: &str, control: &Control, i: Interrupted, rejected: impl FnOnce(&JsValue) -> String) -> Error {
+    match i {
+        Interrupted::Aborted(e) => e,
+        // The signal also cancels the fetch itself, which may reject first.
+        Interrupted::Rejected(e) => match control.check() {
+            Err(aborted) => aborted,
+            Ok(()) => failed(url, rejected(&e)),
+        },
+        Interrupted::Stalled => {
+            let ms = control.stall_ms().unwrap_or(0.0);
+            failed(url, format!("no bytes arrived for {ms} ms (the stallTimeoutMs option)"))
+        }
+    }
 }
 
 /// Starts `GET url`. With `resume = (offset, validator)` it asks for the bytes from
 /// `offset` on, only if the file still matches `validator` (If-Range); the server may
-/// answer with the whole file instead, which `start == 0` shows. `None` for a 404.
-pub async fn open(url: &str, resume: Option<(u64, &str)>) -> Result<Option<Download>> {
+/// answer with the whole file instead, which `start == 0` shows. `None` for a 404. A file
+/// larger than one buffer can hold is `out_of_memory` before any of its body is read.
+pub async fn open(url: &str, resume: Option<(u64, &str)>, control: &Control) -> Result<Option<Download>> {
     let init = js_sys::Object::new();
+    if let Some(signal) = control.signal() {
+        let _ = js_sys::Reflect::set(&init, &"signal".into(), signal);
+    }
     if let Some((offset, validator)) = resume {
         let headers = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&headers, &"Range".into(), &format!("bytes={offset}-").into());
@@ -66,9 +97,10 @@ pub async fn open(url: &str, resume: Option<(u64, &str)>) -> Result<Option<Downl
         let _ = js_sys::Reflect::set(&init, &"headers".into(), &headers);
     }
     let promise = global_fetch(url, &init).map_err(|e| failed(url, js_reason(&e)))?;
-    let resp: web_sys::Response = JsFuture::from(promise)
+    let resp: web_sys::Response = control
+        .wait_progress(promise)
         .await
-        .map_err(|e| failed(url, js_reason(&e)))?
+        .map_err(|i| interrupted(url, control, i, js_reason))?
         .dyn_into()
         .map_err(|_| failed(url, "fetch did not return a Response"))?;
     if resp.status() == 404 {
@@ -91,6 +123,12 @@ pub async fn open(url: &str, resume: Option<(u64, &str)>) -> Result<Option<Downl
         (0, length)
     };
     let body = resp.body().ok_or_else(|| failed(url, "the response has no body"))?;
+    if let Some(t) = total.filter(|&t| t > MAX_BUFFER_BYTES) {
+        quietly(body.cancel());
+        return Err(Error::OutOfMemory(format!(
+            "{url} is {t} bytes, over the {MAX_BUFFER_BYTES} bytes one buffer can hold here"
+        )));
+    }
     let reader = body.get_reader().dyn_into().map_err(|_| failed(url, "the body cannot be read as a stream"))?;
     Ok(Some(Download {
         url: url.into(),
@@ -100,17 +138,26 @@ pub async fn open(url: &str, resume: Option<(u64, &str)>) -> Result<Option<Downl
         last_modified: header("last-modified"),
         received: 0,
         reader,
+        control: control.clone(),
     }))
 }
 
 impl Download {
-    /// The next piece of the body, `None` at its end. A connection that breaks, or a body
-    /// shorter than announced, is `fetch_failed`.
+    /// The next piece of the body, `None` at its end. A connection that breaks, a body
+    /// shorter than announced, or no bytes within the stall limit is `fetch_failed`; the
+    /// signal firing is `aborted`.
     pub async fn next(&mut self) -> Result<Option<js_sys::Uint8Array>> {
-        let chunk = JsFuture::from(self.reader.read()).await.map_err(|e| {
-            let at = self.start + self.received;
-            failed(&self.url, format!("the download broke off at byte {at}: {}", js_reason(&e)))
-        })?;
+        let at = self.start + self.received;
+        let chunk = match self.control.wait_progress(self.reader.read()).await {
+            Ok(c) => c,
+            Err(i) => {
+                // Stop the transfer rather than let it run on unread.
+                quietly(self.reader.cancel());
+                return Err(interrupted(&self.url, &self.control, i, |e| {
+                    format!("the download broke off at byte {at}: {}", js_reason(e))
+                }));
+            }
+        };
         let done = js_sys::Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
         if done {
             if let Some(t) = self.total {
@@ -136,14 +183,15 @@ pub async fn fetch_bytes(
     file: &str,
     progress: Option<&js_sys::Function>,
     optional: bool,
+    control: &Control,
 ) -> Result<Option<AlignedBuf>> {
-    let Some(mut d) = open(url, None).await? else {
+    let Some(mut d) = open(url, None, control).await? else {
         return if optional { Ok(None) } else { Err(failed(url, "HTTP 404 Not Found")) };
     };
-    let mut buf = AlignedBuf::with_capacity(d.total.unwrap_or(0) as usize);
+    let mut buf = AlignedBuf::with_capacity(d.total.unwrap_or(0))?;
     report(progress, file, 0, d.total);
     while let Some(piece) = d.next().await? {
-        piece.copy_to(buf.grow(piece.length() as usize));
+        piece.copy_to(buf.grow(piece.length() as usize)?);
         report(progress, file, buf.len() as u64, d.total);
     }
     Ok(Some(buf))
@@ -155,11 +203,15 @@ pub fn normalize_base(base: &str) -> String {
 }
 
 /// Fetches a model laid out in Hugging Face form under `base`, without the store.
-pub async fn fetch_model_files(base: &str, progress: Option<&js_sys::Function>) -> Result<ModelFiles> {
+pub async fn fetch_model_files(
+    base: &str,
+    progress: Option<&js_sys::Function>,
+    control: &Control,
+) -> Result<ModelFiles> {
     let base = normalize_base(base);
     let mut bufs = HashMap::new();
     for (name, required) in ALL {
-        if let Some(b) = fetch_bytes(&format!("{base}{name}"), name, progress, !required).await? {
+        if let Some(b) = fetch_bytes(&format!("{base}{name}"), name, progress, !required, control).await? {
             bufs.insert(name, b);
         }
     }

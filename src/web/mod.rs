@@ -1,5 +1,6 @@
 //! The JS surface: everything `#[wasm_bindgen]` lives under here; nothing below knows JS.
 
+mod control;
 mod detect;
 mod error;
 mod fetch;
@@ -10,6 +11,7 @@ mod tensor;
 mod text_embedder;
 mod weight_store;
 
+pub use control::Control;
 pub use error::to_js;
 pub use fetch::{fetch_bytes, fetch_model_files};
 pub use tensor::JsTensor;

@@ -1,7 +1,9 @@
 //! Where a model's files come from in the browser: the weight store when it holds the
-//! model (verified), else the network, streamed into the store chunk by chunk. Concurrent
-//! loads of one source in a page share a single download.
+//! model (verified), else the network, streamed into the store chunk by chunk and
+//! committed once the model builds. Concurrent loads of one source in a page share a
+//! single download.
 
+use super::control::{Control, Interrupted};
 use super::fetch::{failed, fetch_model_files, normalize_base, open, report};
 use crate::error::{Error, Result};
 use crate::models::files::ALL;
@@ -10,7 +12,6 @@ use crate::store::{now_ms, read_model, FileEntry, FileWriter, IdbBackend, Manife
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use wasm_bindgen_futures::JsFuture;
 
 pub type WebStore = Store<IdbBackend>;
 
@@ -50,40 +51,60 @@ impl Drop for Claim {
     }
 }
 
-async fn claim(key: String) -> Claim {
+/// Waits for any load of `key` under way to end (or `control`'s signal), then holds it.
+async fn claim(key: String, control: &Control) -> Result<Claim> {
     while let Some(p) = IN_FLIGHT.with(|m| m.borrow().get(&key).cloned()) {
-        let _ = JsFuture::from(p).await;
+        if let Err(Interrupted::Aborted(e)) = control.wait(p).await {
+            return Err(e);
+        }
     }
     let mut release = None;
     let p = js_sys::Promise::new(&mut |resolve, _| release = Some(resolve));
     IN_FLIGHT.with(|m| m.borrow_mut().insert(key.clone(), p));
     // `Promise::new` runs its executor at once, so `release` is set.
-    Claim { key, release: release.unwrap_or_else(|| js_sys::Function::new_no_args("")) }
+    Ok(Claim { key, release: release.unwrap_or_else(|| js_sys::Function::new_no_args("")) })
 }
 
-/// Loads a model's files from `base`, through `store` when there is one.
-pub async fn load_model_files(
+/// Loads a model's files from `base`, through `store` when there is one, and builds the
+/// model from them with `build`. A download's manifest is committed only once `build`
+/// succeeds, so files that do not parse (an HTML page for `config.json`, a cut-off
+/// weights file) are never served from the store; a stored model that no longer builds is
+/// deleted and fetched again.
+pub async fn load_model<T>(
     base: &str,
     store: Option<&WebStore>,
     progress: Option<&js_sys::Function>,
-) -> Result<(ModelFiles, Origin)> {
+    control: &Control,
+    build: &mut dyn FnMut(ModelFiles) -> Result<T>,
+) -> Result<(T, Origin)> {
     let Some(store) = store else {
-        return Ok((fetch_model_files(base, progress).await?, Origin::Network));
+        return Ok((build(fetch_model_files(base, progress, control).await?)?, Origin::Network));
     };
     let source = normalize_base(base);
-    let _claim = claim(format!("{}\n{source}", store.backend().name())).await;
+    let _claim = claim(format!("{}\n{source}", store.backend().name()), control).await?;
     let Some(mut m) = store.manifest(&source).await? else {
-        return Ok((download(store, &source, progress).await?, Origin::Network));
+        return Ok((download(store, &source, progress, control, build).await?, Origin::Network));
     };
     let mut on_read = |file: &str, loaded: u64, total: u64| report(progress, file, loaded, Some(total));
     match read_model(store, &m, &mut on_read).await? {
-        Ok(files) => {
-            store.touch(&mut m).await?;
-            Ok((files, Origin::Cache))
-        }
+        Ok(files) => match build(files) {
+            Ok(model) => {
+                store.touch(&mut m).await?;
+                Ok((model, Origin::Cache))
+            }
+            // Stored by a version that checked less, say: never serve it again.
+            Err(invalid) => {
+                store.delete(&source).await?;
+                match download(store, &source, progress, control, build).await {
+                    Ok(model) => Ok((model, Origin::Network)),
+                    Err(Error::FetchFailed { .. }) => Err(invalid),
+                    Err(e) => Err(e),
+                }
+            }
+        },
         // Damaged or missing chunks: fetch again (good chunks are rewritten unchanged).
-        Err(corrupt) => match download(store, &source, progress).await {
-            Ok(files) => Ok((files, Origin::Network)),
+        Err(corrupt) => match download(store, &source, progress, control, build).await {
+            Ok(model) => Ok((model, Origin::Network)),
             Err(Error::FetchFailed { reason, url }) => {
                 Err(Error::CacheCorrupt { source_url: source, detail: corrupt, reason: format!("{url}: {reason}") })
             }
@@ -92,29 +113,44 @@ pub async fn load_model_files(
     }
 }
 
-/// Downloads every file into the store and commits the manifest. Running out of space
-/// leaves nothing of the model; a broken connection keeps the stored chunks for a retry.
-async fn download(store: &WebStore, source: &str, progress: Option<&js_sys::Function>) -> Result<ModelFiles> {
-    let r = download_all(store, source, progress).await;
-    if let Err(Error::QuotaExceeded { .. }) = &r {
-        store.abandon(source).await?;
+/// Downloads every file into the store, builds the model and then commits the manifest.
+/// Running out of space, or files the model cannot be built from, leave nothing of the
+/// model; a broken or aborted connection keeps the stored chunks for a retry.
+async fn download<T>(
+    store: &WebStore,
+    source: &str,
+    progress: Option<&js_sys::Function>,
+    control: &Control,
+    build: &mut dyn FnMut(ModelFiles) -> Result<T>,
+) -> Result<T> {
+    let r = download_all(store, source, progress, control, build).await;
+    match &r {
+        Err(Error::FetchFailed { .. } | Error::Aborted(_)) | Ok(_) => {}
+        Err(_) => store.abandon(source).await?,
     }
     r
 }
 
-async fn download_all(store: &WebStore, source: &str, progress: Option<&js_sys::Function>) -> Result<ModelFiles> {
+async fn download_all<T>(
+    store: &WebStore,
+    source: &str,
+    progress: Option<&js_sys::Function>,
+    control: &Control,
+    build: &mut dyn FnMut(ModelFiles) -> Result<T>,
+) -> Result<T> {
     let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
     let mut bufs = HashMap::new();
     for (name, required) in ALL {
-        if let Some((entry, buf)) = download_file(store, source, name, !required, progress).await? {
+        if let Some((entry, buf)) = download_file(store, source, name, !required, progress, control).await? {
             m.files.push(entry);
             bufs.insert(name, buf);
         }
     }
+    let model = build(ModelFiles::from_named(|n| Ok(bufs.remove(n)))?)?;
     m.created = now_ms();
     m.last_used = m.created;
     store.commit(&m).await?;
-    ModelFiles::from_named(|n| Ok(bufs.remove(n)))
+    Ok(model)
 }
 
 /// One file: resumed after its stored chunks when a partial record and a validator allow
@@ -125,7 +161,9 @@ async fn download_file(
     name: &str,
     optional: bool,
     progress: Option<&js_sys::Function>,
+    control: &Control,
 ) -> Result<Option<(FileEntry, AlignedBuf)>> {
+    control.check()?;
     let url = format!("{source}{name}");
     let mut w = match store.partial(source, name).await? {
         Some(p) if p.file.etag.is_some() || p.file.last_modified.is_some() => {
@@ -139,7 +177,7 @@ async fn download_file(
     }
     let validator = w.entry().etag.clone().or_else(|| w.entry().last_modified.clone()).unwrap_or_default();
     let resume = (w.offset() > 0).then_some((w.offset(), validator.as_str()));
-    let Some(mut d) = open(&url, resume).await? else {
+    let Some(mut d) = open(&url, resume, control).await? else {
         return if optional { Ok(None) } else { Err(failed(&url, "HTTP 404 Not Found")) };
     };
     if d.start != w.offset() {
@@ -151,11 +189,13 @@ async fn download_file(
     }
     w.set_remote(d.total, d.etag.take(), d.last_modified.take());
     if let Some(total) = d.total {
-        store.ensure_room(source, name, total.saturating_sub(w.offset())).await?;
+        // Fails early, evicting nothing, when the file could never fit; the room itself is
+        // made chunk by chunk (`Store::put_chunk`), counting only chunks not yet stored.
+        store.check_fits(source, name, total.saturating_sub(w.offset())).await?;
     }
     report(progress, name, w.offset(), d.total);
     while let Some(piece) = d.next().await? {
-        piece.copy_to(w.space(piece.length() as usize));
+        piece.copy_to(w.space(piece.length() as usize)?);
         w.flush_full().await?;
         report(progress, name, w.offset(), d.total);
     }

@@ -1,7 +1,8 @@
 //! The JS `TextEmbedder`: `await TextEmbedder.load(baseUrl, opts)`, then `embed(texts)`.
 
+use super::control::{load_control, signal_field, yield_now, Control};
 use super::error::to_js;
-use super::model_source::load_model_files;
+use super::model_source::load_model;
 use super::options::{bool_field, check_options, field, function_field, string_field};
 use super::weight_store::store_for;
 use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
@@ -39,6 +40,8 @@ struct LoadOptions {
     progress: Option<js_sys::Function>,
     /// A forced WebGPU shader variant ("tiled", "subgroup", "f16").
     shader_variant: Option<String>,
+    /// The caller's `signal` and the download stall limit.
+    control: Control,
 }
 
 fn parse_options(opts: &JsValue) -> Result<LoadOptions> {
@@ -57,7 +60,7 @@ fn parse_options(opts: &JsValue) -> Result<LoadOptions> {
             .transpose()?
             .unwrap_or_default(),
     };
-    Ok(LoadOptions { embedder: o, backend, progress, shader_variant })
+    Ok(LoadOptions { embedder: o, backend, progress, shader_variant, control: load_control(OP, opts)? })
 }
 
 #[wasm_bindgen(js_class = TextEmbedder)]
@@ -66,7 +69,9 @@ impl JsTextEmbedder {
     /// sentence-transformers pooling configs when present) from `baseUrl`, through the
     /// weight store: from IndexedDB when it holds the model, else downloaded into it.
     /// Options: `{ backend ('auto' | 'wasm' | 'webgpu'), shaderVariant, onProgress({file,
-    /// loaded, total}), pooling, normalize, truncation, cache = true, store }`.
+    /// loaded, total}), pooling, normalize, truncation, cache = true, store, signal,
+    /// stallTimeoutMs (default 30000) }`. Nothing is stored for a model that does not
+    /// build; an aborted or stalled download keeps its finished chunks for the next load.
     pub async fn load(base_url: JsValue, opts: JsValue) -> std::result::Result<JsTextEmbedder, JsValue> {
         let base =
             base_url.as_string().ok_or_else(|| to_js(Error::arg("TextEmbedder.load", "baseUrl must be a string")))?;
@@ -80,9 +85,11 @@ impl JsTextEmbedder {
             ),
             _ => None,
         };
+        lo.control.check().map_err(to_js)?;
         let store = store_for("TextEmbedder.load", &opts).await.map_err(to_js)?;
-        let (files, origin) = load_model_files(&base, store.as_deref(), lo.progress.as_ref()).await.map_err(to_js)?;
-        let mut inner = TextEmbedder::from_files(files, &lo.embedder).map_err(to_js)?;
+        let mut build = |files| TextEmbedder::from_files(files, &lo.embedder);
+        let (mut inner, origin) =
+            load_model(&base, store.as_deref(), lo.progress.as_ref(), &lo.control, &mut build).await.map_err(to_js)?;
         if let Some(gpu) = gpu {
             inner.set_webgpu(gpu);
         }
@@ -99,24 +106,27 @@ impl JsTextEmbedder {
         self.inner.as_ref().ok_or(Error::Disposed("TextEmbedder"))
     }
 
-    /// `embed(texts: string[]) → Promise<Float32Array[]>`; options `{}` reserved. On the
-    /// CPU the work happens before the promise returns; on WebGPU it settles when the
-    /// device has finished.
-    pub fn embed(&self, texts: JsValue) -> js_sys::Promise {
-        let (e, owned) = match self.get().cloned().and_then(|e| Ok((e, texts_of(&texts)?))) {
+    /// `embed(texts: string[], { signal }) → Promise<Float32Array[]>`. Texts run in
+    /// batches; between batches the call yields to the event loop (so timers and input
+    /// run during a long call on the CPU) and stops with `aborted` if `signal` fired.
+    pub fn embed(&self, texts: JsValue, opts: JsValue) -> js_sys::Promise {
+        const OP: &str = "embed";
+        let parsed = self.get().cloned().and_then(|e| {
+            check_options(OP, &opts)?;
+            Ok((e, texts_of(&texts)?, Control::new(OP, signal_field(OP, &opts)?, None)))
+        });
+        let (e, owned, control) = match parsed {
             Ok(v) => v,
             Err(err) => return js_sys::Promise::reject(&to_js(err)),
         };
-        if e.webgpu().is_none() {
-            let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-            return match e.embed(&refs) {
-                Ok(v) => js_sys::Promise::resolve(&to_arrays(v)),
-                Err(err) => js_sys::Promise::reject(&to_js(err)),
-            };
-        }
         wasm_bindgen_futures::future_to_promise(async move {
+            control.check().map_err(to_js)?;
             let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-            e.embed_async(&refs).await.map(to_arrays).map_err(to_js)
+            let between = async || {
+                yield_now().await;
+                control.check()
+            };
+            e.embed_paced(&refs, between).await.map(to_arrays).map_err(to_js)
         })
     }
 

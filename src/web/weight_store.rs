@@ -1,11 +1,14 @@
 //! The JS `WeightStore`: `await WeightStore.open(opts)`, then `list`, `usage`, `delete`,
-//! `clear`, `prefetch`. Stores are shared by database name, so `TextEmbedder.load` finds
-//! the one a page opened (with its budget) without holding a reference to it.
+//! `clear`, `prefetch`. A page has one store object per database name, so
+//! `TextEmbedder.load` finds the one a page opened without holding a reference to it, and
+//! the budget lives in the database, so it holds for every page and every later `open`.
 
+use super::control::load_control;
 use super::error::to_js;
-use super::model_source::{load_model_files, WebStore};
+use super::model_source::{load_model, WebStore};
 use super::options::{bool_field, check_options, field, function_field, plain, string_field, u64_field};
 use crate::error::{Error, Result};
+use crate::models::{EmbedderOptions, TextEmbedder};
 use crate::store::{storage_call, IdbBackend, Store};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -26,14 +29,20 @@ pub struct JsWeightStore {
     persisted: bool,
 }
 
-/// Opens (and registers) the store `name` with an optional byte budget.
-async fn open_store(name: &str, budget: Option<u64>) -> Result<Rc<WebStore>> {
-    let backend = IdbBackend::open(name).await?;
-    let store = Rc::new(Store::new(backend, budget));
+/// The page's store `name`, opened (and registered) on first use. `budget`: `Some` sets
+/// the store's byte budget (`Some(None)` removes it), `None` keeps the one it has.
+async fn open_store(name: &str, budget: Option<Option<u64>>) -> Result<Rc<WebStore>> {
+    if let Some(s) = OPEN.with(|m| m.borrow().get(name).cloned()) {
+        if let Some(b) = budget {
+            s.set_budget(b).await?;
+        }
+        return Ok(s);
+    }
+    let store = Rc::new(Store::open(IdbBackend::open(name).await?, budget).await?);
     // Chunks orphaned by a tab closed mid-write are collected when a page opens the store.
     store.gc().await?;
-    OPEN.with(|m| m.borrow_mut().insert(name.to_string(), store.clone()));
-    Ok(store)
+    // Two first opens may race; the first registered wins so the page keeps one object.
+    Ok(OPEN.with(|m| m.borrow_mut().entry(name.to_string()).or_insert(store).clone()))
 }
 
 /// The store `TextEmbedder.load` should use for `opts`: none with `cache: false`, the
@@ -54,9 +63,6 @@ pub async fn store_for(op: &'static str, opts: &JsValue) -> Result<Option<Rc<Web
     };
     let explicit = name.is_some();
     let name = name.unwrap_or_else(|| DEFAULT_NAME.into());
-    if let Some(s) = OPEN.with(|m| m.borrow().get(&name).cloned()) {
-        return Ok(Some(s));
-    }
     match open_store(&name, None).await {
         Ok(s) => Ok(Some(s)),
         Err(_) if !explicit && !js_sys::Reflect::has(&js_sys::global(), &"indexedDB".into()).unwrap_or(false) => {
@@ -68,15 +74,20 @@ pub async fn store_for(op: &'static str, opts: &JsValue) -> Result<Option<Rc<Web
 
 #[wasm_bindgen(js_class = WeightStore)]
 impl JsWeightStore {
-    /// Options: `{ name = "ipfs-accelerate", budget (bytes), persist = false }`. With
-    /// `persist`, asks the browser to keep the store under storage pressure.
+    /// Options: `{ name = "ipfs-accelerate", budget (bytes), persist = false }`. The
+    /// budget is saved in the store: leaving it out keeps the store's, `null` removes it.
+    /// With `persist`, asks the browser to keep the store under storage pressure.
     pub async fn open(opts: JsValue) -> std::result::Result<JsWeightStore, JsValue> {
         const OP: &str = "WeightStore.open";
         let parsed = (|| -> Result<_> {
             check_options(OP, &opts)?;
             Ok((
                 string_field(OP, &opts, "name")?.unwrap_or_else(|| DEFAULT_NAME.into()),
-                u64_field(OP, &opts, "budget")?,
+                match field(&opts, "budget") {
+                    v if v.is_undefined() => None,
+                    v if v.is_null() => Some(None),
+                    _ => Some(u64_field(OP, &opts, "budget")?),
+                },
                 bool_field(OP, &opts, "persist", false)?,
             ))
         })();
@@ -94,6 +105,12 @@ impl JsWeightStore {
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
         self.inner.backend().name().to_string()
+    }
+
+    /// The store's byte budget, or `null` for none.
+    #[wasm_bindgen(getter)]
+    pub fn budget(&self) -> JsValue {
+        self.inner.budget().map_or(JsValue::NULL, |b| JsValue::from_f64(b as f64))
     }
 
     /// Whether the browser granted persistent storage to this origin.
@@ -146,8 +163,10 @@ impl JsWeightStore {
         future_to_promise(async move { s.clear().await.map(|_| JsValue::UNDEFINED).map_err(to_js) })
     }
 
-    /// Downloads a model into the store (or verifies it there) without building it.
-    /// Options: `{ onProgress({file, loaded, total}) }`. Resolves to its `list()` entry.
+    /// Downloads a model into the store (or verifies it there). The files are checked as a
+    /// load would check them, so only a model that loads is stored; nothing stays built.
+    /// Options: `{ onProgress({file, loaded, total}), signal, stallTimeoutMs }`. Resolves to
+    /// its `list()` entry.
     pub fn prefetch(&self, base_url: JsValue, opts: JsValue) -> js_sys::Promise {
         const OP: &str = "WeightStore.prefetch";
         let s = self.inner.clone();
@@ -156,7 +175,11 @@ impl JsWeightStore {
                 let base = base_url.as_string().ok_or_else(|| Error::arg(OP, "baseUrl must be a string"))?;
                 check_options(OP, &opts)?;
                 let progress = function_field(OP, &opts, "onProgress")?;
-                load_model_files(&base, Some(&s), progress.as_ref()).await?;
+                let control = load_control(OP, &opts)?;
+                // The files are a text embedder's today (`ModelFiles`); the image and speech
+                // models will bring their own file lists and checks.
+                let mut check = |files| TextEmbedder::from_files(files, &EmbedderOptions::default()).map(|_| ());
+                load_model(&base, Some(&s), progress.as_ref(), &control, &mut check).await?;
                 let source = super::fetch::normalize_base(&base);
                 let list = s.list().await?;
                 list.into_iter()

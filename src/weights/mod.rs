@@ -4,6 +4,6 @@ mod aligned;
 mod convert;
 mod safetensors;
 
-pub use aligned::AlignedBuf;
+pub use aligned::{AlignedBuf, MAX_BUFFER_BYTES};
 pub use convert::widen_to_f32;
 pub use safetensors::{read_safetensors, Weights};

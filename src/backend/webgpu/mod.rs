@@ -73,6 +73,9 @@ pub struct WebGpuBackend {
     profiling: std::sync::atomic::AtomicBool,
     /// The last profiled run: (kernel file, GPU milliseconds) per dispatch.
     last_profile: Mutex<Vec<(&'static str, f64)>>,
+    /// While a lost device is being replaced: the runs waiting for that replacement, so
+    /// that N runs in flight at the loss share one new device.
+    replacing: Mutex<Option<Vec<futures_channel::oneshot::Sender<()>>>>,
 }
 
 /// Resolves to the out-of-memory error of a plan's allocations, if there was one.
@@ -109,6 +112,7 @@ impl WebGpuBackend {
             stats: Mutex::new(stats),
             profiling: false.into(),
             last_profile: Mutex::new(vec![]),
+            replacing: Mutex::new(None),
         })
     }
 
@@ -183,28 +187,62 @@ impl WebGpuBackend {
         // Natively, callbacks (device lost among them) only run when the device is polled.
         #[cfg(not(target_arch = "wasm32"))]
         let _ = self.with_state(|s| s.gpu.device.poll(wgpu::PollType::Poll));
+        let seen = self.generation();
         if self.lost() {
-            self.recreate().await;
+            self.recreate(seen).await;
         }
+        let seen = self.generation();
         match self.run_once(graph, inputs).await {
             // In browsers the loss may only be reported after this run failed on it.
             Err(e) if matches!(e, Error::GpuDeviceLost(_) | Error::GpuError(_)) && self.lost() => {
-                self.recreate().await;
+                self.recreate(seen).await;
                 self.run_once(graph, inputs).await
             }
             r => r,
         }
     }
 
+    /// Which device this is: the count of devices made, bumped by each replacement.
+    fn generation(&self) -> u64 {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).devices
+    }
+
     fn lost(&self) -> bool {
         self.with_state(|s| s.gpu.is_lost()).unwrap_or(true)
     }
 
-    /// A new device, and with it new buffers, weights and pipelines.
-    async fn recreate(&self) {
+    /// A new device, and with it new buffers, weights and pipelines, in place of device
+    /// `seen`, which the caller found lost. Runs that find the same loss while one
+    /// replacement is under way wait for it instead of making their own, and a run that
+    /// saw an older device finds it already replaced.
+    async fn recreate(&self, seen: u64) {
+        loop {
+            let wait = {
+                let mut r = self.replacing.lock().unwrap_or_else(|p| p.into_inner());
+                if self.generation() != seen {
+                    return;
+                }
+                match r.as_mut() {
+                    Some(waiters) => {
+                        let (tx, rx) = futures_channel::oneshot::channel();
+                        waiters.push(tx);
+                        rx
+                    }
+                    None => {
+                        *r = Some(Vec::new());
+                        break;
+                    }
+                }
+            };
+            let _ = wait.await;
+        }
         let fresh = make_state(&self.opts).await;
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = fresh.ok();
         self.count(|c| c.devices += 1);
+        let waiters = self.replacing.lock().unwrap_or_else(|p| p.into_inner()).take();
+        for w in waiters.into_iter().flatten() {
+            let _ = w.send(());
+        }
     }
 
     async fn run_once(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
