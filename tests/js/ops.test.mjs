@@ -74,6 +74,18 @@ test('bad arguments are coded errors, never traps', () => {
   close(ops.relu(t([-1, 2], [2])).toFloat32Array(), [0, 2]);
 });
 
+test('an op under the element limit whose memory wasm32 cannot hold is out_of_memory, and ops go on', () => {
+  // 16384 × 30000 = 491,520,000 elements, under the limit of 536,870,911: the 1.97 GB
+  // result may be had, but not it and the two broadcast index maps as well (over 4 GiB).
+  const a = new Tensor(new Float32Array(16384), [16384, 1]);
+  const b = new Tensor(new Float32Array(30000), [1, 30000]);
+  assert.throws(
+    () => ops.add(a, b),
+    (e) => e.code === 'out_of_memory' && /could not be allocated/.test(e.message),
+  );
+  close(ops.add(t([1, 2], [2, 1]), t([10, 20], [1, 2])).toFloat32Array(), [11, 21, 12, 22]);
+});
+
 test('optional and array tensor arguments stay usable after the call', () => {
   const x = t([1, 2, 3, 4], [2, 2]);
   const mask = t([0, -Infinity], [1, 2]);

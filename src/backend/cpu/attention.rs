@@ -1,8 +1,10 @@
 //! Scaled dot-product attention, head by head: scores by GEMM, masks, softmax, GEMM.
 
 use super::gemm::{gemm, GemmScratch, MatRef};
+use super::pool::zeroed;
 use super::simd::Path;
 use super::softmax::softmax_rows;
+use crate::error::Result;
 
 /// Sizes of one attention call: q `[b, h, sq, d]`, k `[b, h, sk, d]`, v `[b, h, sk, dv]`.
 pub struct AttnDims {
@@ -28,8 +30,8 @@ pub fn attention(
     a: &AttnDims,
     out: &mut [f32],
     s: &mut GemmScratch,
-) {
-    let mut scores = vec![0f32; a.sq * a.sk];
+) -> Result<()> {
+    let mut scores = zeroed(a.sq * a.sk, "attention scores")?;
     for bi in 0..a.b {
         for hi in 0..a.h {
             let bh = bi * a.h + hi;
@@ -49,4 +51,5 @@ pub fn attention(
             gemm(path, [a.sq, a.dv, a.sk], pm, vm, &mut out[bh * a.sq * a.dv..][..a.sq * a.dv], s);
         }
     }
+    Ok(())
 }

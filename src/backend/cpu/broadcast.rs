@@ -1,8 +1,11 @@
 //! Broadcast index maps: where each element of a broadcast result reads its operand.
 
+use super::pool::with_room;
+use crate::error::Result;
+
 /// For each row-major index of `out` (right-aligned against `src`, numpy-style), the
 /// offset of the `src` element it reads, in units of `inner` elements.
-pub fn broadcast_offsets(out: &[usize], src: &[usize], inner: usize) -> Vec<usize> {
+pub fn broadcast_offsets(out: &[usize], src: &[usize], inner: usize) -> Result<Vec<usize>> {
     let pad = out.len() - src.len();
     let mut strides = vec![0usize; out.len()];
     let mut acc = inner;
@@ -13,7 +16,7 @@ pub fn broadcast_offsets(out: &[usize], src: &[usize], inner: usize) -> Vec<usiz
         acc *= src[d];
     }
     let n: usize = out.iter().product();
-    let mut offs = Vec::with_capacity(n);
+    let mut offs = with_room(n, "a broadcast index")?;
     let mut idx = vec![0usize; out.len()];
     let mut off = 0usize;
     for _ in 0..n {
@@ -28,5 +31,5 @@ pub fn broadcast_offsets(out: &[usize], src: &[usize], inner: usize) -> Vec<usiz
             idx[d] = 0;
         }
     }
-    offs
+    Ok(offs)
 }

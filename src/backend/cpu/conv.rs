@@ -1,7 +1,9 @@
 //! 1-D and 2-D convolution by im2col and GEMM; 1-D runs as 2-D with a height of one.
 
 use super::gemm::{gemm, GemmScratch, MatRef};
+use super::pool::zeroed;
 use super::simd::Path;
+use crate::error::Result;
 
 /// The sizes of one convolution, all spatial values as (height, width).
 pub struct ConvGeom {
@@ -29,11 +31,11 @@ pub fn conv2d(
     g: &ConvGeom,
     out: &mut [f32],
     s: &mut GemmScratch,
-) {
+) -> Result<()> {
     let (cg, og) = (g.c / g.groups, g.o / g.groups);
     let kdim = cg * g.kh * g.kw;
     let ncols = g.oh * g.ow;
-    let mut cols = vec![0f32; kdim * ncols];
+    let mut cols = zeroed(kdim * ncols, "the unfolded input of a convolution")?;
     for n in 0..g.n {
         for grp in 0..g.groups {
             for ci in 0..cg {
@@ -64,4 +66,5 @@ pub fn conv2d(
             }
         }
     }
+    Ok(())
 }

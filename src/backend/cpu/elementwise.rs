@@ -1,6 +1,7 @@
 //! Broadcasting binary arithmetic.
 
 use super::broadcast::broadcast_offsets;
+use crate::error::Result;
 use crate::graph::BinaryOp;
 
 #[inline]
@@ -14,7 +15,16 @@ fn apply(op: BinaryOp) -> fn(f32, f32) -> f32 {
 }
 
 /// out = a ∘ b with numpy broadcasting; `out_dims` is the broadcast shape.
-pub fn binary(op: BinaryOp, a: &[f32], ad: &[usize], b: &[f32], bd: &[usize], out: &mut [f32], out_dims: &[usize]) {
+/// `out_of_memory` when the index maps of a general broadcast cannot be allocated.
+pub fn binary(
+    op: BinaryOp,
+    a: &[f32],
+    ad: &[usize],
+    b: &[f32],
+    bd: &[usize],
+    out: &mut [f32],
+    out_dims: &[usize],
+) -> Result<()> {
     let f = apply(op);
     if ad == out_dims && bd == out_dims {
         for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
@@ -28,10 +38,11 @@ pub fn binary(op: BinaryOp, a: &[f32], ad: &[usize], b: &[f32], bd: &[usize], ou
             }
         }
     } else {
-        let ao = broadcast_offsets(out_dims, ad, 1);
-        let bo = broadcast_offsets(out_dims, bd, 1);
+        let ao = broadcast_offsets(out_dims, ad, 1)?;
+        let bo = broadcast_offsets(out_dims, bd, 1)?;
         for ((o, i), j) in out.iter_mut().zip(ao).zip(bo) {
             *o = f(a[i], b[j]);
         }
     }
+    Ok(())
 }

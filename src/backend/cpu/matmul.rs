@@ -3,6 +3,7 @@
 use super::broadcast::broadcast_offsets;
 use super::gemm::{gemm, gemm_packed, GemmScratch, MatRef, PackedB};
 use super::simd::Path;
+use crate::error::Result;
 
 /// One operand: its contiguous data and dims, and whether its last two axes are swapped.
 pub struct Operand<'a> {
@@ -34,10 +35,17 @@ impl<'a> Operand<'a> {
 }
 
 /// out (`[batch.., M, N]`, contiguous) = a · b.
-pub fn matmul(path: Path, a: &Operand, b: &Operand, out: &mut [f32], out_dims: &[usize], s: &mut GemmScratch) {
+pub fn matmul(
+    path: Path,
+    a: &Operand,
+    b: &Operand,
+    out: &mut [f32],
+    out_dims: &[usize],
+    s: &mut GemmScratch,
+) -> Result<()> {
     let batch = &out_dims[..out_dims.len() - 2];
-    let a_offs = broadcast_offsets(batch, a.batch(), a.mat_size());
-    let b_offs = broadcast_offsets(batch, b.batch(), b.mat_size());
+    let a_offs = broadcast_offsets(batch, a.batch(), a.mat_size())?;
+    let b_offs = broadcast_offsets(batch, b.batch(), b.mat_size())?;
     let (m, k, _) = a.mat(0);
     let (_, n, _) = b.mat(0);
     for (i, (ao, bo)) in a_offs.iter().zip(&b_offs).enumerate() {
@@ -45,6 +53,7 @@ pub fn matmul(path: Path, a: &Operand, b: &Operand, out: &mut [f32], out_dims: &
         let (_, _, bm) = b.mat(*bo);
         gemm(path, [m, n, k], am, bm, &mut out[i * m * n..(i + 1) * m * n], s);
     }
+    Ok(())
 }
 
 /// out = a · B for a 2-D B packed beforehand (a weight). Without a transpose, a's batch

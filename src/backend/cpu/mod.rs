@@ -158,14 +158,17 @@ impl CpuBackend {
         let owned: Vec<Tensor> = args.iter().map(|t| t.contiguous()).collect();
         let f = |i: usize| owned[i].as_f32_slice().unwrap_or(&[]);
         let d = |i: usize| owned[i].dims();
-        let mut out = ws.pool.take(node.shape.numel());
-        match &node.op {
+        let mut out = ws.pool.take(node.shape.numel())?;
+        let done = match &node.op {
             Op::MatMul { transpose_a, transpose_b } => {
                 let a = matmul::Operand { data: f(0), dims: d(0), transposed: *transpose_a };
                 let b = matmul::Operand { data: f(1), dims: d(1), transposed: *transpose_b };
                 let packed = if const_b && d(1).len() == 2 { ws.packed.get(args[1], &b) } else { None };
                 match packed {
-                    Some(pb) => matmul::matmul_packed(path, &a, &pb, &mut out, &mut ws.gemm.pa),
+                    Some(pb) => {
+                        matmul::matmul_packed(path, &a, &pb, &mut out, &mut ws.gemm.pa);
+                        Ok(())
+                    }
                     None => matmul::matmul(path, &a, &b, &mut out, dims, &mut ws.gemm),
                 }
             }
@@ -180,9 +183,10 @@ impl CpuBackend {
                     UnaryOp::Tanh => simd::tanh,
                 };
                 k(path, &mut out);
+                Ok(())
             }
             Op::Softmax => {
-                match owned.get(1) {
+                let masked = match owned.get(1) {
                     Some(mask) => elementwise::binary(
                         crate::graph::BinaryOp::Add,
                         f(0),
@@ -192,21 +196,24 @@ impl CpuBackend {
                         &mut out,
                         dims,
                     ),
-                    None => out.copy_from_slice(f(0)),
+                    None => {
+                        out.copy_from_slice(f(0));
+                        Ok(())
+                    }
+                };
+                if masked.is_ok() {
+                    softmax::softmax_rows(path, &mut out, node.shape.last());
                 }
-                softmax::softmax_rows(path, &mut out, node.shape.last());
+                masked
             }
             Op::LayerNorm { eps } => {
                 out.copy_from_slice(f(0));
                 norm::layer_norm(path, &mut out, f(1), f(2), *eps);
+                Ok(())
             }
             Op::Gather => {
-                let ids = owned[1].to_i32_vec("gather")?;
                 let width = d(0)[1];
-                if let Err(e) = gather::gather(f(0), width, &ids, &mut out) {
-                    ws.pool.put(out);
-                    return Err(e);
-                }
+                owned[1].to_i32_vec("gather").and_then(|ids| gather::gather(f(0), width, &ids, &mut out))
             }
             Op::Reduce { op, axes, .. } => reduce::reduce(*op, f(0), d(0), axes, &mut out),
             Op::Conv1d(p) | Op::Conv2d(p) => {
@@ -238,13 +245,13 @@ impl CpuBackend {
                     groups: p.groups,
                 };
                 let bias = owned.get(2).and_then(|b| b.as_f32_slice());
-                conv::conv2d(path, f(0), f(1), bias, &g, &mut out, &mut ws.gemm);
+                conv::conv2d(path, f(0), f(1), bias, &g, &mut out, &mut ws.gemm)
             }
             Op::Attention { causal, scale } => {
                 let (q, k, v) = (d(0), d(1), d(2));
                 let a = attention::AttnDims { b: q[0], h: q[1], sq: q[2], sk: k[2], d: q[3], dv: v[3] };
                 let mask = owned.get(3).and_then(|m| m.as_f32_slice());
-                attention::attention(path, f(0), f(1), f(2), mask, *causal, *scale, &a, &mut out, &mut ws.gemm);
+                attention::attention(path, f(0), f(1), f(2), mask, *causal, *scale, &a, &mut out, &mut ws.gemm)
             }
             // Layout and leaf ops returned above; an error, not a panic, should that change.
             Op::Reshape(_)
@@ -252,10 +259,12 @@ impl CpuBackend {
             | Op::Slice { .. }
             | Op::Concat { .. }
             | Op::Input { .. }
-            | Op::Constant(_) => {
-                ws.pool.put(out);
-                return Err(Error::InvalidGraph(format!("{} has no compute kernel", node.op.name())));
-            }
+            | Op::Constant(_) => Err(Error::InvalidGraph(format!("{} has no compute kernel", node.op.name()))),
+        };
+        if let Err(e) = done {
+            // The buffer goes back to the pool: nothing is held across an error.
+            ws.pool.put(out);
+            return Err(e);
         }
         Tensor::from_f32(dims.to_vec(), out)
     }
