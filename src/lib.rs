@@ -8,6 +8,7 @@ pub mod detect;
 pub mod error;
 pub mod graph;
 pub mod models;
+pub mod runtime;
 pub mod store;
 pub mod tensor;
 pub mod weights;

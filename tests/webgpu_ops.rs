@@ -213,3 +213,48 @@ async fn every_op_on_every_variant_matches_the_cpu_backend() {
         console_log!("{l}");
     }
 }
+
+/// Through the backend contract: the same graph on every backend this place has, held as
+/// `dyn Backend`; compiling ahead makes the plan the run uses (one plan, however many
+/// compiles and runs); the results agree (atol 1e-4 + rtol 1e-4, see the top).
+async fn through_the_contract() {
+    use ipfs_accelerate::backend::{Backend, BackendKind, Unavailable};
+    use ipfs_accelerate::graph::GraphBuilder;
+    use ipfs_accelerate::tensor::DType;
+    let mut g = GraphBuilder::new();
+    let w = g.constant(Tensor::from_f32(vec![4, 3], (0..12).map(|i| i as f32 * 0.25 - 1.0).collect()).unwrap());
+    let x = g.input("x", &[2, 4], DType::F32);
+    let y = g.matmul(x, w).unwrap();
+    let y = g.relu(y).unwrap();
+    let graph = Arc::new(g.build(&[y]).unwrap());
+    let input = [Tensor::from_f32(vec![2, 4], vec![1., 2., 3., 4., -1., 0.5, 2., -3.]).unwrap()];
+    let backends: Vec<Box<dyn Backend>> = vec![Box::new(CpuBackend::new()), Box::new(backend(None).await)];
+    let mut results = vec![];
+    for b in &backends {
+        b.compile(&graph).await.unwrap();
+        b.compile(&graph).await.unwrap();
+        results.push(b.run(&graph, &input).await.unwrap().remove(0).to_f32_vec());
+        if let Some(gpu) = b.as_any().downcast_ref::<WebGpuBackend>() {
+            assert_eq!(b.kind(), BackendKind::WebGpu);
+            assert_eq!(gpu.stats().plans, 1, "compiled once, run on that plan");
+        }
+    }
+    for (g, w) in results[1].iter().zip(&results[0]) {
+        assert!(within(*g as f64, *w as f64, 1e-4), "{g} vs {w}");
+    }
+    let missing = Unavailable::new(BackendKind::WebNn, "not built yet");
+    let e = missing.run(&graph, &input).await.unwrap_err();
+    assert_eq!(e.code(), "backend_unavailable");
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn every_backend_runs_through_the_contract() {
+    pollster::block_on(through_the_contract());
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+async fn every_backend_runs_through_the_contract() {
+    through_the_contract().await;
+}

@@ -2,6 +2,7 @@
 //! backend considered, so an app can show users why.
 
 use super::caps::Caps;
+use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use serde::Serialize;
 
@@ -109,7 +110,7 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
     if let Some(v) = webgpu_variant {
         reasons
             .push(format!("wasm: not chosen: {} input(s) of {} tokens run on the GPU", work.batch, work.input_tokens));
-        return Ok(Recommendation { backend: "webgpu".into(), variant: v, reasons });
+        return Ok(Recommendation { backend: BackendKind::WebGpu.name().into(), variant: v, reasons });
     }
     if !caps.wasm.simd {
         return Err(Error::BackendUnavailable(
@@ -126,7 +127,7 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
         "wasm: chosen for {} input(s) of {} tokens: WebAssembly SIMD is available; {why}",
         work.batch, work.input_tokens
     ));
-    Ok(Recommendation { backend: "wasm".into(), variant: variant.into(), reasons })
+    Ok(Recommendation { backend: BackendKind::Cpu.name().into(), variant: variant.into(), reasons })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
+use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::tensor::Tensor;
@@ -55,9 +56,8 @@ pub struct TextEmbedder {
     pooling: Pooling,
     normalize: bool,
     truncation: Truncation,
-    cpu: CpuBackend,
-    /// When set, `embed_async` runs the model here instead of on the CPU.
-    gpu: Option<WebGpuBackend>,
+    /// Where the model runs: the CPU backend unless `set_backend` chose another.
+    backend: Box<dyn Backend>,
     graphs: Mutex<HashMap<(usize, usize), Arc<Graph>>>,
 }
 
@@ -105,20 +105,29 @@ impl TextEmbedder {
             pooling: opts.pooling.unwrap_or(pc.pooling),
             normalize: opts.normalize.unwrap_or(pc.normalize),
             truncation: opts.truncation,
-            cpu: CpuBackend::new(),
-            gpu: None,
+            backend: Box::new(CpuBackend::new()),
             graphs: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Runs the model on `gpu` from now on (through `embed_async`).
-    pub fn set_webgpu(&mut self, gpu: WebGpuBackend) {
-        self.gpu = Some(gpu);
+    /// Runs the model on `backend` from now on.
+    pub fn set_backend(&mut self, backend: Box<dyn Backend>) {
+        self.backend = backend;
     }
 
-    /// The WebGPU backend running the model, if one was set.
+    /// Runs the model on `gpu` from now on (through `embed_async`).
+    pub fn set_webgpu(&mut self, gpu: WebGpuBackend) {
+        self.set_backend(Box::new(gpu));
+    }
+
+    /// Which backend runs the model.
+    pub fn backend_kind(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// The WebGPU backend running the model, if it is one.
     pub fn webgpu(&self) -> Option<&WebGpuBackend> {
-        self.gpu.as_ref()
+        self.backend.as_any().downcast_ref()
     }
 
     /// Loads a model laid out in Hugging Face form under `dir`.
@@ -144,32 +153,23 @@ impl TextEmbedder {
         self.normalize
     }
 
-    /// Which CPU kernel path runs the model.
-    pub fn cpu_path(&self) -> &'static str {
-        self.cpu.path().name()
-    }
-
     /// Token count of `text` after truncation, special tokens included.
     pub fn token_count(&self, text: &str) -> Result<usize> {
         Ok(self.tokenizer.encode(text)?.ids.len())
     }
 
-    /// One vector per text, in order, on the CPU backend. A text's vector does not depend
-    /// on the other texts.
+    /// One vector per text, in order, synchronously: for a backend that never waits (the
+    /// CPU's); any other is `invalid_argument` pointing at `embed_async`. A text's vector
+    /// does not depend on the other texts.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let (encoded, batches) = self.batches(texts)?;
-        let mut out = vec![Vec::new(); texts.len()];
-        for chunk in batches {
-            let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
-            let p = self.prepare(&batch)?;
-            let hidden = self.cpu.run(&p.graph, &p.inputs)?;
-            self.collect(&chunk, &batch, p.seq, hidden, &mut out)?;
-        }
-        Ok(out)
+        crate::runtime::now(self.embed_async(texts)).unwrap_or_else(|| {
+            let kind = self.backend.kind();
+            Err(Error::arg("embed", format!("the {kind} backend runs asynchronously; use embed_async")))
+        })
     }
 
-    /// Like `embed`, on the WebGPU backend when one was set (the CPU otherwise). Each
-    /// batch is one queue submission and one asynchronous readback.
+    /// One vector per text, in order, on the model's backend. On WebGPU each batch is one
+    /// queue submission and one asynchronous readback.
     pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed_paced(texts, async || Ok(())).await
     }
@@ -190,10 +190,7 @@ impl TextEmbedder {
             }
             let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
             let p = self.prepare(&batch)?;
-            let hidden = match &self.gpu {
-                Some(gpu) => gpu.run(&p.graph, &p.inputs).await?,
-                None => self.cpu.run(&p.graph, &p.inputs)?,
-            };
+            let hidden = self.backend.run(&p.graph, &p.inputs).await?;
             self.collect(chunk, &batch, p.seq, hidden, &mut out)?;
         }
         Ok(out)

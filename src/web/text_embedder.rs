@@ -6,6 +6,7 @@ use super::model_source::load_model;
 use super::options::{bool_field, check_options, field, function_field, string_field};
 use super::weight_store::store_for;
 use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
+use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, Pooling, TextEmbedder, Truncation};
 use std::rc::Rc;
@@ -16,19 +17,18 @@ use wasm_bindgen::JsCast;
 pub struct JsTextEmbedder {
     /// Shared with in-flight WebGPU embeds, which outlive the call that started them.
     inner: Option<Rc<TextEmbedder>>,
-    backend: String,
+    backend: BackendKind,
     loaded_from: &'static str,
 }
 
 /// The backend a load asks for: the CPU (wasm SIMD) backend or WebGPU; WebNN is not
-/// built yet.
-fn choose_backend(requested: Option<String>) -> Result<String> {
-    match requested.as_deref().unwrap_or("auto") {
-        "auto" | "wasm" | "cpu" => Ok("wasm".into()),
-        "webgpu" => Ok("webgpu".into()),
-        "webnn" => Err(Error::BackendUnavailable("webnn (not built yet; use 'wasm', 'webgpu' or 'auto')".into())),
-        other => {
-            Err(Error::arg("TextEmbedder.load", format!("backend '{other}' is not one of auto, wasm, webgpu, webnn")))
+/// built yet. "auto" reaches here only without the JS facade, which resolves it first.
+fn choose_backend(requested: Option<String>) -> Result<BackendKind> {
+    match BackendKind::parse("TextEmbedder.load", requested.as_deref().unwrap_or("auto"))? {
+        None | Some(BackendKind::Cpu) => Ok(BackendKind::Cpu),
+        Some(BackendKind::WebGpu) => Ok(BackendKind::WebGpu),
+        Some(BackendKind::WebNn) => {
+            Err(Error::BackendUnavailable("webnn (not built yet; use 'wasm', 'webgpu' or 'auto')".into()))
         }
     }
 }
@@ -36,7 +36,7 @@ fn choose_backend(requested: Option<String>) -> Result<String> {
 /// What a load asked for.
 struct LoadOptions {
     embedder: EmbedderOptions,
-    backend: String,
+    backend: BackendKind,
     progress: Option<js_sys::Function>,
     /// A forced WebGPU shader variant ("tiled", "subgroup", "f16").
     shader_variant: Option<String>,
@@ -77,8 +77,8 @@ impl JsTextEmbedder {
             base_url.as_string().ok_or_else(|| to_js(Error::arg("TextEmbedder.load", "baseUrl must be a string")))?;
         let lo = parse_options(&opts).map_err(to_js)?;
         // The device first: without one there is no point downloading the model.
-        let gpu = match lo.backend.as_str() {
-            "webgpu" => Some(
+        let gpu = match lo.backend {
+            BackendKind::WebGpu => Some(
                 WebGpuBackend::new(GpuOptions { variant: lo.shader_variant.clone(), ..Default::default() })
                     .await
                     .map_err(to_js)?,
@@ -217,7 +217,7 @@ impl JsTextEmbedder {
     /// The backend running the model: "wasm" (the CPU SIMD backend) or "webgpu".
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.clone()
+        self.backend.name().to_string()
     }
 
     #[wasm_bindgen(getter, js_name = maxTokens)]

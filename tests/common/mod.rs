@@ -6,6 +6,7 @@
 pub mod minilm;
 
 use ipfs_accelerate::backend::cpu::{CpuBackend, Path};
+use ipfs_accelerate::backend::Backend;
 use ipfs_accelerate::graph::{ConvParams, GraphBuilder, NodeId};
 use ipfs_accelerate::tensor::{DType, Tensor};
 use serde::Deserialize;
@@ -142,12 +143,16 @@ pub fn check_cases(op: &str, keep: impl Fn(&Case) -> bool, constants: &[usize]) 
     let mut checked = 0;
     let mut failures = Vec::new();
     for path in Path::available() {
-        let backend = CpuBackend::with_path(path);
+        // Through the backend contract, as model runners call it.
+        let backend: Box<dyn Backend> = Box::new(CpuBackend::with_path(path));
         for c in &cases {
             let inputs: Vec<Tensor> =
                 c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
             let graph = build(c, constants).unwrap_or_else(|e| panic!("{}: building failed: {e}", c.name));
-            let out = backend.run(&graph, &inputs).unwrap_or_else(|e| panic!("{}: run failed: {e}", c.name));
+            let graph = std::sync::Arc::new(graph);
+            let out = ipfs_accelerate::runtime::now(backend.run(&graph, &inputs))
+                .expect("the CPU backend never waits")
+                .unwrap_or_else(|e| panic!("{}: run failed: {e}", c.name));
             let got = &out[0];
             assert_eq!(got.dims(), c.expected.shape.as_slice(), "{} [{}]: output shape", c.name, path.name());
             let want = c.expected.values();

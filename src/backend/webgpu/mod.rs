@@ -245,6 +245,20 @@ impl WebGpuBackend {
         }
     }
 
+    /// Compiles `graph` for this device (its plan, buffers, weights and pipelines) and
+    /// waits for the browser's verdict on the allocations, so that a later run neither
+    /// compiles nor finds a dead buffer.
+    pub async fn compile(&self, graph: &Arc<Graph>) -> Result<()> {
+        let (_, plan, allocated) = self.plan(graph)?;
+        if let Some(verdict) = allocated {
+            if let Some(e) = verdict.await {
+                let steps = plan.steps.len();
+                return Err(self.out_of_memory(format!("allocating the buffers of a {steps}-dispatch plan: {e}")));
+            }
+        }
+        Ok(())
+    }
+
     async fn run_once(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let (gpu, plan, allocated) = self.plan(graph)?;
         // A browser reports an allocation that failed only later, and asynchronously: wait
