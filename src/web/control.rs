@@ -187,22 +187,3 @@ pub fn signal_field(op: &'static str, opts: &JsValue) -> Result<Option<web_sys::
     }
     v.dyn_into().map(Some).map_err(|_| Error::arg(op, "option signal must be an AbortSignal"))
 }
-
-/// The `stallTimeoutMs` option in milliseconds: a positive number, `0` or `Infinity` for
-/// none, absent for `DEFAULT_STALL_MS`.
-pub fn stall_field(op: &'static str, opts: &JsValue) -> Result<Option<f64>> {
-    let v = super::options::field(opts, "stallTimeoutMs");
-    if v.is_undefined() {
-        return Ok(Some(DEFAULT_STALL_MS));
-    }
-    match v.as_f64() {
-        Some(ms) if ms == 0.0 || ms == f64::INFINITY => Ok(None),
-        Some(ms) if ms > 0.0 && ms.is_finite() => Ok(Some(ms)),
-        _ => Err(Error::arg(op, "option stallTimeoutMs must be a positive number of milliseconds, 0 or Infinity")),
-    }
-}
-
-/// The control for a load's options (`signal`, `stallTimeoutMs`).
-pub fn load_control(op: &'static str, opts: &JsValue) -> Result<Control> {
-    Ok(Control::new(op, signal_field(op, opts)?, stall_field(op, opts)?))
-}

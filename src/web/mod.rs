@@ -4,6 +4,7 @@ mod control;
 mod detect;
 mod error;
 mod fetch;
+mod load_options;
 mod model_source;
 mod ops;
 mod options;

@@ -69,15 +69,6 @@ pub fn string_field(op: &'static str, opts: &JsValue, key: &str) -> Result<Optio
     v.as_string().map(Some).ok_or_else(|| Error::arg(op, format!("option {key} must be a string")))
 }
 
-/// An optional callback option; `undefined` and `null` mean absent.
-pub fn function_field(op: &'static str, opts: &JsValue, key: &str) -> Result<Option<js_sys::Function>> {
-    let v = field(opts, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.dyn_into().map(Some).map_err(|_| Error::arg(op, format!("option {key} must be a function")))
-}
-
 /// An optional non-negative whole number option (a byte count, say).
 pub fn u64_field(op: &'static str, opts: &JsValue, key: &str) -> Result<Option<u64>> {
     let v = field(opts, key);

@@ -1,14 +1,15 @@
 //! The JS `TextEmbedder`: `await TextEmbedder.load(baseUrl, opts)`, then `embed(texts)`.
 
-use super::control::{load_control, signal_field, yield_now, Control};
+use super::control::{signal_field, yield_now, Control};
 use super::error::to_js;
+use super::load_options::LoadOptions;
 use super::model_source::load_model;
-use super::options::{bool_field, check_options, field, function_field, string_field};
+use super::options::check_options;
 use super::weight_store::store_for;
 use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
-use crate::models::{EmbedderOptions, Pooling, TextEmbedder, Truncation};
+use crate::models::TextEmbedder;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -23,44 +24,14 @@ pub struct JsTextEmbedder {
 
 /// The backend a load asks for: the CPU (wasm SIMD) backend or WebGPU; WebNN is not
 /// built yet. "auto" reaches here only without the JS facade, which resolves it first.
-fn choose_backend(requested: Option<String>) -> Result<BackendKind> {
-    match BackendKind::parse("TextEmbedder.load", requested.as_deref().unwrap_or("auto"))? {
+fn choose_backend(requested: Option<BackendKind>) -> Result<BackendKind> {
+    match requested {
         None | Some(BackendKind::Cpu) => Ok(BackendKind::Cpu),
         Some(BackendKind::WebGpu) => Ok(BackendKind::WebGpu),
         Some(BackendKind::WebNn) => {
             Err(Error::BackendUnavailable("webnn (not built yet; use 'wasm', 'webgpu' or 'auto')".into()))
         }
     }
-}
-
-/// What a load asked for.
-struct LoadOptions {
-    embedder: EmbedderOptions,
-    backend: BackendKind,
-    progress: Option<js_sys::Function>,
-    /// A forced WebGPU shader variant ("tiled", "subgroup", "f16").
-    shader_variant: Option<String>,
-    /// The caller's `signal` and the download stall limit.
-    control: Control,
-}
-
-fn parse_options(opts: &JsValue) -> Result<LoadOptions> {
-    const OP: &str = "TextEmbedder.load";
-    check_options(OP, opts)?;
-    let backend = choose_backend(string_field(OP, opts, "backend")?)?;
-    let shader_variant = string_field(OP, opts, "shaderVariant")?;
-    let progress = function_field(OP, opts, "onProgress")?;
-    let normalize =
-        if field(opts, "normalize").is_undefined() { None } else { Some(bool_field(OP, opts, "normalize", true)?) };
-    let o = EmbedderOptions {
-        pooling: string_field(OP, opts, "pooling")?.map(|p| Pooling::parse(&p)).transpose()?,
-        normalize,
-        truncation: string_field(OP, opts, "truncation")?
-            .map(|t| Truncation::parse(&t))
-            .transpose()?
-            .unwrap_or_default(),
-    };
-    Ok(LoadOptions { embedder: o, backend, progress, shader_variant, control: load_control(OP, opts)? })
 }
 
 #[wasm_bindgen(js_class = TextEmbedder)]
@@ -75,9 +46,11 @@ impl JsTextEmbedder {
     pub async fn load(base_url: JsValue, opts: JsValue) -> std::result::Result<JsTextEmbedder, JsValue> {
         let base =
             base_url.as_string().ok_or_else(|| to_js(Error::arg("TextEmbedder.load", "baseUrl must be a string")))?;
-        let lo = parse_options(&opts).map_err(to_js)?;
+        const OP: &str = "TextEmbedder.load";
+        let lo = LoadOptions::from_js(OP, &opts).map_err(to_js)?;
+        let backend = choose_backend(lo.backend).map_err(to_js)?;
         // The device first: without one there is no point downloading the model.
-        let gpu = match lo.backend {
+        let gpu = match backend {
             BackendKind::WebGpu => Some(
                 WebGpuBackend::new(GpuOptions { variant: lo.shader_variant.clone(), ..Default::default() })
                     .await
@@ -86,14 +59,14 @@ impl JsTextEmbedder {
             _ => None,
         };
         lo.control.check().map_err(to_js)?;
-        let store = store_for("TextEmbedder.load", &opts).await.map_err(to_js)?;
+        let store = store_for(&lo.store).await.map_err(to_js)?;
         let mut build = |files| TextEmbedder::from_files(files, &lo.embedder);
         let (mut inner, origin) =
             load_model(&base, store.as_deref(), lo.progress.as_ref(), &lo.control, &mut build).await.map_err(to_js)?;
         if let Some(gpu) = gpu {
             inner.set_webgpu(gpu);
         }
-        Ok(JsTextEmbedder { inner: Some(Rc::new(inner)), backend: lo.backend, loaded_from: origin.name() })
+        Ok(JsTextEmbedder { inner: Some(Rc::new(inner)), backend, loaded_from: origin.name() })
     }
 
     /// Where the files came from: "cache" (the weight store) or "network".

@@ -3,10 +3,10 @@
 //! `TextEmbedder.load` finds the one a page opened without holding a reference to it, and
 //! the budget lives in the database, so it holds for every page and every later `open`.
 
-use super::control::load_control;
 use super::error::to_js;
+use super::load_options::{LoadOptions, StoreChoice};
 use super::model_source::{load_model, WebStore};
-use super::options::{bool_field, check_options, field, function_field, plain, string_field, u64_field};
+use super::options::{bool_field, check_options, field, plain, string_field, u64_field};
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, TextEmbedder};
 use crate::store::{storage_call, IdbBackend, Store};
@@ -45,25 +45,16 @@ async fn open_store(name: &str, budget: Option<Option<u64>>) -> Result<Rc<WebSto
     Ok(OPEN.with(|m| m.borrow_mut().entry(name.to_string()).or_insert(store).clone()))
 }
 
-/// The store `TextEmbedder.load` should use for `opts`: none with `cache: false`, the
-/// store named by `opts.store` (a `WeightStore` or a name), else the default one. Where
-/// IndexedDB does not exist (Node), loads go uncached rather than fail.
-pub async fn store_for(op: &'static str, opts: &JsValue) -> Result<Option<Rc<WebStore>>> {
-    if !bool_field(op, opts, "cache", true)? {
-        return Ok(None);
-    }
-    let s = field(opts, "store");
-    let name = if s.is_undefined() || s.is_null() {
-        None
-    } else if let Some(n) = s.as_string() {
-        Some(n)
-    } else {
-        let n = js_sys::Reflect::get(&s, &"name".into()).ok().and_then(|n| n.as_string());
-        Some(n.ok_or_else(|| Error::arg(op, "option store must be a WeightStore or a store name"))?)
+/// The store a load should use: none with `cache: false`, the one named, else the default
+/// one. Where IndexedDB does not exist (Node), loads go uncached rather than fail, unless
+/// a store was named.
+pub async fn store_for(choice: &StoreChoice) -> Result<Option<Rc<WebStore>>> {
+    let (name, explicit) = match choice {
+        StoreChoice::None => return Ok(None),
+        StoreChoice::Default => (DEFAULT_NAME, false),
+        StoreChoice::Named(n) => (n.as_str(), true),
     };
-    let explicit = name.is_some();
-    let name = name.unwrap_or_else(|| DEFAULT_NAME.into());
-    match open_store(&name, None).await {
+    match open_store(name, None).await {
         Ok(s) => Ok(Some(s)),
         Err(_) if !explicit && !js_sys::Reflect::has(&js_sys::global(), &"indexedDB".into()).unwrap_or(false) => {
             Ok(None)
@@ -165,7 +156,8 @@ impl JsWeightStore {
 
     /// Downloads a model into the store (or verifies it there). The files are checked as a
     /// load would check them, so only a model that loads is stored; nothing stays built.
-    /// Options: `{ onProgress({file, loaded, total}), signal, stallTimeoutMs }`. Resolves to
+    /// Options: a load's (`onProgress({file, loaded, total})`, `signal`,
+    /// `stallTimeoutMs`; the others are accepted and do nothing here). Resolves to
     /// its `list()` entry.
     pub fn prefetch(&self, base_url: JsValue, opts: JsValue) -> js_sys::Promise {
         const OP: &str = "WeightStore.prefetch";
@@ -173,13 +165,11 @@ impl JsWeightStore {
         future_to_promise(async move {
             let run = async {
                 let base = base_url.as_string().ok_or_else(|| Error::arg(OP, "baseUrl must be a string"))?;
-                check_options(OP, &opts)?;
-                let progress = function_field(OP, &opts, "onProgress")?;
-                let control = load_control(OP, &opts)?;
+                let lo = LoadOptions::from_js(OP, &opts)?;
                 // The files are a text embedder's today (`ModelFiles`); the image and speech
                 // models will bring their own file lists and checks.
                 let mut check = |files| TextEmbedder::from_files(files, &EmbedderOptions::default()).map(|_| ());
-                load_model(&base, Some(&s), progress.as_ref(), &control, &mut check).await?;
+                load_model(&base, Some(&s), lo.progress.as_ref(), &lo.control, &mut check).await?;
                 let source = super::fetch::normalize_base(&base);
                 let list = s.list().await?;
                 list.into_iter()

@@ -137,3 +137,13 @@ test('a freed TextEmbedder is disposed wherever it is used, and a second free() 
   e.free();
   await stillWorks();
 });
+
+test('load options are checked once: an unknown option or a wrong type is invalid_argument naming it', async () => {
+  await rejectsWith(TextEmbedder.load(good(), { bakend: 'wasm' }), 'invalid_argument', "unknown option 'bakend'", 'backend');
+  await rejectsWith(TextEmbedder.load(good(), { normalize: 'yes' }), 'invalid_argument', 'option normalize', 'boolean');
+  await rejectsWith(TextEmbedder.load(good(), { stallTimeoutMs: 'soon' }), 'invalid_argument', 'option stallTimeoutMs');
+  await rejectsWith(TextEmbedder.load(good(), { onProgress: 5 }), 'invalid_argument', 'onProgress');
+  await rejectsWith(TextEmbedder.load(good(), { pooling: 'max' }), 'invalid_argument', 'max');
+  await rejectsWith(TextEmbedder.load(good(), 'wasm'), 'invalid_argument', 'options must be an object');
+  await stillWorks();
+});

@@ -1,0 +1,126 @@
+//! `LoadOptions`: every option a `load` (or `prefetch`) takes, read once from the JS
+//! object: plain values through serde-wasm-bindgen, JS objects (a callback, a signal, a
+//! store) as handles. An unknown option, or one of the wrong type, is `invalid_argument`
+//! naming it.
+
+use super::control::{signal_field, Control, DEFAULT_STALL_MS};
+use crate::backend::BackendKind;
+use crate::error::{Error, Result};
+use crate::models::{EmbedderOptions, Pooling, Truncation};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Every option name a load knows, for the unknown-option check (serde-wasm-bindgen reads
+/// only the fields a struct names, so `deny_unknown_fields` would never fire).
+const KNOWN: &[&str] = &[
+    "backend",
+    "shaderVariant",
+    "pooling",
+    "normalize",
+    "truncation",
+    "cache",
+    "stallTimeoutMs",
+    "onProgress",
+    "store",
+    "signal",
+];
+
+/// The options that are plain values.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Plain {
+    backend: Option<String>,
+    shader_variant: Option<String>,
+    pooling: Option<String>,
+    normalize: Option<bool>,
+    truncation: Option<String>,
+    cache: Option<bool>,
+    stall_timeout_ms: Option<f64>,
+}
+
+/// Where a load's files are kept.
+pub enum StoreChoice {
+    /// `cache: false`: straight from the network.
+    None,
+    /// The default store (`ipfs-accelerate`), or none where IndexedDB does not exist.
+    Default,
+    /// A store named by `store` (a name, or an opened `WeightStore`'s name).
+    Named(String),
+}
+
+pub struct LoadOptions {
+    /// `None` for "auto" (the JS facade resolves it with `recommend()` first).
+    pub backend: Option<BackendKind>,
+    /// A forced WebGPU shader variant ("tiled", "subgroup", "f16").
+    pub shader_variant: Option<String>,
+    pub embedder: EmbedderOptions,
+    pub store: StoreChoice,
+    pub progress: Option<js_sys::Function>,
+    /// The caller's `signal` and the download stall limit.
+    pub control: Control,
+}
+
+impl LoadOptions {
+    /// Reads `opts` (an object, or `undefined`/`null` for the defaults) for `op`.
+    pub fn from_js(op: &'static str, opts: &JsValue) -> Result<Self> {
+        if !(opts.is_undefined() || opts.is_null() || opts.is_object()) {
+            return Err(Error::arg(op, "options must be an object"));
+        }
+        let obj = if opts.is_object() { opts.clone() } else { js_sys::Object::new().into() };
+        let obj: &js_sys::Object = obj.unchecked_ref();
+        for key in js_sys::Object::keys(obj).iter().filter_map(|k| k.as_string()) {
+            if !KNOWN.contains(&key.as_str()) {
+                return Err(Error::arg(op, format!("unknown option '{key}' (known: {})", KNOWN.join(", "))));
+            }
+        }
+        let plain: Plain =
+            serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(JsValue::from(obj.clone())))
+                .map_err(|e| {
+                    let inner = e.inner().to_string();
+                    Error::arg(op, format!("option {}: {inner}", e.path()))
+                })?;
+        let get = |key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED);
+        let absent = |v: &JsValue| v.is_undefined() || v.is_null();
+
+        let progress = match get("onProgress") {
+            v if absent(&v) => None,
+            v => Some(v.dyn_into().map_err(|_| Error::arg(op, "option onProgress must be a function"))?),
+        };
+        let signal = signal_field(op, obj)?;
+        let stall = match plain.stall_timeout_ms {
+            None => Some(DEFAULT_STALL_MS),
+            Some(ms) if ms == 0.0 || ms == f64::INFINITY => None,
+            Some(ms) if ms > 0.0 && ms.is_finite() => Some(ms),
+            Some(_) => {
+                return Err(Error::arg(
+                    op,
+                    "option stallTimeoutMs must be a positive number of milliseconds, 0 or Infinity",
+                ))
+            }
+        };
+        let store = match (plain.cache.unwrap_or(true), get("store")) {
+            (false, _) => StoreChoice::None,
+            (true, s) if absent(&s) => StoreChoice::Default,
+            (true, s) => {
+                let name = s
+                    .as_string()
+                    .or_else(|| js_sys::Reflect::get(&s, &"name".into()).ok().and_then(|n| n.as_string()))
+                    .ok_or_else(|| Error::arg(op, "option store must be a WeightStore or a store name"))?;
+                StoreChoice::Named(name)
+            }
+        };
+        let embedder = EmbedderOptions {
+            pooling: plain.pooling.as_deref().map(Pooling::parse).transpose()?,
+            normalize: plain.normalize,
+            truncation: plain.truncation.as_deref().map(Truncation::parse).transpose()?.unwrap_or_default(),
+        };
+        Ok(LoadOptions {
+            backend: BackendKind::parse(op, plain.backend.as_deref().unwrap_or("auto"))?,
+            shader_variant: plain.shader_variant,
+            embedder,
+            store,
+            progress,
+            control: Control::new(op, signal, stall),
+        })
+    }
+}
