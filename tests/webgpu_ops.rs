@@ -216,7 +216,8 @@ async fn every_op_on_every_variant_matches_the_cpu_backend() {
 
 /// Through the backend contract: the same graph on every backend this place has, held as
 /// `dyn Backend`; compiling ahead makes the plan the run uses (one plan, however many
-/// compiles and runs); the results agree (atol 1e-4 + rtol 1e-4, see the top).
+/// compiles and runs); the results agree (atol 1e-4 + rtol 1e-4, see the top). Then the
+/// plan cache evicts the least recently used plan.
 async fn through_the_contract() {
     use ipfs_accelerate::backend::{Backend, BackendKind, Unavailable};
     use ipfs_accelerate::graph::GraphBuilder;
@@ -242,6 +243,27 @@ async fn through_the_contract() {
     for (g, w) in results[1].iter().zip(&results[0]) {
         assert!(within(*g as f64, *w as f64, 1e-4), "{g} vs {w}");
     }
+    // The plan cache keeps the 16 most recently used: after 16 more shapes, the first
+    // graph (used again before the last) is still there and the second is not.
+    let gpu = backend(None).await;
+    let shaped = |rows: usize| {
+        let mut g = GraphBuilder::new();
+        let x = g.input("x", &[rows, 4], DType::F32);
+        let y = g.relu(x).unwrap();
+        Arc::new(g.build(&[y]).unwrap())
+    };
+    let graphs: Vec<_> = (1..=17).map(shaped).collect();
+    for g in &graphs[..16] {
+        gpu.compile(g).await.unwrap();
+    }
+    gpu.compile(&graphs[0]).await.unwrap();
+    gpu.compile(&graphs[16]).await.unwrap();
+    let before = gpu.stats();
+    assert_eq!(before.plans, 16);
+    gpu.compile(&graphs[0]).await.unwrap();
+    assert_eq!(gpu.stats().plan_hits, before.plan_hits + 1, "the recently used plan was kept");
+    gpu.compile(&graphs[1]).await.unwrap();
+    assert_eq!(gpu.stats().plan_misses, before.plan_misses + 1, "the least recently used plan went");
     let missing = Unavailable::new(BackendKind::WebNn, "not built yet");
     let e = missing.run(&graph, &input).await.unwrap_err();
     assert_eq!(e.code(), "backend_unavailable");

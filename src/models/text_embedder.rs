@@ -10,16 +10,17 @@ use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
+use crate::runtime::Lru;
 use crate::tensor::Tensor;
 use crate::weights::read_safetensors;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Texts per forward pass: enough to amortise weight packing, small enough for memory.
 const MAX_BATCH: usize = 8;
 /// Sequence lengths are padded up to a multiple of this, so few graphs are compiled.
 const SEQ_BUCKET: usize = 8;
-/// Compiled graphs kept; beyond this the cache starts afresh.
+/// Graphs kept (one per batch size and length bucket); past it the least recently used
+/// shape is built again when seen.
 const MAX_GRAPHS: usize = 16;
 
 /// What happens to a text longer than the model's limit.
@@ -58,7 +59,7 @@ pub struct TextEmbedder {
     truncation: Truncation,
     /// Where the model runs: the CPU backend unless `set_backend` chose another.
     backend: Box<dyn Backend>,
-    graphs: Mutex<HashMap<(usize, usize), Arc<Graph>>>,
+    graphs: Mutex<Lru<(usize, usize), Arc<Graph>>>,
 }
 
 /// Text `index`'s vector, or `non_finite_output`: a NaN or infinity (weights checked at
@@ -106,7 +107,7 @@ impl TextEmbedder {
             normalize: opts.normalize.unwrap_or(pc.normalize),
             truncation: opts.truncation,
             backend: Box::new(CpuBackend::new()),
-            graphs: Mutex::new(HashMap::new()),
+            graphs: Mutex::new(Lru::new(MAX_GRAPHS, u64::MAX)),
         })
     }
 
@@ -233,11 +234,8 @@ impl TextEmbedder {
         if let Some(g) = cache.get(&(batch, seq)) {
             return Ok(g.clone());
         }
-        if cache.len() >= MAX_GRAPHS {
-            cache.clear();
-        }
         let g = Arc::new(self.bert.graph(batch, seq)?);
-        cache.insert((batch, seq), g.clone());
+        cache.insert((batch, seq), g.clone(), 0);
         Ok(g)
     }
 

@@ -1,5 +1,9 @@
 //! The runtime around the backends. For now: driving a backend future from synchronous
-//! code when it cannot wait (the CPU backend's never does).
+//! code when it cannot wait (the CPU backend's never does), and the LRU its caches share.
+
+mod lru;
+
+pub use lru::{Lru, LruStats};
 
 use std::future::Future;
 use std::pin::pin;

@@ -19,12 +19,12 @@ mod weights;
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
+use crate::runtime::Lru;
 use crate::tensor::{DType, Tensor};
 use device::Gpu;
 use kernels::Pipelines;
 use plan::Plan;
 use pool::BufferPool;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use variants::Variant;
 use weights::Weights;
@@ -53,6 +53,9 @@ pub struct GpuStats {
     pub pipelines: usize,
     pub buffers_created: usize,
     pub plans: usize,
+    /// Plan cache lookups that found a plan, and that compiled one.
+    pub plan_hits: u64,
+    pub plan_misses: u64,
 }
 
 /// Everything tied to one device; replaced as a whole when the device is lost.
@@ -62,7 +65,8 @@ struct State {
     pipelines: Pipelines,
     pool: BufferPool,
     weights: Weights,
-    plans: HashMap<usize, Arc<Plan>>,
+    /// Plans by graph address (each plan holds its graph, so the address is not reused).
+    plans: Lru<usize, Arc<Plan>>,
 }
 
 pub struct WebGpuBackend {
@@ -81,8 +85,10 @@ pub struct WebGpuBackend {
 /// Resolves to the out-of-memory error of a plan's allocations, if there was one.
 type AllocVerdict = std::pin::Pin<Box<dyn std::future::Future<Output = Option<wgpu::Error>>>>;
 
-/// Plans kept at most; past it the oldest shapes are compiled again when seen.
+/// Plans kept at most, and the bytes of device buffers they may hold together; past
+/// either, the least recently used shapes are compiled again when seen.
 const PLAN_LIMIT: usize = 16;
+const PLAN_BYTES: u64 = 512 << 20;
 
 async fn make_state(opts: &GpuOptions) -> Result<State> {
     let mut gpu = device::acquire(&opts.without).await?;
@@ -97,7 +103,7 @@ async fn make_state(opts: &GpuOptions) -> Result<State> {
         pipelines: Pipelines::default(),
         pool: BufferPool::default(),
         weights: Weights::default(),
-        plans: HashMap::new(),
+        plans: Lru::new(PLAN_LIMIT, PLAN_BYTES),
     })
 }
 
@@ -141,7 +147,8 @@ impl WebGpuBackend {
         let _ = self.with_state(|s| {
             st.pipelines = s.pipelines.count();
             st.buffers_created = s.pool.created;
-            st.plans = s.plans.len();
+            let p = s.plans.stats();
+            (st.plans, st.plan_hits, st.plan_misses) = (p.entries, p.hits, p.misses);
         });
         st
     }
@@ -378,7 +385,7 @@ impl WebGpuBackend {
     /// them gives the next (perhaps smaller) run room. Weights are uploaded again on use.
     fn out_of_memory(&self, detail: String) -> Error {
         let _ = self.with_state(|s| {
-            s.plans.clear();
+            s.plans.drain();
             s.pool = BufferPool::default();
             s.weights = Weights::default();
         });
@@ -393,13 +400,6 @@ impl WebGpuBackend {
             if let Some(p) = s.plans.get(&key) {
                 return Ok((s.gpu.clone(), p.clone(), None));
             }
-            if s.plans.len() >= PLAN_LIMIT {
-                for (_, p) in s.plans.drain() {
-                    if let Ok(p) = Arc::try_unwrap(p) {
-                        p.held.into_iter().for_each(|b| s.pool.put(b));
-                    }
-                }
-            }
             let gpu = s.gpu.clone();
             let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
             let compiled =
@@ -409,7 +409,13 @@ impl WebGpuBackend {
             if let Some(e) = gpu.take_error() {
                 return Err(e);
             }
-            s.plans.insert(key, p.clone());
+            let bytes = p.held.iter().map(|b| b.size()).sum();
+            for old in s.plans.insert(key, p.clone(), bytes) {
+                // A plan still running elsewhere keeps its buffers until it is dropped.
+                if let Ok(old) = Arc::try_unwrap(old) {
+                    old.held.into_iter().for_each(|b| s.pool.put(b));
+                }
+            }
             Ok((gpu, p, Some(verdict)))
         })?
     }
