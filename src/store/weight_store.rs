@@ -144,10 +144,11 @@ impl<B: Backend> Store<B> {
     /// another model already holds needs no room). When the platform refuses for lack of
     /// space all the same, evicts one more model and tries once more.
     pub async fn put_chunk(&self, key: &str, bytes: &[u8], partial: &Partial) -> Result<()> {
+        let f = &partial.file;
+        // What the rest of the file needs, this chunk included (it is listed, not yet stored),
+        // for the messages.
+        let rest = f.size.saturating_sub(f.stored() - bytes.len() as u64).max(bytes.len() as u64);
         if !self.backend.has_chunk(key).await? {
-            let f = &partial.file;
-            // What the rest of the file needs, this chunk included, for the message.
-            let rest = f.size.saturating_sub(f.stored() - bytes.len() as u64).max(bytes.len() as u64);
             self.make_room(&partial.source, &f.name, bytes.len() as u64, rest).await?;
         }
         let pk = Partial::key(&partial.source, &partial.file.name);
@@ -158,10 +159,7 @@ impl<B: Backend> Store<B> {
         }
         match r {
             Err(Error::QuotaExceeded { detail, .. }) => {
-                // What the rest of the file needs, counting this chunk, which was not stored.
-                let f = &partial.file;
-                let needed = f.size.saturating_sub(f.stored() - bytes.len() as u64).max(bytes.len() as u64);
-                let mut e = self.quota_error(&f.name, needed).await;
+                let mut e = self.quota_error(&f.name, rest).await;
                 if let Error::QuotaExceeded { available, detail: d, .. } = &mut e {
                     // The estimate said there was room, yet the write was refused: trust the refusal.
                     *available = 0;

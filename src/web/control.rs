@@ -28,16 +28,23 @@ struct Timer {
     _callback: Closure<dyn FnMut()>,
 }
 
+/// A promise and the callback that resolves it to `mark`; the callback must live as long
+/// as whatever may call it (a timer, an event listener).
+fn resolved_by_callback(mark: &JsValue) -> (js_sys::Promise, Closure<dyn FnMut()>) {
+    let mut resolve = None;
+    let promise = js_sys::Promise::new(&mut |ok, _| resolve = Some(ok));
+    let mark = mark.clone();
+    let callback = Closure::<dyn FnMut()>::new(move || {
+        if let Some(ok) = &resolve {
+            let _ = ok.call1(&JsValue::NULL, &mark);
+        }
+    });
+    (promise, callback)
+}
+
 impl Timer {
     fn new(ms: f64, mark: &JsValue) -> Self {
-        let mut resolve = None;
-        let promise = js_sys::Promise::new(&mut |ok, _| resolve = Some(ok));
-        let mark = mark.clone();
-        let callback = Closure::<dyn FnMut()>::new(move || {
-            if let Some(ok) = &resolve {
-                let _ = ok.call1(&JsValue::NULL, &mark);
-            }
-        });
+        let (promise, callback) = resolved_by_callback(mark);
         let id = set_timeout(callback.as_ref().unchecked_ref(), ms);
         Timer { id, promise, _callback: callback }
     }
@@ -99,14 +106,7 @@ impl Control {
     pub fn new(what: &'static str, signal: Option<web_sys::AbortSignal>, stall_ms: Option<f64>) -> Self {
         let abort_mark: JsValue = js_sys::Symbol::for_("ipfs-accelerate.aborted").into();
         let abort = signal.map(|signal| {
-            let mut resolve = None;
-            let fired = js_sys::Promise::new(&mut |ok, _| resolve = Some(ok));
-            let mark = abort_mark.clone();
-            let listener = Closure::<dyn FnMut()>::new(move || {
-                if let Some(ok) = &resolve {
-                    let _ = ok.call1(&JsValue::NULL, &mark);
-                }
-            });
+            let (fired, listener) = resolved_by_callback(&abort_mark);
             let _ = signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
             Abort { signal, fired, listener }
         });

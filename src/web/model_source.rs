@@ -123,34 +123,27 @@ async fn download<T>(
     control: &Control,
     build: &mut dyn FnMut(ModelFiles) -> Result<T>,
 ) -> Result<T> {
-    let r = download_all(store, source, progress, control, build).await;
+    let r = async {
+        let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
+        let mut bufs = HashMap::new();
+        for (name, required) in ALL {
+            if let Some((entry, buf)) = download_file(store, source, name, !required, progress, control).await? {
+                m.files.push(entry);
+                bufs.insert(name, buf);
+            }
+        }
+        let model = build(ModelFiles::from_named(|n| Ok(bufs.remove(n)))?)?;
+        m.created = now_ms();
+        m.last_used = m.created;
+        store.commit(&m).await?;
+        Ok(model)
+    }
+    .await;
     match &r {
         Err(Error::FetchFailed { .. } | Error::Aborted(_)) | Ok(_) => {}
         Err(_) => store.abandon(source).await?,
     }
     r
-}
-
-async fn download_all<T>(
-    store: &WebStore,
-    source: &str,
-    progress: Option<&js_sys::Function>,
-    control: &Control,
-    build: &mut dyn FnMut(ModelFiles) -> Result<T>,
-) -> Result<T> {
-    let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
-    let mut bufs = HashMap::new();
-    for (name, required) in ALL {
-        if let Some((entry, buf)) = download_file(store, source, name, !required, progress, control).await? {
-            m.files.push(entry);
-            bufs.insert(name, buf);
-        }
-    }
-    let model = build(ModelFiles::from_named(|n| Ok(bufs.remove(n)))?)?;
-    m.created = now_ms();
-    m.last_used = m.created;
-    store.commit(&m).await?;
-    Ok(model)
 }
 
 /// One file: resumed after its stored chunks when a partial record and a validator allow

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, TextEmbedder, WeightStore } from '../../pkg/index.js';
+import { rejectsWith } from './coded.mjs';
 import { startServer } from '../../scripts/serve.mjs';
 
 const MODEL = resolve(fileURLToPath(new URL('../../models/all-MiniLM-L6-v2', import.meta.url)));
@@ -50,14 +51,6 @@ after(async () => {
   server?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-const rejectsWith = (p, code, ...parts) =>
-  assert.rejects(p, (e) => {
-    assert.ok(e instanceof Error, 'an Error');
-    assert.equal(e.code, code, e.message);
-    for (const part of parts) assert.ok(e.message.includes(part), `"${e.message}" names ${part}`);
-    return true;
-  });
 
 test('loads with byte progress and embeds like the float64 reference', async () => {
   const seen = [];

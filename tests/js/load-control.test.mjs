@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { init, TextEmbedder, Tensor, ops } from '../../pkg/index.js';
+import { rejectsWith } from './coded.mjs';
 import { startServer, DEFAULT_MOUNTS } from '../../scripts/serve.mjs';
 
 const MODEL_DIR = fileURLToPath(new URL('../../models/all-MiniLM-L6-v2/', import.meta.url));
@@ -51,14 +52,6 @@ after(() => {
 
 const good = () => `${base}models/all-MiniLM-L6-v2/`;
 const lying = () => `${base}lie/`;
-
-const rejectsWith = (p, code, ...parts) =>
-  assert.rejects(p, (e) => {
-    assert.ok(e instanceof Error, 'an Error');
-    assert.equal(e.code, code, e.message);
-    for (const part of parts) assert.ok(e.message.includes(part), `"${e.message}" names ${part}`);
-    return true;
-  });
 
 /** The module still works: a reference embedding within 1e-4 of the float64 fixture, and an op. */
 async function stillWorks() {

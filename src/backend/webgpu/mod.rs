@@ -10,6 +10,7 @@
 mod device;
 mod kernels;
 mod plan;
+mod plans;
 mod pool;
 mod profile;
 #[cfg(target_arch = "wasm32")]
@@ -252,30 +253,8 @@ impl WebGpuBackend {
         }
     }
 
-    /// Compiles `graph` for this device (its plan, buffers, weights and pipelines) and
-    /// waits for the browser's verdict on the allocations, so that a later run neither
-    /// compiles nor finds a dead buffer.
-    pub async fn compile(&self, graph: &Arc<Graph>) -> Result<()> {
-        let (_, plan, allocated) = self.plan(graph)?;
-        if let Some(verdict) = allocated {
-            if let Some(e) = verdict.await {
-                let steps = plan.steps.len();
-                return Err(self.out_of_memory(format!("allocating the buffers of a {steps}-dispatch plan: {e}")));
-            }
-        }
-        Ok(())
-    }
-
     async fn run_once(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let (gpu, plan, allocated) = self.plan(graph)?;
-        // A browser reports an allocation that failed only later, and asynchronously: wait
-        // for a new plan's verdict, so that no plan with a dead buffer is kept.
-        if let Some(verdict) = allocated {
-            if let Some(e) = verdict.await {
-                let steps = plan.steps.len();
-                return Err(self.out_of_memory(format!("allocating the buffers of a {steps}-dispatch plan: {e}")));
-            }
-        }
+        let (gpu, plan) = self.ready_plan(graph).await?;
         for &(input, rows) in &plan.id_checks {
             let ids = inputs[input].to_i32_vec("gather")?;
             if let Some(bad) = ids.iter().find(|&&x| x < 0 || x as usize >= rows) {
@@ -378,45 +357,5 @@ impl WebGpuBackend {
         drop(view);
         readback.unmap();
         Ok(out)
-    }
-
-    /// An out-of-memory error, after dropping every plan, pooled buffer and weight this
-    /// backend holds: one of them may be a buffer the device failed to make, and freeing
-    /// them gives the next (perhaps smaller) run room. Weights are uploaded again on use.
-    fn out_of_memory(&self, detail: String) -> Error {
-        let _ = self.with_state(|s| {
-            s.plans.drain();
-            s.pool = BufferPool::default();
-            s.weights = Weights::default();
-        });
-        Error::GpuOutOfMemory(detail)
-    }
-
-    /// The plan for `graph`, compiled on first use; for a new plan also the future verdict
-    /// on its allocations (an out-of-memory error or none).
-    fn plan(&self, graph: &Arc<Graph>) -> Result<(Arc<Gpu>, Arc<Plan>, Option<AllocVerdict>)> {
-        let key = Arc::as_ptr(graph) as usize;
-        self.with_state(|s| {
-            if let Some(p) = s.plans.get(&key) {
-                return Ok((s.gpu.clone(), p.clone(), None));
-            }
-            let gpu = s.gpu.clone();
-            let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-            let compiled =
-                plan::compile(&gpu.device, &gpu.limits, &s.pipelines, &mut s.pool, &mut s.weights, &s.variant, graph);
-            let verdict: AllocVerdict = Box::pin(scope.pop());
-            let p = Arc::new(compiled?);
-            if let Some(e) = gpu.take_error() {
-                return Err(e);
-            }
-            let bytes = p.held.iter().map(|b| b.size()).sum();
-            for old in s.plans.insert(key, p.clone(), bytes) {
-                // A plan still running elsewhere keeps its buffers until it is dropped.
-                if let Ok(old) = Arc::try_unwrap(old) {
-                    old.held.into_iter().for_each(|b| s.pool.put(b));
-                }
-            }
-            Ok((gpu, p, Some(verdict)))
-        })?
     }
 }
