@@ -1,10 +1,14 @@
 // Scaled dot-product attention, one invocation per (batch·head, query row), with an
 // online softmax: keys stream through once, never as a score matrix in memory.
-// A key mask [B, Sk] (0 = ignore) and causal masking (the last query on the last
-// key) skip keys; a query with no key left gives zeros, as on the CPU backend.
+// A key mask [B, Sk] (0 = ignore) and causal masking skip keys; a query with no key
+// left gives zeros, as on the CPU backend. Causally, query i sits at position
+// first + i and sees keys up to there: first is the run-time offset where there is
+// one (a decoder step over a fixed-capacity cache), else Sk - Sq (the last query on
+// the last key).
 // Knob (override constant): WG, invocations per workgroup.
 //
-// p: 0 B·H, 1 H, 2 Sq, 3 Sk, 4 D, 5 Dv (≤ 128), 6 causal, 7 has_mask, 8 scale (f32 bits).
+// p: 0 B·H, 1 H, 2 Sq, 3 Sk, 4 D, 5 Dv (≤ 128), 6 causal, 7 has_mask, 8 scale (f32 bits),
+//    9 has_offset.
 
 override WG: u32 = 64u;
 
@@ -14,6 +18,7 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> mask: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read> offset: array<i32>;
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -31,9 +36,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc: array<f32, 128>;
     var m = -0x1.fffffep+127f;
     var l = 0.0;
+    let first = select(i32(sk) - i32(sq), offset[0], p[9] == 1u);
     for (var j = 0u; j < sk; j++) {
         if p[7] == 1u && mask[b * sk + j] == 0.0 { continue; }
-        if p[6] == 1u && j + sq > i + sk { continue; }
+        if p[6] == 1u && i32(j) > first + i32(i) { continue; }
         let ko = (bh * sk + j) * d;
         var s = 0.0;
         for (var e = 0u; e < d; e++) { s += q[qo + e] * k[ko + e]; }

@@ -5,9 +5,11 @@
 
 pub mod cpu;
 mod unavailable;
+mod value;
 pub mod webgpu;
 
 pub use unavailable::Unavailable;
+pub use value::{DeviceTensor, RunStats, Value};
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
@@ -57,17 +59,36 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
-/// What every backend does. Inputs are one tensor per input node, in declaration order;
+/// What every backend does. Inputs are one value per input node, in declaration order;
 /// outputs one per graph output.
 pub trait Backend {
     fn kind(&self) -> BackendKind;
-    /// Readies `graph` for runs (a WebGPU plan, its buffers and weights), so that the
-    /// first run costs no compilation and allocation failures surface here.
+    /// Readies `graph` for runs (its plan: a WebGPU plan's buffers and weights, the CPU's
+    /// buffer liveness), so that the first run costs no compilation and allocation
+    /// failures surface here.
     fn compile<'a>(&'a self, graph: &'a Arc<Graph>) -> LocalFuture<'a, Result<()>>;
-    fn run<'a>(&'a self, graph: &'a Arc<Graph>, inputs: &'a [Tensor]) -> LocalFuture<'a, Result<Vec<Tensor>>>;
+    /// Runs `graph`. Output `i` stays on this backend's device where `on_device[i]` is true
+    /// (missing entries are false), to feed a later run; inputs may be such values.
+    fn run_values<'a>(
+        &'a self,
+        graph: &'a Arc<Graph>,
+        inputs: Vec<Value>,
+        on_device: &'a [bool],
+    ) -> LocalFuture<'a, Result<Vec<Value>>>;
+    /// A value's contents on the host (a device value is read back and counted).
+    fn read<'a>(&'a self, value: &'a Value) -> LocalFuture<'a, Result<Tensor>>;
+    /// A copy of `t` on this backend's device: the initial state a run then updates.
+    fn upload(&self, t: &Tensor) -> Result<Value>;
+    fn run_stats(&self) -> RunStats;
     /// The concrete backend, for what only it has (a GPU's counters, a test's device
     /// loss).
     fn as_any(&self) -> &dyn std::any::Any;
+
+    /// Runs `graph` on host tensors and reads every output back.
+    fn run<'a>(&'a self, graph: &'a Arc<Graph>, inputs: &'a [Tensor]) -> LocalFuture<'a, Result<Vec<Tensor>>> {
+        let inputs = inputs.iter().cloned().map(Value::Host).collect();
+        Box::pin(async move { self.run_values(graph, inputs, &[]).await?.into_iter().map(Value::into_host).collect() })
+    }
 }
 
 impl Backend for cpu::CpuBackend {
@@ -76,13 +97,28 @@ impl Backend for cpu::CpuBackend {
     }
 
     fn compile<'a>(&'a self, graph: &'a Arc<Graph>) -> LocalFuture<'a, Result<()>> {
-        // Nothing to compile: nodes run as they come, and weights pack on first use.
-        let _ = graph;
-        Box::pin(async { Ok(()) })
+        Box::pin(async move { self.plan(graph).map(|_| ()) })
     }
 
-    fn run<'a>(&'a self, graph: &'a Arc<Graph>, inputs: &'a [Tensor]) -> LocalFuture<'a, Result<Vec<Tensor>>> {
-        Box::pin(async move { cpu::CpuBackend::run(self, graph, inputs) })
+    fn run_values<'a>(
+        &'a self,
+        graph: &'a Arc<Graph>,
+        inputs: Vec<Value>,
+        on_device: &'a [bool],
+    ) -> LocalFuture<'a, Result<Vec<Value>>> {
+        Box::pin(async move { self.run_values(graph, inputs, on_device) })
+    }
+
+    fn read<'a>(&'a self, value: &'a Value) -> LocalFuture<'a, Result<Tensor>> {
+        Box::pin(async move { self.read(value) })
+    }
+
+    fn upload(&self, t: &Tensor) -> Result<Value> {
+        Ok(cpu::CpuBackend::upload(t))
+    }
+
+    fn run_stats(&self) -> RunStats {
+        self.run_stats()
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -99,8 +135,25 @@ impl Backend for webgpu::WebGpuBackend {
         Box::pin(webgpu::WebGpuBackend::compile(self, graph))
     }
 
-    fn run<'a>(&'a self, graph: &'a Arc<Graph>, inputs: &'a [Tensor]) -> LocalFuture<'a, Result<Vec<Tensor>>> {
-        Box::pin(webgpu::WebGpuBackend::run(self, graph, inputs))
+    fn run_values<'a>(
+        &'a self,
+        graph: &'a Arc<Graph>,
+        inputs: Vec<Value>,
+        on_device: &'a [bool],
+    ) -> LocalFuture<'a, Result<Vec<Value>>> {
+        Box::pin(webgpu::WebGpuBackend::run_values(self, graph, inputs, on_device))
+    }
+
+    fn read<'a>(&'a self, value: &'a Value) -> LocalFuture<'a, Result<Tensor>> {
+        Box::pin(webgpu::WebGpuBackend::read(self, value))
+    }
+
+    fn upload(&self, t: &Tensor) -> Result<Value> {
+        webgpu::WebGpuBackend::upload(self, t)
+    }
+
+    fn run_stats(&self) -> RunStats {
+        webgpu::WebGpuBackend::run_stats(self)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

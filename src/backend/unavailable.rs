@@ -1,7 +1,7 @@
 //! A backend that this platform or build lacks: every call is `backend_unavailable` with
 //! the reason, so a runner holding it needs no special case.
 
-use super::{Backend, BackendKind, LocalFuture};
+use super::{Backend, BackendKind, LocalFuture, RunStats, Value};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::tensor::Tensor;
@@ -31,8 +31,25 @@ impl Backend for Unavailable {
         Box::pin(async move { Err(self.error()) })
     }
 
-    fn run<'a>(&'a self, _graph: &'a Arc<Graph>, _inputs: &'a [Tensor]) -> LocalFuture<'a, Result<Vec<Tensor>>> {
+    fn run_values<'a>(
+        &'a self,
+        _graph: &'a Arc<Graph>,
+        _inputs: Vec<Value>,
+        _on_device: &'a [bool],
+    ) -> LocalFuture<'a, Result<Vec<Value>>> {
         Box::pin(async move { Err(self.error()) })
+    }
+
+    fn read<'a>(&'a self, _value: &'a Value) -> LocalFuture<'a, Result<Tensor>> {
+        Box::pin(async move { Err(self.error()) })
+    }
+
+    fn upload(&self, _t: &Tensor) -> Result<Value> {
+        Err(self.error())
+    }
+
+    fn run_stats(&self) -> RunStats {
+        RunStats::default()
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

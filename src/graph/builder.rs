@@ -35,19 +35,21 @@ impl Graph {
     /// Checks that `inputs` match the declared input nodes in number, dims and dtype, as
     /// every backend's `run` needs.
     pub fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+        self.check_values(inputs.iter().map(|t| (t.dims(), t.dtype())))
+    }
+
+    /// `check_inputs` for values given as (dims, dtype), wherever they are held.
+    pub fn check_values<'a>(&self, given: impl ExactSizeIterator<Item = (&'a [usize], DType)>) -> Result<()> {
         let declared: Vec<_> = self.inputs().collect();
-        if declared.len() != inputs.len() {
-            return Err(Error::arg(
-                "run",
-                format!("the graph takes {} inputs, {} given", declared.len(), inputs.len()),
-            ));
+        if declared.len() != given.len() {
+            return Err(Error::arg("run", format!("the graph takes {} inputs, {} given", declared.len(), given.len())));
         }
-        for ((_, node), t) in declared.iter().zip(inputs) {
+        for ((_, node), (dims, dtype)) in declared.iter().zip(given) {
             if let Op::Input { name, .. } = &node.op {
-                if t.dims() != node.shape.dims() || t.dtype() != node.dtype {
+                if dims != node.shape.dims() || dtype != node.dtype {
                     return Err(Error::ShapeMismatch {
                         op: "run",
-                        shapes: format!("{:?} {} and {:?} {}", t.dims(), t.dtype(), node.shape.dims(), node.dtype),
+                        shapes: format!("{:?} {} and {:?} {}", dims, dtype, node.shape.dims(), node.dtype),
                         reason: format!("input '{name}' was declared with the second"),
                     });
                 }
@@ -262,6 +264,24 @@ impl GraphBuilder {
         scale: f32,
     ) -> Result<NodeId> {
         let ins: Vec<NodeId> = [q, k, v].into_iter().chain(key_mask).collect();
-        self.push(Op::Attention { causal, scale }, &ins)
+        self.push(Op::Attention { causal, scale, offset: false }, &ins)
+    }
+
+    /// Causal attention whose first query sits at position `offset` (i32 `[1]`, a run-time
+    /// value) of a fixed-capacity `k`/`v`: keys past each query's position are ignored,
+    /// whatever the cache holds there.
+    pub fn attention_at(&mut self, q: NodeId, k: NodeId, v: NodeId, offset: NodeId, scale: f32) -> Result<NodeId> {
+        self.push(Op::Attention { causal: true, scale, offset: true }, &[q, k, v, offset])
+    }
+
+    /// The index of the largest value along the last axis, as i32.
+    pub fn argmax(&mut self, x: NodeId) -> Result<NodeId> {
+        self.push(Op::Argmax, &[x])
+    }
+
+    /// `base` with `update` written at the run-time `offset` (i32 `[1]`) along `axis`.
+    pub fn write_at(&mut self, base: NodeId, update: NodeId, offset: NodeId, axis: isize) -> Result<NodeId> {
+        let axis = normalize_axis("write_at", axis, self.shape(base).len())?;
+        self.push(Op::WriteAt { axis }, &[base, update, offset])
     }
 }

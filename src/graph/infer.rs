@@ -103,7 +103,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             if to.iter().product::<usize>() != inputs[0].0.numel() {
                 return Err(Error::shapes(name, &[dims(0), to], "element counts differ"));
             }
-            to.clone()
+            return Ok((Shape::new(to.clone()), inputs[0].1));
         }
         Op::Permute(perm) => {
             arity(1, 1)?;
@@ -112,7 +112,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             if perm.len() != x.len() || perm.iter().any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true)) {
                 return Err(Error::shapes(name, &[x, perm], "the permutation must list each axis once"));
             }
-            perm.iter().map(|&p| x[p]).collect()
+            return Ok((Shape::new(perm.iter().map(|&p| x[p]).collect::<Vec<usize>>()), inputs[0].1));
         }
         Op::Slice { axis, start, end } => {
             arity(1, 1)?;
@@ -122,7 +122,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             }
             let mut out = x.to_vec();
             out[*axis] = end - start;
-            out
+            return Ok((Shape::new(out), inputs[0].1));
         }
         Op::Concat { axis } => {
             if inputs.is_empty() {
@@ -164,11 +164,40 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
             }
             out
         }
+        Op::Argmax => {
+            arity(1, 1)?;
+            want_f32(&[0])?;
+            let x = dims(0);
+            if x.last().is_none_or(|&n| n == 0) {
+                return Err(Error::shapes(name, &[x], "needs a non-empty last axis"));
+            }
+            return Ok((Shape::new(x[..x.len() - 1].to_vec()), DType::I32));
+        }
+        Op::WriteAt { axis } => {
+            arity(3, 3)?;
+            want_offset(inputs[2])?;
+            let (base, update) = (dims(0), dims(1));
+            let same_rest = base.len() == update.len()
+                && base.iter().zip(update).enumerate().all(|(i, (a, b))| i == *axis || a == b);
+            if *axis >= base.len() || !same_rest || update[*axis] > base[*axis] || inputs[0].1 != inputs[1].1 {
+                return Err(Error::shapes(
+                    name,
+                    &all(),
+                    format!("the update must match the base off axis {axis}, in dtype, and fit along it"),
+                ));
+            }
+            return Ok((inputs[0].0.clone(), inputs[0].1));
+        }
         Op::Conv1d(p) => conv_shape(name, 1, p, &all(), inputs)?,
         Op::Conv2d(p) => conv_shape(name, 2, p, &all(), inputs)?,
-        Op::Attention { scale, .. } => {
-            arity(3, 4)?;
-            want_f32(&(0..inputs.len()).collect::<Vec<_>>())?;
+        Op::Attention { scale, offset, .. } => {
+            let extra = *offset as usize;
+            arity(3 + extra, 4 + extra)?;
+            let floats = inputs.len() - extra;
+            want_f32(&(0..floats).collect::<Vec<_>>())?;
+            if *offset {
+                want_offset(inputs[floats])?;
+            }
             let (q, k, v) = (dims(0), dims(1), dims(2));
             let ok = q.len() == 4
                 && k.len() == 4
@@ -184,7 +213,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
                     "q, k, v must be [B, H, Sq, D], [B, H, Sk, D], [B, H, Sk, Dv]",
                 ));
             }
-            if inputs.len() == 4 && dims(3) != [q[0], k[2]] {
+            if floats == 4 && dims(3) != [q[0], k[2]] {
                 return Err(Error::shapes(name, &all(), format!("the key mask must be [{}, {}]", q[0], k[2])));
             }
             if !scale.is_finite() {
@@ -194,6 +223,14 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
         }
     };
     Ok((Shape::new(out), DType::F32))
+}
+
+/// A run-time position: one i32.
+fn want_offset((shape, dtype): (&Shape, DType)) -> Result<()> {
+    if dtype != DType::I32 || shape.dims() != [1] {
+        return Err(Error::shapes("offset", &[shape.dims()], format!("an offset must be i32 [1], not {dtype}")));
+    }
+    Ok(())
 }
 
 fn leaf_error(name: &'static str) -> Result<Vec<usize>> {

@@ -94,10 +94,23 @@ pub enum Op {
     Conv2d(ConvParams),
     /// Scaled dot-product attention over `[B, H, S, D]` q, k, v. An optional fourth input
     /// `[B, Sk]` marks keys to keep (1) or ignore (0). Causal masking aligns the query
-    /// block with the end of the keys, as a decoder with a cache needs.
+    /// block with the end of the keys; with `offset`, the last input is an i32 `[1]`
+    /// giving the first query's position instead, so one graph serves every step of a
+    /// decoder whose fixed-capacity cache is filled up to that position.
     Attention {
         causal: bool,
         scale: f32,
+        offset: bool,
+    },
+    /// The index of the largest element along the last axis (the first on ties), as i32;
+    /// the axis is dropped. A greedy decoder's step then reads back 4 bytes.
+    Argmax,
+    /// Inputs base, update, offset (i32 `[1]`): `base` with `update` written at `offset`
+    /// along `axis`, the other dims equal. The KV cache's append: backends write in place
+    /// when nothing else reads the base. An update that would run past the end is an
+    /// error on the CPU and skipped on the GPU, whose kernels cannot fail.
+    WriteAt {
+        axis: usize,
     },
 }
 
@@ -129,6 +142,8 @@ impl Op {
             Op::Conv1d(_) => "conv1d",
             Op::Conv2d(_) => "conv2d",
             Op::Attention { .. } => "attention",
+            Op::Argmax => "argmax",
+            Op::WriteAt { .. } => "write_at",
         }
     }
 }

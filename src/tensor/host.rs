@@ -232,6 +232,18 @@ impl Tensor {
         }
     }
 
+    /// The values as an owned vector: the buffer itself when this tensor is its only
+    /// owner and covers all of it (no copy), else a copy.
+    pub fn into_f32_vec(self) -> Vec<f32> {
+        let whole = self.offset == 0 && self.is_contiguous();
+        match self.storage {
+            Storage::F32(arc) if whole && arc.len() == self.shape.numel() => {
+                Arc::try_unwrap(arc).unwrap_or_else(|shared| shared.as_ref().clone())
+            }
+            _ => self.to_f32_vec(),
+        }
+    }
+
     /// Takes back the buffer when this tensor is its only owner and covers all of it.
     pub fn into_f32_buffer(self) -> Option<Vec<f32>> {
         let whole = self.offset == 0 && self.is_contiguous();

@@ -3,6 +3,7 @@
 // Each test binary that includes this module uses only part of it.
 #![allow(dead_code)]
 
+pub mod decoder;
 pub mod minilm;
 
 use ipfs_accelerate::backend::cpu::{CpuBackend, Path};

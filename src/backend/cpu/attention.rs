@@ -16,8 +16,8 @@ pub struct AttnDims {
     pub dv: usize,
 }
 
-/// out `[b, h, sq, dv]`. `key_mask` (`[b, sk]`, 0 = ignore) and `causal` remove keys;
-/// causal alignment puts the last query on the last key.
+/// out `[b, h, sq, dv]`. `key_mask` (`[b, sk]`, 0 = ignore) and causal masking remove
+/// keys; `causal` is the first query's position, query `i` seeing keys up to `first + i`.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
     path: Path,
@@ -25,7 +25,7 @@ pub fn attention(
     k: &[f32],
     v: &[f32],
     key_mask: Option<&[f32]>,
-    causal: bool,
+    causal: Option<isize>,
     scale: f32,
     a: &AttnDims,
     out: &mut [f32],
@@ -41,7 +41,8 @@ pub fn attention(
             gemm(path, [a.sq, a.sk, a.d], qm, km, &mut scores, s);
             for (i, row) in scores.chunks_exact_mut(a.sk).enumerate() {
                 for (j, sv) in row.iter_mut().enumerate() {
-                    let masked = key_mask.is_some_and(|m| m[bi * a.sk + j] == 0.0) || (causal && j + a.sq > i + a.sk);
+                    let late = causal.is_some_and(|first| j as isize > first + i as isize);
+                    let masked = late || key_mask.is_some_and(|m| m[bi * a.sk + j] == 0.0);
                     *sv = if masked { f32::NEG_INFINITY } else { *sv * scale };
                 }
             }

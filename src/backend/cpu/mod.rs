@@ -1,6 +1,7 @@
 //! The CPU backend: interprets a graph node by node with SIMD kernels, recycling the
 //! buffers of values that nothing reads again.
 
+mod argmax;
 mod attention;
 mod broadcast;
 mod concat;
@@ -10,17 +11,21 @@ mod gather;
 pub mod gemm;
 mod matmul;
 mod norm;
+mod plan;
 mod pool;
 mod reduce;
 pub mod simd;
 mod softmax;
+mod write_at;
 
 pub use simd::Path;
 
 use crate::error::{Error, Result};
 use crate::graph::{last_uses, Graph, Node, Op, UnaryOp};
+use crate::runtime::Lru;
 use crate::tensor::{DType, Tensor};
 use gemm::{GemmScratch, PackedB};
+use plan::CpuPlan;
 use pool::BufferPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +73,8 @@ impl PackedWeights {
 pub struct CpuBackend {
     path: Path,
     ws: Mutex<Workspace>,
+    plans: Mutex<Lru<usize, Arc<CpuPlan>>>,
+    stats: Mutex<crate::backend::RunStats>,
 }
 
 impl Default for CpuBackend {
@@ -84,7 +91,12 @@ impl CpuBackend {
 
     /// A backend forced onto one kernel path (tests run every available path).
     pub fn with_path(path: Path) -> Self {
-        CpuBackend { path, ws: Mutex::new(Workspace::default()) }
+        CpuBackend {
+            path,
+            ws: Mutex::new(Workspace::default()),
+            plans: Mutex::new(Lru::new(plan::PLAN_LIMIT, u64::MAX)),
+            stats: Mutex::default(),
+        }
     }
 
     pub fn path(&self) -> Path {
@@ -94,17 +106,33 @@ impl CpuBackend {
     /// Runs `graph` on `inputs` (one per input node, in declaration order) and returns
     /// the graph's outputs.
     pub fn run(&self, graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        graph.check_inputs(inputs)?;
+        self.execute(graph, &last_uses(graph), inputs.to_vec())
+    }
+
+    /// Runs `graph` with `last` as its liveness, owning the inputs: a cache written in
+    /// place (`WriteAt`) must be held by nothing else.
+    fn execute(&self, graph: &Graph, last: &[usize], inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        graph.check_inputs(&inputs)?;
         let mut ws = self.ws.lock().unwrap_or_else(|p| p.into_inner());
         let ws = &mut *ws;
-        let last = last_uses(graph);
         let mut values: Vec<Option<Tensor>> = vec![None; graph.nodes.len()];
-        let mut next_input = inputs.iter();
+        let mut next_input = inputs.into_iter();
         for (i, node) in graph.nodes.iter().enumerate() {
             let value = match &node.op {
                 // Checked against its declaration by `check_inputs` above.
-                Op::Input { .. } => next_input.next().cloned().unwrap_or_else(|| Tensor::zeros(vec![0])),
+                Op::Input { .. } => next_input.next().unwrap_or_else(|| Tensor::zeros(vec![0])),
                 Op::Constant(t) => t.clone(),
+                Op::WriteAt { axis } => {
+                    // The base is taken, not shared, when nothing reads it later: the write
+                    // then lands in its buffer.
+                    let b = node.inputs[0].index();
+                    let base = if last[b] == i { values[b].take() } else { values[b].clone() };
+                    let arg = |k: usize| values[node.inputs[k].index()].as_ref();
+                    match (base, arg(1), arg(2)) {
+                        (Some(base), Some(update), Some(offset)) => write_at::write_at(base, update, offset, *axis)?,
+                        _ => return Err(Error::InvalidGraph(format!("node {i} reads a value already released"))),
+                    }
+                }
                 _ => {
                     let args: Vec<&Tensor> = node
                         .inputs
@@ -149,8 +177,9 @@ impl CpuBackend {
                 let parts: Vec<Tensor> = args.iter().map(|t| t.contiguous()).collect();
                 return concat_tensors(&parts, *axis, dims);
             }
-            Op::Input { .. } | Op::Constant(_) => {
-                return Err(Error::InvalidGraph("leaf nodes are not evaluated".into()))
+            Op::Argmax => return argmax::argmax(&args[0].contiguous()),
+            Op::Input { .. } | Op::Constant(_) | Op::WriteAt { .. } => {
+                return Err(Error::InvalidGraph(format!("{} is not evaluated node by node", node.op.name())))
             }
             _ => {}
         }
@@ -247,11 +276,20 @@ impl CpuBackend {
                 let bias = owned.get(2).and_then(|b| b.as_f32_slice());
                 conv::conv2d(path, f(0), f(1), bias, &g, &mut out, &mut ws.gemm)
             }
-            Op::Attention { causal, scale } => {
+            Op::Attention { causal, scale, offset } => {
                 let (q, k, v) = (d(0), d(1), d(2));
                 let a = attention::AttnDims { b: q[0], h: q[1], sq: q[2], sk: k[2], d: q[3], dv: v[3] };
-                let mask = owned.get(3).and_then(|m| m.as_f32_slice());
-                attention::attention(path, f(0), f(1), f(2), mask, *causal, *scale, &a, &mut out, &mut ws.gemm)
+                let floats = owned.len() - *offset as usize;
+                let mask = if floats == 4 { owned[3].as_f32_slice() } else { None };
+                // The first query's position: given, or the queries end on the last key.
+                let first = match offset {
+                    true => write_at::offset(&owned[floats], "attention", usize::MAX),
+                    false => Ok(a.sk as isize - a.sq as isize),
+                };
+                first.and_then(|first| {
+                    let causal = causal.then_some(first);
+                    attention::attention(path, f(0), f(1), f(2), mask, causal, *scale, &a, &mut out, &mut ws.gemm)
+                })
             }
             // Layout and leaf ops returned above; an error, not a panic, should that change.
             Op::Reshape(_)
@@ -259,7 +297,9 @@ impl CpuBackend {
             | Op::Slice { .. }
             | Op::Concat { .. }
             | Op::Input { .. }
-            | Op::Constant(_) => Err(Error::InvalidGraph(format!("{} has no compute kernel", node.op.name()))),
+            | Op::Constant(_)
+            | Op::Argmax
+            | Op::WriteAt { .. } => Err(Error::InvalidGraph(format!("{} has no compute kernel", node.op.name()))),
         };
         if let Err(e) = done {
             // The buffer goes back to the pool: nothing is held across an error.

@@ -7,12 +7,16 @@
 // wasm (one thread) they are neither, so the same `Arc`s are merely single-threaded there.
 #![allow(clippy::arc_with_non_send_sync)]
 
+mod compiler;
 mod device;
+mod fusion;
 mod kernels;
+mod lower;
 mod plan;
 mod plans;
 mod pool;
 mod profile;
+mod run;
 #[cfg(target_arch = "wasm32")]
 mod subgroups_too;
 pub mod variants;
@@ -21,11 +25,11 @@ mod weights;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::runtime::Lru;
-use crate::tensor::{DType, Tensor};
 use device::Gpu;
 use kernels::Pipelines;
 use plan::Plan;
 use pool::BufferPool;
+pub use run::GpuValue;
 use std::sync::{Arc, Mutex};
 use variants::Variant;
 use weights::Weights;
@@ -57,6 +61,9 @@ pub struct GpuStats {
     /// Plan cache lookups that found a plan, and that compiled one.
     pub plan_hits: u64,
     pub plan_misses: u64,
+    /// Bytes read back to the host: host outputs, and reads of device values.
+    pub read_bytes: u64,
+    pub runs: u64,
 }
 
 /// Everything tied to one device; replaced as a whole when the device is lost.
@@ -188,30 +195,8 @@ impl WebGpuBackend {
         f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    /// Runs `graph` on `inputs` (one per input node, in declaration order). A device lost
-    /// before or during the run is replaced and the run tried once more on the new one.
-    pub async fn run(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        graph.check_inputs(inputs)?;
-        // Natively, callbacks (device lost among them) only run when the device is polled.
-        #[cfg(not(target_arch = "wasm32"))]
-        let _ = self.with_state(|s| s.gpu.device.poll(wgpu::PollType::Poll));
-        let seen = self.generation();
-        if self.lost() {
-            self.recreate(seen).await;
-        }
-        let seen = self.generation();
-        match self.run_once(graph, inputs).await {
-            // In browsers the loss may only be reported after this run failed on it.
-            Err(e) if matches!(e, Error::GpuDeviceLost(_) | Error::GpuError(_)) && self.lost() => {
-                self.recreate(seen).await;
-                self.run_once(graph, inputs).await
-            }
-            r => r,
-        }
-    }
-
     /// Which device this is: the count of devices made, bumped by each replacement.
-    fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).devices
     }
 
@@ -251,111 +236,5 @@ impl WebGpuBackend {
         for w in waiters.into_iter().flatten() {
             let _ = w.send(());
         }
-    }
-
-    async fn run_once(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let (gpu, plan) = self.ready_plan(graph).await?;
-        for &(input, rows) in &plan.id_checks {
-            let ids = inputs[input].to_i32_vec("gather")?;
-            if let Some(bad) = ids.iter().find(|&&x| x < 0 || x as usize >= rows) {
-                return Err(Error::arg("gather", format!("index {bad} is outside the table's {rows} rows")));
-            }
-        }
-        for (t, buf) in inputs.iter().zip(&plan.inputs) {
-            let bytes: Vec<u8> = match t.dtype() {
-                DType::F32 => bytemuck::cast_slice(&t.to_f32_vec()).to_vec(),
-                DType::I32 => bytemuck::cast_slice(&t.to_i32_vec("run")?).to_vec(),
-            };
-            if !bytes.is_empty() {
-                gpu.queue.write_buffer(buf, 0, &bytes);
-            }
-        }
-        let sizes: Vec<u64> = plan.outputs.iter().map(|(_, d, _)| (d.iter().product::<usize>() * 4) as u64).collect();
-        let out_bytes: u64 = sizes.iter().sum();
-        let profiler = self
-            .profiling
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .then(|| profile::Profiler::new(&gpu.device, plan.steps.len()));
-        let total = out_bytes + profiler.as_ref().map_or(0, |p| p.bytes());
-        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: total.max(4),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("run") });
-        match &profiler {
-            // Timed: a pass per dispatch, each with its own timestamps.
-            Some(p) => {
-                for (i, s) in plan.steps.iter().enumerate() {
-                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some(s.kernel),
-                        timestamp_writes: p.writes(i),
-                    });
-                    pass.set_pipeline(&s.pipeline);
-                    pass.set_bind_group(0, &s.bind_group, &[]);
-                    pass.dispatch_workgroups(s.groups.0, s.groups.1, s.groups.2);
-                }
-            }
-            None => {
-                let mut pass = enc
-                    .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("graph"), timestamp_writes: None });
-                for s in &plan.steps {
-                    pass.set_pipeline(&s.pipeline);
-                    pass.set_bind_group(0, &s.bind_group, &[]);
-                    pass.dispatch_workgroups(s.groups.0, s.groups.1, s.groups.2);
-                }
-            }
-        }
-        let mut at = 0;
-        for ((buf, _, _), &n) in plan.outputs.iter().zip(&sizes) {
-            if n > 0 {
-                enc.copy_buffer_to_buffer(buf, 0, &readback, at, n);
-            }
-            at += n;
-        }
-        if let Some(p) = &profiler {
-            p.encode(&mut enc, &readback, out_bytes);
-        }
-        gpu.queue.submit([enc.finish()]);
-        self.count(|c| c.submissions += 1);
-        let (tx, rx) = futures_channel::oneshot::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        #[cfg(not(target_arch = "wasm32"))]
-        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-        let mapped = rx.await;
-        self.count(|c| c.readbacks += 1);
-        if let Some(e) = gpu.take_error() {
-            return Err(match e {
-                Error::GpuOutOfMemory(m) => self.out_of_memory(m),
-                e => e,
-            });
-        }
-        match mapped {
-            Ok(Ok(())) => {}
-            _ => return Err(Error::GpuError("reading the results back failed".into())),
-        }
-        let view = readback.get_mapped_range(..).map_err(|e| Error::GpuError(format!("readback: {e}")))?;
-        let mut out = vec![];
-        let mut at = 0usize;
-        for ((_, dims, dtype), &n) in plan.outputs.iter().zip(&sizes) {
-            let bytes = &view[at..at + n as usize];
-            at += n as usize;
-            out.push(match dtype {
-                DType::F32 => Tensor::from_f32(dims.clone(), bytemuck::pod_collect_to_vec(bytes))?,
-                DType::I32 => Tensor::from_i32(dims.clone(), bytemuck::pod_collect_to_vec(bytes))?,
-            });
-        }
-        if profiler.is_some() {
-            let ms =
-                profile::durations(&view[out_bytes as usize..], gpu.queue.get_timestamp_period(), plan.steps.len());
-            let named = plan.steps.iter().map(|s| s.kernel).zip(ms).collect();
-            *self.last_profile.lock().unwrap_or_else(|p| p.into_inner()) = named;
-        }
-        drop(view);
-        readback.unmap();
-        Ok(out)
     }
 }

@@ -1,0 +1,54 @@
+//! Attention lowering: one online-softmax dispatch, with an optional key mask and
+//! run-time query offset.
+
+use super::super::compiler::{linear, Compiler, Val, DUMMY};
+use super::super::plan::{Check, Lowering};
+use crate::error::{Error, Result};
+
+pub(super) fn attention(
+    c: &mut Compiler,
+    at: &Lowering,
+    checks: &mut Vec<Check>,
+    causal: &bool,
+    scale: &f32,
+    offset: &bool,
+) -> Result<Val> {
+    let node = at.node;
+    let dims = node.shape.dims().to_vec();
+    let numel = node.shape.numel();
+    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
+    let q = arg(c, 0, false)?;
+    let k = arg(c, 1, false)?;
+    let v = arg(c, 2, false)?;
+    let floats = node.inputs.len() - *offset as usize;
+    let mask = if floats == 4 { Some(arg(c, 3, false)?) } else { None };
+    let first = if *offset {
+        checks.extend(at.check(node.inputs[floats], "attention", "offset", 0, i32::MAX as i64));
+        Some(arg(c, floats, false)?)
+    } else {
+        None
+    };
+    let (b, h, sq, d) = (q.dims[0], q.dims[1], q.dims[2], q.dims[3]);
+    let (sk, dv) = (k.dims[2], v.dims[3]);
+    if dv > 128 {
+        return Err(Error::GpuError(format!("attention with head size {dv} (at most 128 on webgpu)")));
+    }
+    let p = vec![
+        (b * h) as u32,
+        h as u32,
+        sq as u32,
+        sk as u32,
+        d as u32,
+        dv as u32,
+        *causal as u32,
+        mask.is_some() as u32,
+        scale.to_bits(),
+        first.is_some() as u32,
+    ];
+    let out = c.alloc(numel)?;
+    let mbuf = mask.map_or(DUMMY, |m| m.buf);
+    let obuf = first.map_or(DUMMY, |f| f.buf);
+    let wg = c.wg("attention.wgsl");
+    c.push("attention.wgsl", "main", p, vec![q.buf, k.buf, v.buf, mbuf, out, obuf], linear(b * h * sq, wg));
+    Ok(Val { buf: out, dims })
+}

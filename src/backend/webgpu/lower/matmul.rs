@@ -1,0 +1,107 @@
+//! Matmul lowering: constant weights split into column blocks that fit one binding,
+//! uploaded transposed or as f16 as the variant asks, with a fused bias and activation.
+
+use super::super::compiler::{contiguous, padded, u32s, Compiler, Pending, Val, DUMMY};
+use super::super::fusion::Fusions;
+use super::super::plan::Lowering;
+use super::super::variants;
+use crate::error::{Error, Result};
+use crate::graph::Op;
+
+pub(super) fn matmul(
+    c: &mut Compiler,
+    at: &Lowering,
+    fused: &Fusions,
+    transpose_a: &bool,
+    transpose_b: &bool,
+) -> Result<Val> {
+    let (g, i, node) = (at.g, at.i, at.node);
+    let dims = node.shape.dims().to_vec();
+    let numel = node.shape.numel();
+    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
+    let const_b = matches!(g.node(node.inputs[1]).op, Op::Constant(_));
+    let use_f16 = c.variant.form.f16_weights() && const_b;
+    let a = arg(c, 0, false)?;
+    let r = dims.len();
+    let (m, n) = (dims[r - 2], dims[r - 1]);
+    let k = if *transpose_a { a.dims[a.dims.len() - 2] } else { a.dims[a.dims.len() - 1] };
+    // B in column blocks (first column, width, value): one block unless B is a
+    // constant 2-D weight too large for one binding.
+    let (parts, transpose_b) = match &g.node(node.inputs[1]).op {
+        Op::Constant(t) if t.dims().len() == 2 => {
+            let elem = if use_f16 { 2 } else { 4 };
+            let width = c.block_columns(k, n, elem)?;
+            let mut parts = vec![];
+            for lo in (0..n).step_by(width) {
+                let hi = (lo + width).min(n);
+                // A weight read transposed (Linear's `[out, in]`) is uploaded
+                // transposed once instead, so the kernel reads B along rows; its
+                // block is a range of rows, which shares the host storage.
+                let block = if *transpose_b { t.slice(0, lo, hi)? } else { t.slice(1, lo, hi)? };
+                let buf = c.constant(&block, use_f16, *transpose_b)?;
+                parts.push((lo, hi - lo, Val { buf, dims: vec![k, hi - lo] }));
+            }
+            (parts, &false)
+        }
+        _ => (vec![(0, n, arg(c, 1, use_f16)?)], transpose_b),
+    };
+    let (bias, act) = match fused.get(&i) {
+        Some(&(bias, act, _)) => match &g.nodes[bias].op {
+            Op::Constant(t) => (Some(c.constant(t, false, false)?), act),
+            _ => (None, 0),
+        },
+        None => (None, 0),
+    };
+    let batch = &dims[..r - 2];
+    if batch.len() > 4 {
+        return Err(Error::GpuError(format!("matmul with {} batch dims (at most 4 on webgpu)", batch.len())));
+    }
+    let bstrides = |od: &[usize], mat: usize| -> Vec<u32> {
+        let own = &od[..od.len() - 2];
+        let pad = batch.len() - own.len();
+        let st = contiguous(own);
+        (0..batch.len()).map(|d| if d < pad || own[d - pad] == 1 { 0 } else { (st[d - pad] * mat) as u32 }).collect()
+    };
+    let out = c.alloc(numel)?;
+    let nb: usize = batch.iter().product::<usize>().max(1);
+    let form = if use_f16 || c.variant.name != "f16" {
+        c.variant.form.clone()
+    } else {
+        variants::select("*", &[], Some("tiled"))?.form
+    };
+    let file: &'static str = match form.kernel.as_str() {
+        "matmul_subgroup.wgsl" => "matmul_subgroup.wgsl",
+        "matmul_f16.wgsl" => "matmul_f16.wgsl",
+        _ => "matmul.wgsl",
+    };
+    let knob = |name: &str| form.knobs.get(name).copied().unwrap_or(8.0) as usize;
+    for (first, width, b) in parts {
+        let mut p =
+            [m, width, k, *transpose_a as usize, *transpose_b as usize].iter().map(|&x| x as u32).collect::<Vec<_>>();
+        p.extend([act, bias.is_some() as u32, batch.len() as u32]);
+        p.extend(padded(&u32s(batch), 4));
+        p.extend(padded(&bstrides(&a.dims, m * k), 4));
+        p.extend(padded(&bstrides(&b.dims, k * width), 4));
+        p.extend([n as u32, first as u32]);
+        let groups = if file == "matmul_subgroup.wgsl" {
+            (width.div_ceil(4) as u32, m as u32, nb as u32)
+        } else {
+            (
+                (width.div_ceil(4)).div_ceil(knob("WG_X")) as u32,
+                (m.div_ceil(4)).div_ceil(knob("WG_Y")) as u32,
+                nb as u32,
+            )
+        };
+        c.pending.push(Pending {
+            file,
+            f16: use_f16,
+            entry: "main",
+            knobs: form.knobs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            params: p,
+            bufs: vec![Some(a.buf), Some(b.buf), Some(bias.unwrap_or(DUMMY)), Some(out)],
+            groups,
+            range: None,
+        });
+    }
+    Ok(Val { buf: out, dims })
+}

@@ -1,0 +1,103 @@
+//! The toy decoder (tests/fixtures/decoder, from gen_decoder.py) decodes 32 greedy steps
+//! with its KV cache on the device, on every backend this place has: natively, and in
+//! Chromium and Firefox, the CPU and WebGPU backends through the one contract. Its tokens
+//! equal numpy's; the step graph is compiled once; each step reads back only its 4-byte
+//! token (the next step takes the token and the caches as device values). Tolerance:
+//! tokens exact; step 0's logits within 1e-3 + 1e-3 relative (5e-2 where WebGPU stores
+//! weights as f16).
+
+mod common;
+
+use common::decoder::{fixture, Toy};
+use ipfs_accelerate::backend::cpu::CpuBackend;
+use ipfs_accelerate::backend::webgpu::{GpuOptions, WebGpuBackend};
+use ipfs_accelerate::backend::{Backend, Value};
+use ipfs_accelerate::tensor::Tensor;
+use std::sync::Arc;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::{console_log, wasm_bindgen_test};
+
+async fn backends() -> Vec<(Box<dyn Backend>, f64)> {
+    let mut all: Vec<(Box<dyn Backend>, f64)> = vec![(Box::new(CpuBackend::new()), 1e-3)];
+    let gpu = WebGpuBackend::new(GpuOptions::default()).await.expect("a WebGPU adapter");
+    let tol = if gpu.variant() == "f16" { 5e-2 } else { 1e-3 };
+    all.push((Box::new(gpu), tol));
+    all
+}
+
+/// Decodes on `b`; returns what it checked, for the log.
+async fn decode(b: &dyn Backend, tol: f64) -> String {
+    let fx = fixture();
+    let toy = Toy::new(&fx);
+    let graph = Arc::new(toy.step_graph());
+    b.compile(&graph).await.unwrap();
+    let zeros = Tensor::zeros(toy.cache_dims());
+    let mut caches: Vec<Value> = (0..2 * toy.cfg.layers).map(|_| b.upload(&zeros).unwrap()).collect();
+    let mut token = Value::Host(Tensor::from_i32(vec![1, 1], vec![fx.start]).unwrap());
+    let keep = vec![true; 2 + caches.len()];
+    let start = b.run_stats();
+    let mut tokens = vec![];
+    let mut kept = None;
+    for step in 0..fx.tokens.len() {
+        let position = Value::Host(Tensor::from_i32(vec![1], vec![step as i32]).unwrap());
+        let mut inputs = vec![token, position];
+        // At step 3 the caller keeps a handle on the first cache: the run must leave
+        // that value as it was and write into a copy.
+        if step == 3 {
+            kept = Some(caches[0].clone());
+        }
+        inputs.append(&mut caches);
+        let mut outs = b.run_values(&graph, inputs, &keep).await.unwrap();
+        let (next, logits) = (outs.remove(0), outs.remove(0));
+        caches = outs;
+        assert!(matches!(next, Value::Device(_)), "the token stays on the device");
+        let before = b.run_stats().read_bytes;
+        let got = b.read(&next).await.unwrap().to_i32_vec("token").unwrap()[0];
+        assert_eq!(b.run_stats().read_bytes - before, 4, "step {step} reads back its token only");
+        tokens.push(got);
+        if step == 0 {
+            let l = b.read(&logits).await.unwrap().to_f32_vec();
+            for (i, (g, w)) in l.iter().zip(&fx.logits0).enumerate() {
+                assert!((*g as f64 - w).abs() <= tol + tol * w.abs(), "{} logit {i}: {g} vs {w}", b.kind());
+            }
+        }
+        token = next;
+    }
+    let stats = b.run_stats();
+    assert_eq!(tokens, fx.tokens, "{} tokens", b.kind());
+    assert_eq!(stats.compiles - start.compiles, 0, "{}: the step plan was compiled once, ahead", b.kind());
+    assert_eq!(stats.runs - start.runs, fx.tokens.len() as u64);
+    let logits_bytes = 4 * fx.logits0.len() as u64;
+    assert_eq!(stats.read_bytes - start.read_bytes, 4 * tokens.len() as u64 + logits_bytes);
+    // The kept handle still holds step 3's input: nothing at position 3 yet.
+    let kept = b.read(&kept.unwrap()).await.unwrap().to_f32_vec();
+    let cap = toy.cfg.capacity;
+    let dh = toy.cfg.d_model / toy.cfg.heads;
+    assert!(kept[3 * dh..4 * dh].iter().all(|&x| x == 0.0), "a kept cache value was written under its holder");
+    assert!(kept[2 * dh..3 * dh].iter().any(|&x| x != 0.0), "position 2 was written before the copy");
+    let now = b.read(&caches[0]).await.unwrap().to_f32_vec();
+    assert!(now[3 * dh..4 * dh].iter().any(|&x| x != 0.0) && now.len() == cap * dh * toy.cfg.heads);
+    format!("decoder: {} steps on {}, tokens equal numpy's", tokens.len(), b.kind())
+}
+
+async fn every_backend() -> Vec<String> {
+    let mut lines = vec![];
+    for (b, tol) in backends().await {
+        lines.push(decode(b.as_ref(), tol).await);
+    }
+    lines
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn the_toy_decoder_decodes_with_its_cache_on_the_device() {
+    pollster::block_on(every_backend());
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+async fn the_toy_decoder_decodes_with_its_cache_on_the_device() {
+    for l in every_backend().await {
+        console_log!("{l}");
+    }
+}
