@@ -80,10 +80,37 @@ async fn decode(b: &dyn Backend, tol: f64) -> String {
     format!("decoder: {} steps on {}, tokens equal numpy's", tokens.len(), b.kind())
 }
 
+/// A position past the cache's capacity, or a negative one, is `invalid_argument` naming
+/// the op, on every backend (checked on the host before anything runs); the next step
+/// with a good position works.
+async fn bad_positions(b: &dyn Backend) {
+    let fx = fixture();
+    let toy = Toy::new(&fx);
+    let graph = Arc::new(toy.step_graph());
+    let zeros = Tensor::zeros(toy.cache_dims());
+    let inputs = |pos: i32| {
+        let mut v = vec![
+            Value::Host(Tensor::from_i32(vec![1, 1], vec![fx.start]).unwrap()),
+            Value::Host(Tensor::from_i32(vec![1], vec![pos]).unwrap()),
+        ];
+        v.extend((0..2 * toy.cfg.layers).map(|_| b.upload(&zeros).unwrap()));
+        v
+    };
+    for pos in [toy.cfg.capacity as i32, -1] {
+        let e = b.run_values(&graph, inputs(pos), &[]).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_argument", "{}: position {pos}: {e}", b.kind());
+        assert!(e.to_string().contains(&pos.to_string()), "{e}");
+    }
+    let out = b.run_values(&graph, inputs(0), &[]).await.unwrap();
+    let token = b.read(&out[0]).await.unwrap().to_i32_vec("token").unwrap();
+    assert_eq!(token, vec![fx.tokens[0]]);
+}
+
 async fn every_backend() -> Vec<String> {
     let mut lines = vec![];
     for (b, tol) in backends().await {
         lines.push(decode(b.as_ref(), tol).await);
+        bad_positions(b.as_ref()).await;
     }
     lines
 }

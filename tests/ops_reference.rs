@@ -17,8 +17,32 @@ macro_rules! op_tests {
 }
 
 op_tests!(
-    matmul, add, sub, mul, div, gelu, gelu_tanh, relu, silu, tanh, softmax, layer_norm, gather, reshape, transpose,
-    permute, slice, concat, mean, sum, conv1d, conv2d, attention,
+    matmul,
+    add,
+    sub,
+    mul,
+    div,
+    gelu,
+    gelu_tanh,
+    relu,
+    silu,
+    tanh,
+    softmax,
+    layer_norm,
+    gather,
+    reshape,
+    transpose,
+    permute,
+    slice,
+    concat,
+    mean,
+    sum,
+    conv1d,
+    conv2d,
+    attention,
+    attention_at,
+    argmax,
+    write_at,
 );
 
 /// Matmuls whose right operand is a 2-D constant take the pre-packed weight path; run
@@ -60,6 +84,9 @@ fn every_fixture_op_is_tested() {
         "conv1d",
         "conv2d",
         "attention",
+        "attention_at",
+        "argmax",
+        "write_at",
     ];
     for c in common::fixture().cases {
         assert!(tested.contains(&c.op.as_str()), "fixture op {} has no test", c.op);

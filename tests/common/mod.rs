@@ -125,6 +125,9 @@ pub fn build(c: &Case, constants: &[usize]) -> ipfs_accelerate::Result<ipfs_acce
         "conv1d" => g.conv1d(ins[0], ins[1], ins.get(2).copied(), conv())?,
         "conv2d" => g.conv2d(ins[0], ins[1], ins.get(2).copied(), conv())?,
         "attention" => g.attention(ins[0], ins[1], ins[2], ins.get(3).copied(), flag("causal"), num("scale") as f32)?,
+        "attention_at" => g.attention_at(ins[0], ins[1], ins[2], ins[3], num("scale") as f32)?,
+        "argmax" => g.argmax(ins[0])?,
+        "write_at" => g.write_at(ins[0], ins[1], ins[2], c.attrs["axis"].as_i64().expect("axis") as isize)?,
         other => panic!("fixture op {other} has no builder mapping"),
     };
     g.build(&[out])
