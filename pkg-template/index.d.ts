@@ -150,6 +150,43 @@ export interface TextEmbedderOptions extends LoadControl {
   cache?: boolean;
   /** The store to use: an opened WeightStore or its name (default 'ipfs-accelerate'). */
   store?: WeightStore | string;
+  /** The session the model joins (default: the page's, `Session.page()`): models in one
+   * session hold each weight tensor once, share backends, plans and the output cache,
+   * and take turns on each device. */
+  session?: Session;
+}
+
+export interface SessionOptions {
+  /** Bytes of outputs the output cache keeps (default 16 MiB; 0 turns it off). */
+  budget?: number;
+}
+
+export interface SessionStats {
+  /** Models loaded in the session and not yet disposed. */
+  models: number;
+  /** Bytes per device: weights in wasm memory; WebGPU weights and plan buffers. */
+  bytes: { wasm: number; webgpu: number };
+  /** Weight tensors held (each once), how many more than one model uses, and the most
+   * models sharing one. */
+  tensors: { count: number; shared: number; maxSharing: number };
+  plans: { hits: number; misses: number };
+  /** The output cache: a repeated input (same model, same tokens) is a hit, served
+   * without a run. */
+  outputs: { hits: number; misses: number };
+  /** Runs under way or waiting, per device. */
+  queue: { wasm: number; webgpu: number; webnn: number };
+}
+
+/** What models share: weights by content, backends, plans, the output cache, a run queue
+ * per device. Loads that name no session share the page's. */
+export class Session {
+  private constructor();
+  static create(opts?: SessionOptions): Session;
+  /** The page's implicit session. */
+  static page(): Session;
+  readonly id: number;
+  stats(): SessionStats;
+  free(): void;
 }
 
 /** A BERT-family sentence embedder (e.g. all-MiniLM-L6-v2) loaded from a base URL. */

@@ -1,6 +1,7 @@
 // The package entry: loads the wasm module once and exposes the SDK's JS surface.
 // Errors thrown here and by the wasm module are `Error`s with a stable `code`.
 import wasmInit, {
+  Session,
   Tensor,
   TextEmbedder,
   WeightStore,
@@ -113,6 +114,7 @@ function guardFreed(cls, what) {
 guardFreed(Tensor, 'Tensor');
 guardFreed(TextEmbedder, 'TextEmbedder');
 guardFreed(WeightStore, 'WeightStore');
+guardFreed(Session, 'Session');
 
 // Optional and array arguments are passed to wasm by value, which would invalidate the
 // caller's object; a clone shares the storage and costs nothing.
@@ -184,4 +186,4 @@ TextEmbedder.load = async function load(baseUrl, opts) {
   return e;
 };
 
-export { Tensor, TextEmbedder, WeightStore, detect, memoryBytes, version, cpuPath };
+export { Session, Tensor, TextEmbedder, WeightStore, detect, memoryBytes, version, cpuPath };

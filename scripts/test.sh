@@ -83,7 +83,7 @@ NATIVE=(cargo test --locked --workspace)
 # The quick tier leaves out the WebGPU MiniLM passes and the harness test that drives
 # both browsers through whole benchmark runs.
 [ "$QUICK" = 1 ] && NATIVE+=(--exclude harness --lib --bins --test ops_reference --test errors
-  --test minilm_reference --test proptest_kernels --test store --test webgpu_ops --test decoder)
+  --test minilm_reference --test proptest_kernels --test store --test webgpu_ops --test decoder --test session)
 # --no-fail-fast: one failing test binary must not hide the others' results.
 WASM=(cargo test --locked --target wasm32-unknown-unknown --no-fail-fast)
 WASM_ALL=("${WASM[@]}" --test '*')

@@ -80,6 +80,11 @@ pub trait Backend {
     /// A copy of `t` on this backend's device: the initial state a run then updates.
     fn upload(&self, t: &Tensor) -> Result<Value>;
     fn run_stats(&self) -> RunStats;
+    /// Drops `graph`'s plan: its model is gone (a plan holds its graph's constants).
+    fn release(&self, graph: &Graph);
+    /// Drops what this backend made from the constant `t` (packed or uploaded copies):
+    /// the last model sharing it is gone.
+    fn forget(&self, t: &Tensor);
     /// The concrete backend, for what only it has (a GPU's counters, a test's device
     /// loss).
     fn as_any(&self) -> &dyn std::any::Any;
@@ -121,6 +126,14 @@ impl Backend for cpu::CpuBackend {
         self.run_stats()
     }
 
+    fn release(&self, graph: &Graph) {
+        cpu::CpuBackend::release(self, graph)
+    }
+
+    fn forget(&self, t: &Tensor) {
+        cpu::CpuBackend::forget(self, t)
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -154,6 +167,14 @@ impl Backend for webgpu::WebGpuBackend {
 
     fn run_stats(&self) -> RunStats {
         webgpu::WebGpuBackend::run_stats(self)
+    }
+
+    fn release(&self, graph: &Graph) {
+        webgpu::WebGpuBackend::release(self, graph)
+    }
+
+    fn forget(&self, t: &Tensor) {
+        webgpu::WebGpuBackend::forget(self, t)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -52,6 +52,10 @@ impl Backend for Unavailable {
         RunStats::default()
     }
 
+    fn release(&self, _graph: &Graph) {}
+
+    fn forget(&self, _t: &Tensor) {}
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

@@ -29,6 +29,8 @@ pub struct Node {
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub outputs: Vec<NodeId>,
+    /// The content key (see `graph::key`): equal for graphs a plan can serve alike.
+    key: u64,
 }
 
 impl Graph {
@@ -63,6 +65,11 @@ impl Graph {
         self.nodes.iter().enumerate().filter(|(_, n)| matches!(n.op, Op::Input { .. })).map(|(i, n)| (NodeId(i), n))
     }
 
+    /// What backends key plans by: graphs with equal keys have equal content.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
     }
@@ -84,7 +91,8 @@ impl GraphBuilder {
 
     pub fn build(self, outputs: &[NodeId]) -> Result<Graph> {
         self.check(outputs)?;
-        Ok(Graph { nodes: self.nodes, outputs: outputs.to_vec() })
+        let key = super::key::content_key(&self.nodes, &outputs.iter().map(|o| o.0).collect::<Vec<_>>());
+        Ok(Graph { nodes: self.nodes, outputs: outputs.to_vec(), key })
     }
 
     /// Every id is a node of this graph, and its shape is one a tensor may have (inputs are

@@ -3,6 +3,7 @@
 
 mod builder;
 mod infer;
+mod key;
 mod op;
 mod passes;
 

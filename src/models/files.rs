@@ -19,6 +19,9 @@ pub struct ModelFiles {
     pub config: Vec<u8>,
     pub tokenizer: Vec<u8>,
     pub weights: AlignedBuf,
+    /// The weights file's sha-256, where the weight store knows it: a session holding
+    /// that file shares it, and the file is then not read at all (`weights` is empty).
+    pub weights_id: Option<String>,
     /// sentence-transformers' pooling module config, when the model has one.
     pub pooling: Option<Vec<u8>>,
     /// sentence-transformers' `max_seq_length`, when present.
@@ -39,6 +42,7 @@ impl ModelFiles {
             config: required(CONFIG, take(CONFIG)?)?.as_bytes().to_vec(),
             tokenizer: required(TOKENIZER, take(TOKENIZER)?)?.as_bytes().to_vec(),
             weights: required(WEIGHTS, take(WEIGHTS)?)?,
+            weights_id: None,
             pooling: small(take(POOLING)?),
             sentence_bert: small(take(SENTENCE_BERT)?),
             modules: small(take(MODULES)?),

@@ -10,9 +10,9 @@ use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::runtime::Lru;
+use crate::runtime::{digest_bytes, Digest, Lease, Lru, Session};
 use crate::tensor::Tensor;
-use crate::weights::read_safetensors;
+use crate::weights::{read_safetensors, Weights};
 use std::sync::{Arc, Mutex};
 
 /// Texts per forward pass: enough to amortise weight packing, small enough for memory.
@@ -58,8 +58,26 @@ pub struct TextEmbedder {
     normalize: bool,
     truncation: Truncation,
     /// Where the model runs: the CPU backend unless `set_backend` chose another.
-    backend: Box<dyn Backend>,
+    backend: Arc<dyn Backend>,
     graphs: Mutex<Lru<(usize, usize), Arc<Graph>>>,
+    /// The session sharing this model's weights, backends and output cache, if any, and
+    /// this model's hold on the weights.
+    session: Option<(Session, Lease)>,
+    /// What the output cache knows this model by: its weights, tokenizer and pooling.
+    model_id: u64,
+}
+
+impl Drop for TextEmbedder {
+    fn drop(&mut self) {
+        // The last holder of the weights takes the model's plans with it; a model sharing
+        // them keeps using those plans (they are keyed by content).
+        let last = self.session.take().is_none_or(|(_, lease)| lease.release());
+        if last {
+            for g in self.graphs.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+                self.backend.release(&g);
+            }
+        }
+    }
 }
 
 /// Text `index`'s vector, or `non_finite_output`: a NaN or infinity (weights checked at
@@ -80,8 +98,30 @@ struct Prepared {
 
 impl TextEmbedder {
     /// Builds an embedder from a model's files; every check (config, weights, tokenizer)
-    /// happens here, so `embed` only fails on bad texts.
-    pub fn from_files(files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
+    /// happens here, so `embed` only fails on bad texts. It runs on a CPU backend of its
+    /// own and shares nothing.
+    pub fn from_files(mut files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
+        let weights = read_safetensors(std::mem::take(&mut files.weights))?;
+        Self::build(files, weights, opts, Arc::new(CpuBackend::new()), None)
+    }
+
+    /// Builds an embedder in `session`: its weights shared with every model of the
+    /// session holding the same tensors (not read at all when the session holds the
+    /// whole file), run on the session's CPU backend until `set_backend`.
+    pub fn from_files_in(mut files: ModelFiles, opts: &EmbedderOptions, session: &Session) -> Result<Self> {
+        let buf = std::mem::take(&mut files.weights);
+        let (weights, lease) = session.share(files.weights_id.as_deref(), || read_safetensors(buf))?;
+        let cpu: Arc<dyn Backend> = session.cpu();
+        Self::build(files, weights, opts, cpu, Some((session.clone(), lease)))
+    }
+
+    fn build(
+        files: ModelFiles,
+        weights: Weights,
+        opts: &EmbedderOptions,
+        backend: Arc<dyn Backend>,
+        session: Option<(Session, Lease)>,
+    ) -> Result<Self> {
         let config = BertConfig::from_json(&parse_json(CONFIG, &files.config)?)?;
         let pc = PoolingConfig::from_files(files.pooling.as_deref(), files.modules.as_deref())?;
         let max_seq = match files.sentence_bert.as_deref() {
@@ -99,26 +139,52 @@ impl TextEmbedder {
         .unwrap_or(config.max_position_embeddings)
         .min(config.max_position_embeddings);
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, max_seq)?;
-        let bert = Bert::new(config, read_safetensors(files.weights)?)?;
+        let (pooling, normalize) = (opts.pooling.unwrap_or(pc.pooling), opts.normalize.unwrap_or(pc.normalize));
+        // The weights by identity: a session's shared tensors are one storage.
+        let mut ids: Vec<String> = weights
+            .iter()
+            .map(|(n, t)| {
+                format!("{n}:{:?}:{:?}", t.f32_storage().map(|(s, o)| (Arc::as_ptr(s) as usize, o)), t.dims())
+            })
+            .collect();
+        ids.sort_unstable();
+        let d = digest_bytes(&[
+            &files.config,
+            &files.tokenizer,
+            ids.join("\n").as_bytes(),
+            pooling.name().as_bytes(),
+            &[normalize as u8, max_seq as u8, (max_seq >> 8) as u8],
+        ]);
+        let model_id = u64::from_le_bytes(d[..8].try_into().unwrap_or_default());
+        let bert = Bert::new(config, weights)?;
         Ok(TextEmbedder {
             bert,
             tokenizer,
-            pooling: opts.pooling.unwrap_or(pc.pooling),
-            normalize: opts.normalize.unwrap_or(pc.normalize),
+            pooling,
+            normalize,
             truncation: opts.truncation,
-            backend: Box::new(CpuBackend::new()),
+            backend,
             graphs: Mutex::new(Lru::new(MAX_GRAPHS, u64::MAX)),
+            session,
+            model_id,
         })
     }
 
     /// Runs the model on `backend` from now on.
-    pub fn set_backend(&mut self, backend: Box<dyn Backend>) {
+    pub fn set_backend(&mut self, backend: Arc<dyn Backend>) {
         self.backend = backend;
     }
 
     /// Runs the model on `gpu` from now on (through `embed_async`).
+    // In wasm wgpu's handles are not Send; the `Arc` is then single-threaded.
+    #[allow(clippy::arc_with_non_send_sync)]
     pub fn set_webgpu(&mut self, gpu: WebGpuBackend) {
-        self.set_backend(Box::new(gpu));
+        self.set_backend(Arc::new(gpu));
+    }
+
+    /// The session the model was loaded in, if any.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref().map(|(s, _)| s)
     }
 
     /// Which backend runs the model.
@@ -183,16 +249,38 @@ impl TextEmbedder {
         texts: &[&str],
         mut between: impl AsyncFnMut() -> Result<()>,
     ) -> Result<Vec<Vec<f32>>> {
-        let (encoded, batches) = self.batches(texts)?;
+        let encoded = self.encode(texts)?;
         let mut out = vec![Vec::new(); texts.len()];
-        for (n, chunk) in batches.iter().enumerate() {
+        // Texts the session has seen with this model are answered from its output cache.
+        let keys: Vec<Digest> =
+            encoded.iter().map(|e| digest_bytes(&[bytemuck::cast_slice::<i32, u8>(&e.ids)])).collect();
+        let mut todo = vec![];
+        for (i, key) in keys.iter().enumerate() {
+            match self.session().and_then(|s| s.output(self.model_id, key)) {
+                Some(v) => out[i] = v.to_vec(),
+                None => todo.push(i),
+            }
+        }
+        for (n, chunk) in self.batches(&encoded, todo).iter().enumerate() {
             if n > 0 {
                 between().await?;
             }
             let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
             let p = self.prepare(&batch)?;
-            let hidden = self.backend.run(&p.graph, &p.inputs).await?;
+            let hidden = {
+                // Runs on one device take turns, in call order, across every model.
+                let _turn = match self.session() {
+                    Some(s) => Some(s.queue(self.backend.kind()).turn().await),
+                    None => None,
+                };
+                self.backend.run(&p.graph, &p.inputs).await?
+            };
             self.collect(chunk, &batch, p.seq, hidden, &mut out)?;
+            if let Some(s) = self.session() {
+                for &i in chunk {
+                    s.keep_output(self.model_id, keys[i], Arc::new(out[i].clone()));
+                }
+            }
         }
         Ok(out)
     }
@@ -213,9 +301,8 @@ impl TextEmbedder {
         Ok(())
     }
 
-    /// Tokenizes every text and groups them into batches of similar length (as indices),
-    /// so little compute goes to padding.
-    fn batches(&self, texts: &[&str]) -> Result<(Vec<Encoded>, Vec<Vec<usize>>)> {
+    /// Tokenizes every text; a text over the limit is an error where truncation says so.
+    fn encode(&self, texts: &[&str]) -> Result<Vec<Encoded>> {
         let mut encoded = Vec::with_capacity(texts.len());
         for (i, t) in texts.iter().enumerate() {
             let e = self.tokenizer.encode(t)?;
@@ -224,9 +311,14 @@ impl TextEmbedder {
             }
             encoded.push(e);
         }
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].ids.len());
-        Ok((encoded, order.chunks(MAX_BATCH).map(<[usize]>::to_vec).collect()))
+        Ok(encoded)
+    }
+
+    /// Groups the texts `todo` (indices) into batches of similar length, so little
+    /// compute goes to padding.
+    fn batches(&self, encoded: &[Encoded], mut todo: Vec<usize>) -> Vec<Vec<usize>> {
+        todo.sort_by_key(|&i| encoded[i].ids.len());
+        todo.chunks(MAX_BATCH).map(<[usize]>::to_vec).collect()
     }
 
     fn graph(&self, batch: usize, seq: usize) -> Result<Arc<Graph>> {

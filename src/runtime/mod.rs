@@ -1,9 +1,14 @@
-//! The runtime around the backends. For now: driving a backend future from synchronous
-//! code when it cannot wait (the CPU backend's never does), and the LRU its caches share.
+//! The runtime around the backends: sessions (shared weights, backends, run queues and
+//! the output cache), the LRU every cache uses, and driving a backend future from
+//! synchronous code when it cannot wait (the CPU backend's never does).
 
 mod lru;
+mod queue;
+mod session;
 
 pub use lru::{Lru, LruStats};
+pub use queue::{Queue, Turn};
+pub use session::{digest_bytes, Digest, Lease, Session, SessionStats, DEFAULT_OUTPUT_BUDGET};
 
 use std::future::Future;
 use std::pin::pin;

@@ -6,6 +6,7 @@ use super::manifest::{Manifest, SCHEMA};
 use super::weight_store::{Corrupt, Store};
 use super::writer::FileWriter;
 use crate::error::Result;
+use crate::models::files::WEIGHTS;
 use crate::models::ModelFiles;
 use crate::weights::AlignedBuf;
 use std::collections::HashMap;
@@ -17,14 +18,35 @@ pub async fn read_model<B: Backend>(
     m: &Manifest,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<std::result::Result<ModelFiles, Corrupt>> {
+    read_model_sharing(store, m, &|_| false, progress).await
+}
+
+/// `read_model`, leaving out the weights file when `held(its sha-256)` says a session
+/// already holds it (its bytes are then empty); the files carry that sha-256 either way.
+pub async fn read_model_sharing<B: Backend>(
+    store: &Store<B>,
+    m: &Manifest,
+    held: &dyn Fn(&str) -> bool,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<std::result::Result<ModelFiles, Corrupt>> {
     let mut bufs: HashMap<String, AlignedBuf> = HashMap::new();
+    let weights = m.files.iter().find(|f| f.name == WEIGHTS).map(|f| f.sha256.clone());
     for f in &m.files {
+        if f.name == WEIGHTS && held(&f.sha256) {
+            bufs.insert(f.name.clone(), AlignedBuf::default());
+            continue;
+        }
         match store.read_file(f, &mut |n| progress(&f.name, n, f.size)).await? {
             Ok(b) => bufs.insert(f.name.clone(), b),
             Err(c) => return Ok(Err(c)),
         };
     }
-    Ok(ModelFiles::from_named(|name| Ok(bufs.remove(name))).map_err(|e| e.to_string()))
+    let mut files = match ModelFiles::from_named(|name| Ok(bufs.remove(name))) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    files.weights_id = weights.filter(|s| !s.is_empty());
+    Ok(Ok(files))
 }
 
 /// Writes a model's files (name, bytes) under `source` and commits its manifest.

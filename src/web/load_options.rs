@@ -23,6 +23,7 @@ const KNOWN: &[&str] = &[
     "onProgress",
     "store",
     "signal",
+    "session",
 ];
 
 /// The options that are plain values.
@@ -58,6 +59,8 @@ pub struct LoadOptions {
     pub progress: Option<js_sys::Function>,
     /// The caller's `signal` and the download stall limit.
     pub control: Control,
+    /// The session the model joins: the one named, else the page's.
+    pub session: crate::runtime::Session,
 }
 
 impl LoadOptions {
@@ -121,6 +124,7 @@ impl LoadOptions {
             store,
             progress,
             control: Control::new(op, signal, stall),
+            session: super::session::session_of(op, &get("session"))?,
         })
     }
 }

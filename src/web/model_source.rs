@@ -6,9 +6,9 @@
 use super::control::{Control, Interrupted};
 use super::fetch::{failed, fetch_model_files, normalize_base, open, report};
 use crate::error::{Error, Result};
-use crate::models::files::ALL;
+use crate::models::files::{ALL, WEIGHTS};
 use crate::models::ModelFiles;
-use crate::store::{now_ms, read_model, FileEntry, FileWriter, IdbBackend, Manifest, Store, SCHEMA};
+use crate::store::{now_ms, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Store, SCHEMA};
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -69,12 +69,14 @@ async fn claim(key: String, control: &Control) -> Result<Claim> {
 /// model from them with `build`. A download's manifest is committed only once `build`
 /// succeeds, so files that do not parse (an HTML page for `config.json`, a cut-off
 /// weights file) are never served from the store; a stored model that no longer builds is
-/// deleted and fetched again.
+/// deleted and fetched again. `held(sha-256)` says whether the caller's session already
+/// holds a weights file, which is then not read from the store.
 pub async fn load_model<T>(
     base: &str,
     store: Option<&WebStore>,
     progress: Option<&js_sys::Function>,
     control: &Control,
+    held: &dyn Fn(&str) -> bool,
     build: &mut dyn FnMut(ModelFiles) -> Result<T>,
 ) -> Result<(T, Origin)> {
     let Some(store) = store else {
@@ -86,7 +88,7 @@ pub async fn load_model<T>(
         return Ok((download(store, &source, progress, control, build).await?, Origin::Network));
     };
     let mut on_read = |file: &str, loaded: u64, total: u64| report(progress, file, loaded, Some(total));
-    match read_model(store, &m, &mut on_read).await? {
+    match read_model_sharing(store, &m, held, &mut on_read).await? {
         Ok(files) => match build(files) {
             Ok(model) => {
                 store.touch(&mut m).await?;
@@ -132,7 +134,10 @@ async fn download<T>(
                 bufs.insert(name, buf);
             }
         }
-        let model = build(ModelFiles::from_named(|n| Ok(bufs.remove(n)))?)?;
+        let mut files = ModelFiles::from_named(|n| Ok(bufs.remove(n)))?;
+        files.weights_id =
+            m.files.iter().find(|f| f.name == WEIGHTS).map(|f| f.sha256.clone()).filter(|s| !s.is_empty());
+        let model = build(files)?;
         m.created = now_ms();
         m.last_used = m.created;
         store.commit(&m).await?;

@@ -6,7 +6,7 @@ use super::load_options::LoadOptions;
 use super::model_source::load_model;
 use super::options::check_options;
 use super::weight_store::store_for;
-use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
+use crate::backend::webgpu::GpuOptions;
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::models::TextEmbedder;
@@ -49,10 +49,12 @@ impl JsTextEmbedder {
         const OP: &str = "TextEmbedder.load";
         let lo = LoadOptions::from_js(OP, &opts).map_err(to_js)?;
         let backend = choose_backend(lo.backend).map_err(to_js)?;
-        // The device first: without one there is no point downloading the model.
+        // The device first (the session's): without one there is no point downloading.
+        let session = lo.session.clone();
         let gpu = match backend {
             BackendKind::WebGpu => Some(
-                WebGpuBackend::new(GpuOptions { variant: lo.shader_variant.clone(), ..Default::default() })
+                session
+                    .webgpu(GpuOptions { variant: lo.shader_variant.clone(), ..Default::default() })
                     .await
                     .map_err(to_js)?,
             ),
@@ -60,11 +62,14 @@ impl JsTextEmbedder {
         };
         lo.control.check().map_err(to_js)?;
         let store = store_for(&lo.store).await.map_err(to_js)?;
-        let mut build = |files| TextEmbedder::from_files(files, &lo.embedder);
+        let mut build = |files| TextEmbedder::from_files_in(files, &lo.embedder, &session);
+        let held = |sha: &str| session.has_file(sha);
         let (mut inner, origin) =
-            load_model(&base, store.as_deref(), lo.progress.as_ref(), &lo.control, &mut build).await.map_err(to_js)?;
+            load_model(&base, store.as_deref(), lo.progress.as_ref(), &lo.control, &held, &mut build)
+                .await
+                .map_err(to_js)?;
         if let Some(gpu) = gpu {
-            inner.set_webgpu(gpu);
+            inner.set_backend(gpu);
         }
         Ok(JsTextEmbedder { inner: Some(Rc::new(inner)), backend, loaded_from: origin.name() })
     }

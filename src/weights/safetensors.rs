@@ -36,6 +36,15 @@ impl Weights {
     pub fn is_empty(&self) -> bool {
         self.tensors.is_empty()
     }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.tensors.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Weights from named tensors (a session's shared copies).
+    pub fn from_map(tensors: HashMap<String, Tensor>) -> Weights {
+        Weights { tensors }
+    }
 }
 
 /// The first tensor whose dtype × shape disagrees with its byte range, found by reading

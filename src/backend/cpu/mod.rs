@@ -53,6 +53,16 @@ struct PackedWeights {
 }
 
 impl PackedWeights {
+    /// Drops the packings of the weight at (storage address, offset).
+    fn forget(&mut self, ptr: usize, offset: usize) {
+        let gone: Vec<PackKey> = self.map.keys().filter(|k| k.0 == ptr && k.1 == offset).copied().collect();
+        for k in gone {
+            if let Some((_, p)) = self.map.remove(&k) {
+                self.floats -= p.len();
+            }
+        }
+    }
+
     fn get(&mut self, t: &Tensor, operand: &matmul::Operand) -> Option<Arc<PackedB>> {
         let (storage, offset) = t.f32_storage()?;
         let key = (Arc::as_ptr(storage) as usize, offset, operand.transposed);
@@ -73,7 +83,7 @@ impl PackedWeights {
 pub struct CpuBackend {
     path: Path,
     ws: Mutex<Workspace>,
-    plans: Mutex<Lru<usize, Arc<CpuPlan>>>,
+    plans: Mutex<Lru<u64, Arc<CpuPlan>>>,
     stats: Mutex<crate::backend::RunStats>,
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub const PLAN_LIMIT: usize = 64;
 
 pub struct CpuPlan {
-    /// Held so that the graph's address, the cache key, is not reused meanwhile.
+    /// Held so that the storage addresses in the graph's content key are not reused.
     _graph: Arc<Graph>,
     /// The node that reads each value last (see `graph::last_uses`).
     last: Vec<usize>,
@@ -34,7 +34,7 @@ impl CpuBackend {
     }
 
     pub(crate) fn plan(&self, graph: &Arc<Graph>) -> Result<Arc<CpuPlan>> {
-        let key = Arc::as_ptr(graph) as usize;
+        let key = graph.key();
         let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = plans.get(&key) {
             return Ok(p.clone());
@@ -85,6 +85,18 @@ impl CpuBackend {
 
     pub fn upload(t: &Tensor) -> Value {
         device(t.contiguous())
+    }
+
+    pub fn release(&self, graph: &Graph) {
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).remove(&graph.key());
+    }
+
+    /// Drops the packed copies of `t`.
+    pub fn forget(&self, t: &Tensor) {
+        if let Some((storage, offset)) = t.f32_storage() {
+            let ptr = Arc::as_ptr(storage) as usize;
+            self.ws.lock().unwrap_or_else(|p| p.into_inner()).packed.forget(ptr, offset);
+        }
     }
 
     pub fn run_stats(&self) -> RunStats {

@@ -64,6 +64,9 @@ pub struct GpuStats {
     /// Bytes read back to the host: host outputs, and reads of device values.
     pub read_bytes: u64,
     pub runs: u64,
+    /// Bytes of uploaded weights, and of the buffers cached plans hold.
+    pub weight_bytes: u64,
+    pub plan_bytes: u64,
 }
 
 /// Everything tied to one device; replaced as a whole when the device is lost.
@@ -73,8 +76,9 @@ struct State {
     pipelines: Pipelines,
     pool: BufferPool,
     weights: Weights,
-    /// Plans by graph address (each plan holds its graph, so the address is not reused).
-    plans: Lru<usize, Arc<Plan>>,
+    /// Plans by graph content key (each plan holds its graph, so the constants' storage
+    /// addresses in the key are not reused).
+    plans: Lru<u64, Arc<Plan>>,
 }
 
 pub struct WebGpuBackend {
@@ -157,6 +161,7 @@ impl WebGpuBackend {
             st.buffers_created = s.pool.created;
             let p = s.plans.stats();
             (st.plans, st.plan_hits, st.plan_misses) = (p.entries, p.hits, p.misses);
+            (st.weight_bytes, st.plan_bytes) = (s.weights.bytes, p.bytes);
         });
         st
     }

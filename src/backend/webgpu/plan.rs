@@ -46,7 +46,8 @@ pub struct Check {
 
 /// A compiled graph.
 pub struct Plan {
-    /// Held so that the graph's address, the plan cache's key, is not reused meanwhile.
+    /// Held so that the storage addresses in the graph's content key (the plan cache's
+    /// key) are not reused meanwhile.
     pub _graph: Arc<Graph>,
     pub steps: Vec<Step>,
     /// Every buffer the plan binds, by index.

@@ -45,10 +45,26 @@ impl WebGpuBackend {
         Error::GpuOutOfMemory(detail)
     }
 
+    /// Drops `graph`'s plan, its buffers back to the pool once no run holds it.
+    pub fn release(&self, graph: &Graph) {
+        let _ = self.with_state(|s| {
+            if let Some(old) = s.plans.remove(&graph.key()) {
+                if let Ok(old) = Arc::try_unwrap(old) {
+                    old.held.into_iter().for_each(|b| s.pool.put(b));
+                }
+            }
+        });
+    }
+
+    /// Drops the device copies of the constant `t`.
+    pub fn forget(&self, t: &crate::tensor::Tensor) {
+        let _ = self.with_state(|s| s.weights.forget(t));
+    }
+
     /// The plan for `graph`, compiled on first use; for a new plan also the future verdict
     /// on its allocations (an out-of-memory error or none).
     pub(super) fn plan(&self, graph: &Arc<Graph>) -> Result<(Arc<Gpu>, Arc<Plan>, Option<AllocVerdict>)> {
-        let key = Arc::as_ptr(graph) as usize;
+        let key = graph.key();
         self.with_state(|s| {
             if let Some(p) = s.plans.get(&key) {
                 return Ok((s.gpu.clone(), p.clone(), None));

@@ -45,6 +45,20 @@ fn bytes_of(t: &Tensor, f16: bool, transpose: bool) -> Vec<u8> {
 }
 
 impl Weights {
+    /// Drops the device copies of `t` (every precision and layout).
+    pub fn forget(&mut self, t: &Tensor) {
+        let Some((storage, offset)) = t.f32_storage() else { return };
+        let ptr = Arc::as_ptr(storage) as usize;
+        let n = t.numel();
+        self.map.retain(|k, (_, b)| {
+            let gone = k.0 == ptr && k.1 == offset && k.2 == n;
+            if gone {
+                self.bytes -= b.size();
+            }
+            !gone
+        });
+    }
+
     /// The device buffer holding `t` (as f16 when asked; a 2-D `t` transposed when asked,
     /// so that a matmul reads a `[out, in]` weight along its rows), uploading it on first use.
     pub fn get(&mut self, device: &wgpu::Device, t: &Tensor, f16: bool, transpose: bool) -> wgpu::Buffer {
