@@ -1,7 +1,10 @@
-//! Native MiniLM embedding latency on the CPU backend (needs models/ from `npm run setup`).
+//! Native MiniLM embedding latency on the CPU backend (needs models/ from `npm run setup`),
+//! and the same long text answered by a session's output cache (the speed-up a
+//! repeated input gets).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ipfs_accelerate::models::{EmbedderOptions, TextEmbedder};
+use ipfs_accelerate::models::{EmbedderOptions, ModelFiles, TextEmbedder};
+use ipfs_accelerate::runtime::Session;
 
 fn bench(c: &mut Criterion) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
@@ -20,6 +23,13 @@ fn bench(c: &mut Criterion) {
     }
     let batch: Vec<&str> = vec![long.as_str(); 8];
     g.bench_function("batch_8", |b| b.iter(|| e.embed(&batch).unwrap()));
+    let session = Session::default();
+    let files = ModelFiles::from_dir(dir).expect("model files");
+    let cached = TextEmbedder::from_files_in(files, &EmbedderOptions::default(), &session).expect("model loads");
+    cached.embed(&[long.as_str()]).unwrap();
+    let name = format!("{}_tokens_output_cache_hit", e.token_count(&long).unwrap());
+    g.bench_function(&name, |b| b.iter(|| cached.embed(&[long.as_str()]).unwrap()));
+    assert!(session.stats().outputs.hits > 0, "the repeated text was served from the cache");
     g.finish();
 }
 

@@ -1,5 +1,7 @@
 // React hooks over the SDK. A model is shared by every component that asks for the same
-// URL and options, loaded once, and disposed when the last of them unmounts. Disposal is
+// URL and options, loaded once, and disposed when the last of them unmounts. Models the
+// hooks load join the page's session (or the `session` in their options), so two hooks
+// on one model with different options still hold its weights once. Disposal is
 // deferred by a tick, so StrictMode's mount → unmount → mount in development reuses the
 // model instead of loading it twice.
 import { useCallback, useEffect, useReducer, useState } from 'react';
