@@ -24,7 +24,8 @@ export interface IpfsAccelerateError extends Error {
     | 'gpu_out_of_memory'
     | 'non_finite_output'
     | 'out_of_memory'
-    | 'aborted';
+    | 'aborted'
+    | 'worker_failed';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;
   available?: number;
@@ -150,6 +151,12 @@ export interface TextEmbedderOptions extends LoadControl {
   cache?: boolean;
   /** The store to use: an opened WeightStore or its name (default 'ipfs-accelerate'). */
   store?: WeightStore | string;
+  /** Run the model in the SDK's dedicated Web Worker (default false), off the page's
+   * thread, behind the same API: vectors come back transferred. A worker that dies fails
+   * its pending calls with 'worker_failed', and the next call starts a fresh worker
+   * (loading the model there again). Models in the worker share the worker's session, so
+   * `session` cannot be given with it; `store` is passed by name. */
+  worker?: boolean;
   /** The session the model joins (default: the page's, `Session.page()`): models in one
    * session hold each weight tensor once, share backends, plans and the output cache,
    * and take turns on each device. */
@@ -216,6 +223,9 @@ export class TextEmbedder {
   /** Frees the model; later calls reject with code 'disposed'. */
   dispose(): void;
   free(): void;
+  /** With `worker: true`: ends the worker as a crash would (pending calls fail with
+   * 'worker_failed'; the next call starts a fresh worker). For tests. */
+  killWorkerForTesting?(): void;
 }
 
 export interface GpuInfo {

@@ -4,6 +4,7 @@ import wasmInit, {
   Session,
   Tensor,
   TextEmbedder,
+  Tokenizer,
   WeightStore,
   RawOps,
   recommendFor,
@@ -12,6 +13,7 @@ import wasmInit, {
   cpuPath,
 } from './wasm/ipfs_accelerate.js';
 import { detect } from './detect.js';
+import { WorkerTextEmbedder } from './worker-host.js';
 
 let ready = null;
 
@@ -171,9 +173,16 @@ export async function recommend(task, opts) {
 }
 
 // `backend: 'auto'` (the default) asks `recommend`; the choice and its reasons stay on
-// the embedder as `backend` and `backendReasons`.
+// the embedder as `backend` and `backendReasons`. `worker: true` loads the model in the
+// SDK's worker instead (where 'auto' is resolved), behind the same API.
 const loadWith = TextEmbedder.load;
 TextEmbedder.load = async function load(baseUrl, opts) {
+  if (opts != null && typeof opts === 'object' && 'worker' in opts) {
+    const { worker, ...rest } = opts;
+    if (typeof worker !== 'boolean') throw codeError('invalid_argument', 'TextEmbedder.load: option worker must be a boolean');
+    if (worker) return WorkerTextEmbedder.load(baseUrl, rest, { codeError, Tokenizer });
+    opts = rest;
+  }
   const auto = opts == null || (typeof opts === 'object' && (opts.backend ?? 'auto') === 'auto');
   if (!auto) {
     const e = await loadWith.call(this, baseUrl, opts);

@@ -170,7 +170,12 @@ mod tests {
             assert!(typed.iter().any(|t| t == c), "code '{c}' is missing from index.d.ts");
         }
         // Codes that only the JS facade raises, each found in its source.
-        let js = [include_str!("../pkg-template/index.js"), include_str!("../pkg-template/react.js")].concat();
+        let js = [
+            include_str!("../pkg-template/index.js"),
+            include_str!("../pkg-template/react.js"),
+            include_str!("../pkg-template/worker-host.js"),
+        ]
+        .concat();
         for t in &typed {
             let thrown = rust.contains(&t.as_str()) || js.contains(&format!("'{t}'"));
             assert!(thrown, "index.d.ts lists '{t}', which nothing raises");

@@ -100,27 +100,31 @@ impl TextEmbedder {
     /// Builds an embedder from a model's files; every check (config, weights, tokenizer)
     /// happens here, so `embed` only fails on bad texts. It runs on a CPU backend of its
     /// own and shares nothing.
-    pub fn from_files(mut files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
-        let weights = read_safetensors(std::mem::take(&mut files.weights))?;
-        Self::build(files, weights, opts, Arc::new(CpuBackend::new()), None)
+    pub fn from_files(files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
+        Self::build(files, opts, Arc::new(CpuBackend::new()), |f| {
+            Ok((read_safetensors(std::mem::take(&mut f.weights))?, None))
+        })
     }
 
     /// Builds an embedder in `session`: its weights shared with every model of the
     /// session holding the same tensors (not read at all when the session holds the
     /// whole file), run on the session's CPU backend until `set_backend`.
-    pub fn from_files_in(mut files: ModelFiles, opts: &EmbedderOptions, session: &Session) -> Result<Self> {
-        let buf = std::mem::take(&mut files.weights);
-        let (weights, lease) = session.share(files.weights_id.as_deref(), || read_safetensors(buf))?;
+    pub fn from_files_in(files: ModelFiles, opts: &EmbedderOptions, session: &Session) -> Result<Self> {
         let cpu: Arc<dyn Backend> = session.cpu();
-        Self::build(files, weights, opts, cpu, Some((session.clone(), lease)))
+        Self::build(files, opts, cpu, |f| {
+            let buf = std::mem::take(&mut f.weights);
+            let (weights, lease) = session.share(f.weights_id.as_deref(), || read_safetensors(buf))?;
+            Ok((weights, Some((session.clone(), lease))))
+        })
     }
 
+    /// The configs and tokenizer are checked before `weights` reads the weights, so a
+    /// broken config is reported as such, whatever the weights file holds.
     fn build(
-        files: ModelFiles,
-        weights: Weights,
+        mut files: ModelFiles,
         opts: &EmbedderOptions,
         backend: Arc<dyn Backend>,
-        session: Option<(Session, Lease)>,
+        weights: impl FnOnce(&mut ModelFiles) -> Result<(Weights, Option<(Session, Lease)>)>,
     ) -> Result<Self> {
         let config = BertConfig::from_json(&parse_json(CONFIG, &files.config)?)?;
         let pc = PoolingConfig::from_files(files.pooling.as_deref(), files.modules.as_deref())?;
@@ -139,6 +143,7 @@ impl TextEmbedder {
         .unwrap_or(config.max_position_embeddings)
         .min(config.max_position_embeddings);
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, max_seq)?;
+        let (weights, session) = weights(&mut files)?;
         let (pooling, normalize) = (opts.pooling.unwrap_or(pc.pooling), opts.normalize.unwrap_or(pc.normalize));
         // The weights by identity: a session's shared tensors are one storage.
         let mut ids: Vec<String> = weights
@@ -218,6 +223,11 @@ impl TextEmbedder {
 
     pub fn normalize(&self) -> bool {
         self.normalize
+    }
+
+    /// The tokenizer, as `tokenizer.json` text.
+    pub fn tokenizer_json(&self) -> Result<String> {
+        self.tokenizer.to_json()
     }
 
     /// Token count of `text` after truncation, special tokens included.

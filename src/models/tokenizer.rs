@@ -38,6 +38,12 @@ impl TextTokenizer {
         self.max_len
     }
 
+    /// The tokenizer as `tokenizer.json` text (padding off, truncation at the limit): what
+    /// a worker-backed model sends the page so that it counts tokens without a round trip.
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(false).map_err(|e| Error::config(TOKENIZER, e.to_string()))
+    }
+
     /// Tokens of `text`, special tokens included, cut to the limit.
     pub fn encode(&self, text: &str) -> Result<Encoded> {
         let enc =

@@ -213,3 +213,32 @@ impl JsTextEmbedder {
         self.inner = None;
     }
 }
+
+#[wasm_bindgen(js_class = TextEmbedder)]
+impl JsTextEmbedder {
+    /// The tokenizer as `tokenizer.json` text; a model in a worker sends it to the page.
+    #[wasm_bindgen(js_name = tokenizerJson)]
+    pub fn tokenizer_json(&self) -> std::result::Result<String, JsValue> {
+        self.get().and_then(|e| e.tokenizer_json()).map_err(to_js)
+    }
+}
+
+/// A tokenizer on its own: the page side of a model that runs in a worker counts tokens
+/// with it, synchronously, as a model on the page does.
+#[wasm_bindgen(js_name = Tokenizer)]
+pub struct JsTokenizer(crate::models::TextTokenizer);
+
+#[wasm_bindgen(js_class = Tokenizer)]
+impl JsTokenizer {
+    /// From `tokenizer.json` text, cut at `maxTokens`.
+    #[wasm_bindgen(js_name = fromJson)]
+    pub fn from_json(json: &str, max_tokens: usize) -> std::result::Result<JsTokenizer, JsValue> {
+        crate::models::TextTokenizer::from_bytes(json.as_bytes(), max_tokens).map(JsTokenizer).map_err(to_js)
+    }
+
+    /// Tokens `text` takes after truncation, special tokens included.
+    #[wasm_bindgen(js_name = tokenCount)]
+    pub fn token_count(&self, text: &str) -> std::result::Result<usize, JsValue> {
+        self.0.encode(text).map(|e| e.ids.len()).map_err(to_js)
+    }
+}

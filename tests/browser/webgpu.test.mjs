@@ -38,6 +38,8 @@ async function inPage({ variant, texts, lose }) {
       backend: 'webgpu',
       shaderVariant: variant,
       cache: false,
+      // No output cache: the second embed below must run.
+      session: m.Session.create({ budget: 0 }),
     });
     const vectors = (await e.embed(texts)).map((v) => Array.from(v));
     const before = e.gpuInfo;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { init, TextEmbedder, Tensor, ops } from '../../pkg/index.js';
+import { init, Session, TextEmbedder, Tensor, ops } from '../../pkg/index.js';
 import { rejectsWith } from './coded.mjs';
 import { startServer, DEFAULT_MOUNTS } from '../../scripts/serve.mjs';
 
@@ -138,5 +138,19 @@ test('load options are checked once: an unknown option or a wrong type is invali
   await rejectsWith(TextEmbedder.load(good(), { onProgress: 5 }), 'invalid_argument', 'onProgress');
   await rejectsWith(TextEmbedder.load(good(), { pooling: 'max' }), 'invalid_argument', 'max');
   await rejectsWith(TextEmbedder.load(good(), 'wasm'), 'invalid_argument', 'options must be an object');
+  await rejectsWith(TextEmbedder.load(good(), { worker: 'yes' }), 'invalid_argument', 'option worker', 'boolean');
+  await rejectsWith(
+    TextEmbedder.load(good(), { worker: true, session: Session.create() }),
+    'invalid_argument',
+    'option session',
+    'worker: true',
+  );
+  await rejectsWith(TextEmbedder.load(good(), { session: {} }), 'invalid_argument', 'option session');
+  await rejectsWith(async () => Session.create({ budjet: 1 }), 'invalid_argument', "unknown option 'budjet'");
+  await rejectsWith(async () => Session.create({ budget: -1 }), 'invalid_argument', 'budget');
+  // worker: false is the page, as without the option.
+  const e = await TextEmbedder.load(good(), { worker: false, cache: false });
+  assert.equal(e.dims, 384);
+  e.free();
   await stillWorks();
 });

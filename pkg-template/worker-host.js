@@ -1,0 +1,158 @@
+// The page's side of models that run in the SDK's worker (`{ worker: true }` on a load):
+// one dedicated module worker per page, started on first use. A worker that dies turns
+// its pending calls into `worker_failed` errors, and the next call starts a fresh worker
+// and loads the model there again.
+
+let host = null;
+
+class Host {
+  constructor(codeError) {
+    this.codeError = codeError;
+    this.pending = new Map();
+    this.next = 1;
+    this.dead = false;
+    // The `new URL(literal, import.meta.url)` form, which Vite and webpack 5 bundle as a
+    // worker with no plugin.
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = ({ data }) => this.answer(data);
+    this.worker.onerror = (ev) => {
+      ev.preventDefault?.();
+      this.fail(`the worker stopped: ${ev.message || 'an uncaught error or a failed start'}`);
+    };
+    this.worker.onmessageerror = () => this.fail('a message from the worker could not be read');
+    this.ready = this.call('init', { build: 'auto' });
+  }
+
+  answer(data) {
+    const p = this.pending.get(data.id);
+    if (!p) return;
+    if ('progress' in data) {
+      p.onProgress?.(data.progress);
+      return;
+    }
+    this.pending.delete(data.id);
+    if (data.ok) p.resolve(data.result);
+    else p.reject(this.codeError(data.error.code, data.error.message));
+  }
+
+  /** Calls `op` in the worker; `signal` aborts it there, `onProgress` hears its progress. */
+  call(op, args = {}, { signal, onProgress } = {}) {
+    if (this.dead) return Promise.reject(this.codeError('worker_failed', `${op}: the worker has stopped`));
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      try {
+        this.worker.postMessage({ id, op, ...args });
+      } catch (e) {
+        this.pending.delete(id);
+        reject(this.codeError('invalid_argument', `${op}: its arguments cannot be sent to the worker: ${e.message}`));
+        return;
+      }
+      if (signal) {
+        const abort = () => this.worker.postMessage({ op: 'abort', target: id });
+        if (signal.aborted) abort();
+        else signal.addEventListener('abort', abort, { once: true });
+      }
+    });
+  }
+
+  /** Ends the worker: every pending call fails with `worker_failed`. */
+  fail(reason) {
+    if (this.dead) return;
+    this.dead = true;
+    if (host === this) host = null;
+    this.worker.terminate();
+    for (const p of this.pending.values()) p.reject(this.codeError('worker_failed', reason));
+    this.pending.clear();
+  }
+}
+
+function current(codeError) {
+  host ??= new Host(codeError);
+  return host;
+}
+
+/** The options a load sends to the worker: plain values only. */
+function wire(op, opts, codeError) {
+  const { worker, signal, onProgress, session, store, ...rest } = opts ?? {};
+  if (session !== undefined) {
+    throw codeError(
+      'invalid_argument',
+      `${op}: option session cannot be used with worker: true (a session lives on the thread that made it; models in the worker share the worker's)`,
+    );
+  }
+  const out = { ...rest, progress: typeof onProgress === 'function' };
+  if (store !== undefined) out.store = typeof store === 'string' ? store : store?.name;
+  return out;
+}
+
+/** A `TextEmbedder` whose model runs in the SDK's worker; the same API. */
+export class WorkerTextEmbedder {
+  static async load(url, opts, { codeError, Tokenizer }) {
+    const e = new WorkerTextEmbedder();
+    e.codeError = codeError;
+    e.url = url;
+    e.wired = wire('TextEmbedder.load', opts, codeError);
+    const info = await e.attach({ signal: opts?.signal, onProgress: opts?.onProgress });
+    e.tokenizer = Tokenizer.fromJson(info.tokenizer, info.maxTokens);
+    for (const k of ['dims', 'backend', 'maxTokens', 'pooling', 'backendReasons', 'loadedFrom', 'gpuInfo']) e[k] = info[k];
+    return e;
+  }
+
+  /** The worker holding this model: the current one, loading the model there again when
+   * the worker it was loaded in has died. */
+  async attach(control = {}) {
+    if (this.host && !this.host.dead) return this.host;
+    const h = current(this.codeError);
+    await h.ready;
+    const info = await h.call('load', { url: this.url, opts: this.wired }, control);
+    this.host = h;
+    this.handle = info.handle;
+    return info;
+  }
+
+  check(op) {
+    if (this.disposed) throw this.codeError('disposed', `TextEmbedder.${op}: the model was disposed`);
+  }
+
+  async embed(texts, opts) {
+    this.check('embed');
+    await this.attach({ signal: opts?.signal });
+    const r = await this.host.call('embed', { handle: this.handle, texts }, { signal: opts?.signal });
+    this.gpuInfo = r.gpuInfo;
+    return r.vectors;
+  }
+
+  tokenCount(text) {
+    this.check('tokenCount');
+    return this.tokenizer.tokenCount(text);
+  }
+
+  setGpuProfiling(on) {
+    this.check('setGpuProfiling');
+    // Applies from the next embed; the answer is the worker's.
+    this.host?.call('setGpuProfiling', { handle: this.handle, on: Boolean(on) }).catch(() => {});
+    return Boolean(on) && this.backend === 'webgpu' && Boolean(this.gpuInfo?.granted?.includes('timestamp-query'));
+  }
+
+  loseDeviceForTesting() {
+    this.host?.call('loseDeviceForTesting', { handle: this.handle }).catch(() => {});
+  }
+
+  /** Ends the worker, as a crash would: pending calls fail with `worker_failed`, and the
+   * next call starts a fresh worker. For tests. */
+  killWorkerForTesting() {
+    this.host?.fail('the worker was killed (killWorkerForTesting)');
+  }
+
+  dispose() {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.host && !this.host.dead) this.host.call('dispose', { handle: this.handle }).catch(() => {});
+    this.tokenizer?.free();
+  }
+
+  free() {
+    this.dispose();
+  }
+}
