@@ -4,10 +4,10 @@
 // tensor shared by the two loads; 16 concurrent embeds over the two embedders all succeed
 // and equal the sequential results (within 1e-6); disposing one load leaves the other
 // working, disposing both leaves no model tensors.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../scripts/serve.mjs';
-import { launch, browsersToTest } from '../../scripts/drive.mjs';
+import { browsersToTest } from '../../scripts/drive.mjs';
+import { openPage } from './page-setup.mjs';
 
 /** In the page: the whole scenario on `backend`; returns what the test checks. */
 async function inPage({ backend, store }) {
@@ -45,21 +45,11 @@ async function inPage({ backend, store }) {
 
 for (const name of browsersToTest()) {
   describe(`sessions in ${name}`, () => {
-    let server, url, browser, page;
-    before(async () => {
-      ({ server, url } = await startServer());
-      browser = await launch(name);
-      page = await browser.newPage();
-      await page.goto(`${url}capabilities/`);
-    });
-    after(async () => {
-      await browser?.close();
-      server?.close();
-    });
+    const ctx = openPage(name);
 
     for (const backend of ['wasm', 'webgpu']) {
       test(`two loads share one copy, and 16 concurrent embeds agree (${backend})`, async () => {
-        const r = await page.evaluate(inPage, { backend, store: `session-test-${backend}` });
+        const r = await ctx.page.evaluate(inPage, { backend, store: `session-test-${backend}` });
         assert.ok(!r.error, r.error);
         assert.deepEqual(r.loadedFrom.slice(1), ['cache'], 'the second load reads the store');
         assert.equal(r.two.models, 2);

@@ -6,11 +6,11 @@
 // replaced once for all the embeds in flight, and forcing a variant the adapter lacks is
 // a clear error.
 // Each run prints a `webgpu-count:` line the test summary collects.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startServer } from '../../scripts/serve.mjs';
-import { launch, browsersToTest } from '../../scripts/drive.mjs';
+import { browsersToTest } from '../../scripts/drive.mjs';
+import { openPage } from './page-setup.mjs';
 
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/minilm/embeddings.json', import.meta.url)));
 // The tiled variant runs every fixture text, which keeps SwiftShader's and lavapipe's slow
@@ -60,17 +60,7 @@ async function inPage({ variant, texts, lose }) {
 
 for (const name of browsersToTest()) {
   describe(`WebGPU in ${name}`, () => {
-    let server, url, browser, page;
-    before(async () => {
-      ({ server, url } = await startServer());
-      browser = await launch(name);
-      page = await browser.newPage();
-      await page.goto(`${url}capabilities/`);
-    });
-    after(async () => {
-      await browser?.close();
-      server?.close();
-    });
+    const ctx = openPage(name);
 
     // What this machine's adapters grant: SwiftShader has subgroups (asked for past wgpu,
     // see src/backend/webgpu/subgroups_too.rs) but no shader-f16; Firefox's wgpu has
@@ -79,7 +69,7 @@ for (const name of browsersToTest()) {
     for (const variant of expected) {
       test(`MiniLM on the ${variant} variant matches the float64 reference`, async () => {
         const cases = casesFor(variant);
-        const r = await page.evaluate(inPage, { variant, texts: cases.map((c) => c.text), lose: variant === 'tiled' });
+        const r = await ctx.page.evaluate(inPage, { variant, texts: cases.map((c) => c.text), lose: variant === 'tiled' });
         assert.ok(!r.error, r.error);
         assert.equal(r.backend, 'webgpu');
         assert.equal(r.before.shaderVariant, variant);
@@ -102,7 +92,7 @@ for (const name of browsersToTest()) {
     test('forcing a variant this adapter lacks is a backend_unavailable error', async () => {
       const missing = name === 'chromium' ? 'f16' : 'subgroup';
       // Chromium's adapter has no shader-f16; Firefox's no subgroups.
-      const r = await page.evaluate(inPage, { variant: missing, texts: ['x'], lose: false });
+      const r = await ctx.page.evaluate(inPage, { variant: missing, texts: ['x'], lose: false });
       assert.match(r.error ?? '', /^backend_unavailable: .*variant '?\w+'? \(needs/);
     });
   });

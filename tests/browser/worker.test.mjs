@@ -3,10 +3,10 @@
 // 8 × 158-token batch; the vectors equal the page's own within 1e-5 and its token counts
 // agree; a killed worker (the test hook) fails the call in flight with worker_failed, and
 // the next call works on a fresh worker.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../scripts/serve.mjs';
-import { launch, browsersToTest } from '../../scripts/drive.mjs';
+import { browsersToTest } from '../../scripts/drive.mjs';
+import { openPage } from './page-setup.mjs';
 
 async function inPage({ backend }) {
   const m = await import('/pkg/index.js');
@@ -57,21 +57,11 @@ async function inPage({ backend }) {
 
 for (const name of browsersToTest()) {
   describe(`models in a worker in ${name}`, () => {
-    let server, url, browser, page;
-    before(async () => {
-      ({ server, url } = await startServer());
-      browser = await launch(name);
-      page = await browser.newPage();
-      await page.goto(`${url}capabilities/`);
-    });
-    after(async () => {
-      await browser?.close();
-      server?.close();
-    });
+    const ctx = openPage(name);
 
     for (const backend of ['wasm', 'webgpu']) {
       test(`the page stays responsive and the results agree (${backend})`, async () => {
-        const r = await page.evaluate(inPage, { backend });
+        const r = await ctx.page.evaluate(inPage, { backend });
         assert.ok(!r.error, r.error);
         assert.equal(r.info.backend, backend);
         assert.equal(r.info.dims, 384);
