@@ -10,4 +10,4 @@ mod passes;
 pub use builder::{Graph, GraphBuilder, Node, NodeId};
 pub use infer::infer;
 pub use op::{BinaryOp, ConvParams, Op, ReduceOp, UnaryOp};
-pub use passes::last_uses;
+pub use passes::{absorbed, epilogues, last_uses, readers, Epilogue};

@@ -21,11 +21,11 @@ mod write_at;
 pub use simd::Path;
 
 use crate::error::{Error, Result};
-use crate::graph::{last_uses, Graph, Node, Op, UnaryOp};
+use crate::graph::{Epilogue, Graph, Node, Op, UnaryOp};
 use crate::runtime::Lru;
 use crate::tensor::{DType, Tensor};
 use gemm::{GemmScratch, PackedB};
-use plan::CpuPlan;
+use plan::{CpuPlan, Schedule};
 use pool::BufferPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -116,18 +116,23 @@ impl CpuBackend {
     /// Runs `graph` on `inputs` (one per input node, in declaration order) and returns
     /// the graph's outputs.
     pub fn run(&self, graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        self.execute(graph, &last_uses(graph), inputs.to_vec())
+        self.execute(graph, &Schedule::of(graph), inputs.to_vec())
     }
 
-    /// Runs `graph` with `last` as its liveness, owning the inputs: a cache written in
-    /// place (`WriteAt`) must be held by nothing else.
-    fn execute(&self, graph: &Graph, last: &[usize], inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+    /// Runs `graph` on `sched`, owning the inputs: a cache written in place (`WriteAt`)
+    /// must be held by nothing else.
+    fn execute(&self, graph: &Graph, sched: &Schedule, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        let last = &sched.last;
         graph.check_inputs(&inputs)?;
         let mut ws = self.ws.lock().unwrap_or_else(|p| p.into_inner());
         let ws = &mut *ws;
         let mut values: Vec<Option<Tensor>> = vec![None; graph.nodes.len()];
         let mut next_input = inputs.into_iter();
         for (i, node) in graph.nodes.iter().enumerate() {
+            if sched.absorbed[i] {
+                // Its fused matmul already put the value where this node's goes.
+                continue;
+            }
             let value = match &node.op {
                 // Checked against its declaration by `check_inputs` above.
                 Op::Input { .. } => next_input.next().unwrap_or_else(|| Tensor::zeros(vec![0])),
@@ -155,7 +160,10 @@ impl CpuBackend {
                     self.eval(node, &args, const_b, ws)?
                 }
             };
-            values[i] = Some(value);
+            match sched.fused.get(&i) {
+                Some(e) => values[e.end] = Some(self.epilogue(graph, e, value)?),
+                None => values[i] = Some(value),
+            }
             for id in &node.inputs {
                 if last[id.index()] == i {
                     if let Some(buf) = values[id.index()].take().and_then(Tensor::into_f32_buffer) {
@@ -171,6 +179,26 @@ impl CpuBackend {
                 values[id.index()].clone().ok_or_else(|| Error::InvalidGraph("an output was never computed".into()))
             })
             .collect()
+    }
+
+    /// A fused matmul's bias add and activation, applied to its product in place.
+    fn epilogue(&self, graph: &Graph, e: &Epilogue, product: Tensor) -> Result<Tensor> {
+        let dims = product.dims().to_vec();
+        let Op::Constant(bias) = &graph.nodes[e.bias].op else {
+            return Err(Error::InvalidGraph("a fused bias is not a constant".into()));
+        };
+        let bias = bias.contiguous();
+        let bias = bias.as_f32_slice().unwrap_or(&[]);
+        let mut buf = product.into_f32_vec();
+        for row in buf.chunks_exact_mut(bias.len().max(1)) {
+            for (x, b) in row.iter_mut().zip(bias) {
+                *x += *b;
+            }
+        }
+        if let Some(op) = e.activation {
+            unary_kernel(op)(self.path, &mut buf);
+        }
+        Tensor::from_f32(dims, buf)
     }
 
     /// Computes one node. `const_b`: a matmul whose right operand is a graph constant,
@@ -214,14 +242,7 @@ impl CpuBackend {
             Op::Binary(op) => elementwise::binary(*op, f(0), d(0), f(1), d(1), &mut out, dims),
             Op::Unary(op) => {
                 out.copy_from_slice(f(0));
-                let k = match op {
-                    UnaryOp::Gelu => simd::gelu,
-                    UnaryOp::GeluTanh => simd::gelu_tanh,
-                    UnaryOp::Relu => simd::relu,
-                    UnaryOp::Silu => simd::silu,
-                    UnaryOp::Tanh => simd::tanh,
-                };
-                k(path, &mut out);
+                unary_kernel(*op)(path, &mut out);
                 Ok(())
             }
             Op::Softmax => {
@@ -317,6 +338,17 @@ impl CpuBackend {
             return Err(e);
         }
         Tensor::from_f32(dims.to_vec(), out)
+    }
+}
+
+/// The in-place kernel of an activation.
+fn unary_kernel(op: UnaryOp) -> fn(Path, &mut [f32]) {
+    match op {
+        UnaryOp::Gelu => simd::gelu,
+        UnaryOp::GeluTanh => simd::gelu_tanh,
+        UnaryOp::Relu => simd::relu,
+        UnaryOp::Silu => simd::silu,
+        UnaryOp::Tanh => simd::tanh,
     }
 }
 

@@ -9,7 +9,6 @@
 
 mod compiler;
 mod device;
-mod fusion;
 mod kernels;
 mod lower;
 mod plan;

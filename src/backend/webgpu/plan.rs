@@ -1,18 +1,17 @@
 //! Graph compilation: every node becomes zero or more kernel dispatches with their
 //! buffers and parameters fixed, so a run is one compute pass and one submission.
 //! Reshapes alias their input; a matmul followed by a bias add and an activation becomes
-//! one fused dispatch (fusion.rs); buffers are reused once no later dispatch reads them;
+//! one fused dispatch (graph::passes::fusion); buffers are reused once no later dispatch reads them;
 //! input buffers are never reused, so a run may bind a device value in their place.
 
 use super::compiler::{Compiler, Val, DUMMY};
-use super::fusion::fusions;
 use super::kernels::Pipelines;
 use super::lower::node_value;
 use super::pool::BufferPool;
 use super::variants::Variant;
 use super::weights::Weights;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Node, Op};
+use crate::graph::{absorbed, epilogues, readers, Graph, Node, Op};
 use crate::tensor::DType;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -129,24 +128,11 @@ pub fn compile(
     graph: &Arc<Graph>,
 ) -> Result<Plan> {
     let g = graph.as_ref();
-    let mut readers = vec![0usize; g.nodes.len()];
-    for n in &g.nodes {
-        for id in &n.inputs {
-            readers[id.index()] += 1;
-        }
-    }
+    let readers = readers(g);
     let is_output = |i: usize| g.outputs.iter().any(|o| o.index() == i);
-    let fused = fusions(g, &readers);
+    let fused = epilogues(g);
     // Nodes folded into a fused matmul: the bias add, and the activation after it.
-    let mut absorbed = vec![false; g.nodes.len()];
-    for &(_, act, end) in fused.values() {
-        absorbed[end] = true;
-        if act != 0 {
-            if let Some(add) = g.nodes[end].inputs.first() {
-                absorbed[add.index()] = true;
-            }
-        }
-    }
+    let absorbed = absorbed(g, &fused);
     let mut c = Compiler {
         device,
         limits,
@@ -190,8 +176,8 @@ pub fn compile(
             vals[i] = Some(v);
         }
         // A fused dispatch's value belongs to its last node.
-        if let Some(&(_, _, end)) = fused.get(&i) {
-            vals[end] = vals[i].take();
+        if let Some(e) = fused.get(&i) {
+            vals[e.end] = vals[i].take();
         }
         // Release what this node read for the last time (after its output took a buffer,
         // so a dispatch never reads and writes one buffer).

@@ -1,10 +1,11 @@
 //! Matmul lowering: constant weights split into column blocks that fit one binding,
 //! uploaded transposed or as f16 as the variant asks, with a fused bias and activation.
 
+use super::super::compiler::act_code;
 use super::super::compiler::{contiguous, padded, u32s, Compiler, Pending, Val, DUMMY};
-use super::super::fusion::Fusions;
 use super::super::plan::Lowering;
 use super::super::variants;
+use super::Fusions;
 use crate::error::{Error, Result};
 use crate::graph::Op;
 
@@ -46,8 +47,8 @@ pub(super) fn matmul(
         _ => (vec![(0, n, arg(c, 1, use_f16)?)], transpose_b),
     };
     let (bias, act) = match fused.get(&i) {
-        Some(&(bias, act, _)) => match &g.nodes[bias].op {
-            Op::Constant(t) => (Some(c.constant(t, false, false)?), act),
+        Some(e) => match &g.nodes[e.bias].op {
+            Op::Constant(t) => (Some(c.constant(t, false, false)?), e.activation.map_or(0, act_code)),
             _ => (None, 0),
         },
         None => (None, 0),

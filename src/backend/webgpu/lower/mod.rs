@@ -8,11 +8,13 @@ mod matmul;
 mod write_at;
 
 use super::compiler::{act_code, broadcast_strides, contiguous, linear, padded, u32s, Compiler, Pending, Val, DUMMY};
-use super::fusion::Fusions;
 use super::plan::{Check, Lowering};
 use super::variants;
 use crate::error::{Error, Result};
-use crate::graph::{BinaryOp, Op, ReduceOp};
+use crate::graph::{BinaryOp, Epilogue, Op, ReduceOp};
+
+/// Fused matmuls by node (see `graph::passes::fusion`).
+pub(super) type Fusions = std::collections::HashMap<usize, Epilogue>;
 
 /// The value of node `at.i`, after pushing its dispatches.
 pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, checks: &mut Vec<Check>) -> Result<Val> {
