@@ -24,6 +24,8 @@ async function ours() {
   const e = await m.TextEmbedder.load(new URL(`../../models/${model ?? 'all-MiniLM-L6-v2'}/`, import.meta.url).href, {
     backend: q.get('backend') ?? 'wasm',
     store: 'harness',
+    // No output cache: every timed run must run the model, not repeat a cached answer.
+    session: m.Session.create({ budget: 0 }),
   });
   return {
     library: `ipfs-accelerate ${m.version()} (${m.cpuPath()})`,
