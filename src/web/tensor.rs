@@ -2,9 +2,24 @@
 
 use super::error::to_js;
 use super::options::usizes;
+use crate::backend::cpu::zeroed;
 use crate::error::Error;
 use crate::tensor::{DType, Tensor};
 use wasm_bindgen::prelude::*;
+
+/// The array's values in wasm memory, allocated fallibly: an array larger than the
+/// memory left is `out_of_memory`, not the trap `to_vec` would give.
+fn copy_f32(a: &js_sys::Float32Array) -> Result<Vec<f32>, JsValue> {
+    let mut v = zeroed(a.length() as usize, "Tensor data").map_err(to_js)?;
+    a.copy_to(&mut v);
+    Ok(v)
+}
+
+fn copy_i32(a: &js_sys::Int32Array) -> Result<Vec<i32>, JsValue> {
+    let mut v = zeroed(a.length() as usize, "Tensor data").map_err(to_js)?;
+    a.copy_to(&mut v);
+    Ok(v)
+}
 
 #[wasm_bindgen(js_name = Tensor)]
 pub struct JsTensor {
@@ -18,9 +33,9 @@ impl JsTensor {
     pub fn new(data: &JsValue, dims: &JsValue) -> Result<JsTensor, JsValue> {
         let dims = usizes("Tensor", "dims", dims).map_err(to_js)?;
         let values = if let Some(f) = data.dyn_ref::<js_sys::Float32Array>() {
-            f.to_vec()
+            copy_f32(f)?
         } else if js_sys::Array::is_array(data) {
-            js_sys::Float32Array::new(data).to_vec()
+            copy_f32(&js_sys::Float32Array::new(data))?
         } else {
             return Err(to_js(Error::arg("Tensor", "data must be a Float32Array or an array of numbers")));
         };
@@ -33,9 +48,9 @@ impl JsTensor {
     pub fn from_int32(data: &JsValue, dims: &JsValue) -> Result<JsTensor, JsValue> {
         let dims = usizes("Tensor.fromInt32", "dims", dims).map_err(to_js)?;
         let values = if let Some(i) = data.dyn_ref::<js_sys::Int32Array>() {
-            i.to_vec()
+            copy_i32(i)?
         } else if js_sys::Array::is_array(data) {
-            js_sys::Int32Array::new(data).to_vec()
+            copy_i32(&js_sys::Int32Array::new(data))?
         } else {
             return Err(to_js(Error::arg("Tensor.fromInt32", "data must be an Int32Array or an array of integers")));
         };

@@ -86,6 +86,20 @@ test('an op under the element limit whose memory wasm32 cannot hold is out_of_me
   close(ops.add(t([1, 2], [2, 1]), t([10, 20], [1, 2])).toFloat32Array(), [11, 21, 12, 22]);
 });
 
+test('a Float32Array larger than wasm memory can hold is out_of_memory, not a trap', () => {
+  // 4.4 GB that the engine zero-fills lazily, so the test touches almost none of it.
+  const huge = new Float32Array(1.1e9);
+  assert.throws(
+    () => new Tensor(huge, [1.1e9]),
+    (e) => e.code === 'out_of_memory' && /Tensor data/.test(e.message),
+  );
+  assert.throws(
+    () => Tensor.fromInt32(new Int32Array(1.1e9), [1.1e9]),
+    (e) => e.code === 'out_of_memory',
+  );
+  close(ops.relu(t([-1, 2], [2])).toFloat32Array(), [0, 2]);
+});
+
 test('optional and array tensor arguments stay usable after the call', () => {
   const x = t([1, 2, 3, 4], [2, 2]);
   const mask = t([0, -Infinity], [1, 2]);

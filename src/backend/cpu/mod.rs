@@ -18,6 +18,8 @@ pub mod simd;
 mod softmax;
 mod write_at;
 
+/// Fallible allocation, for host buffers made outside the kernels (a JS tensor's copy).
+pub(crate) use pool::zeroed;
 pub use simd::Path;
 
 use crate::error::{Error, Result};
