@@ -88,8 +88,18 @@ pub async fn load_model<T>(
         return Ok((download(store, &source, progress, control, build).await?, Origin::Network));
     };
     let mut on_read = |file: &str, loaded: u64, total: u64| report(progress, file, loaded, Some(total));
-    match read_model_sharing(store, &m, held, &mut on_read).await? {
-        Ok(files) => match build(files) {
+    let read = read_model_sharing(store, &m, held, &mut on_read).await?;
+    let mut built = read.map(|files| {
+        let skipped = files.weights.is_empty() && files.weights_id.is_some();
+        (skipped, build(files))
+    });
+    // The session let the weights go while the other files were read: read them after
+    // all, rather than take the stored model for a broken one.
+    if matches!(built, Ok((true, Err(_)))) {
+        built = read_model_sharing(store, &m, &|_| false, &mut on_read).await?.map(|files| (false, build(files)));
+    }
+    match built.map(|(_, b)| b) {
+        Ok(built) => match built {
             Ok(model) => {
                 store.touch(&mut m).await?;
                 Ok((model, Origin::Cache))

@@ -3,7 +3,8 @@
 // already holds) adds under 10 MB of wasm memory and of GPU bytes, and stats() shows every
 // tensor shared by the two loads; 16 concurrent embeds over the two embedders all succeed
 // and equal the sequential results (within 1e-6); disposing one load leaves the other
-// working, disposing both leaves no model tensors.
+// working, disposing both leaves no model tensors; a load whose weights the session let go
+// mid-load reads them from the store after all.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { browsersToTest } from '../../scripts/drive.mjs';
@@ -37,7 +38,29 @@ async function inPage({ backend, store }) {
     const stillDiff = Math.max(...still.map((x, j) => Math.abs(x - sequential[3][j])));
     b.dispose();
     const none = session.stats();
-    return { one, two, memGrew, worst, afterOne, stillDiff, none, loadedFrom: [a.loadedFrom, b.loadedFrom] };
+    // The only other holder of the weights goes while a load, having left the weights
+    // file unread, still reads the files after it: the load reads the weights after all.
+    const s2 = m.Session.create({ budget: 0 });
+    const x = await m.TextEmbedder.load(base, { ...opts, session: s2 });
+    let racedAt = null;
+    const y = await m.TextEmbedder.load(base, {
+      ...opts,
+      session: s2,
+      onProgress: (p) => {
+        if (racedAt === null && p.file === '1_Pooling/config.json') {
+          racedAt = p.file;
+          x.dispose();
+        }
+      },
+    });
+    const raced = Array.from((await y.embed([texts[3]]))[0]);
+    const racedDiff = Math.max(...raced.map((v, j) => Math.abs(v - sequential[3][j])));
+    const racedFrom = y.loadedFrom;
+    y.dispose();
+    return {
+      one, two, memGrew, worst, afterOne, stillDiff, none, loadedFrom: [a.loadedFrom, b.loadedFrom],
+      racedAt, racedDiff, racedFrom,
+    };
   } catch (err) {
     return { error: `${err.code}: ${err.message}\n${err.stack}` };
   }
@@ -67,6 +90,9 @@ for (const name of browsersToTest()) {
         assert.equal(r.none.models, 0);
         assert.equal(r.none.tensors.count, 0, 'disposing both leaves no model tensors');
         assert.equal(r.none.bytes.wasm, 0);
+        assert.equal(r.racedAt, '1_Pooling/config.json', 'the dispose happened after the weights were skipped');
+        assert.equal(r.racedFrom, 'cache', 'the raced load still read the store, not the network');
+        assert.ok(r.racedDiff <= 1e-6, `the raced load differs by ${r.racedDiff}`);
         console.log(
           `session: ${name} ${backend}: ${r.two.tensors.count} tensors shared, wasm memory +${r.memGrew} B, GPU +${gpuGrew} B, worst concurrent diff ${r.worst}`,
         );

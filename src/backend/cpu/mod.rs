@@ -19,6 +19,7 @@ mod softmax;
 mod write_at;
 
 /// Fallible allocation, for host buffers made outside the kernels (a JS tensor's copy).
+#[cfg(target_arch = "wasm32")]
 pub(crate) use pool::zeroed;
 pub use simd::Path;
 
