@@ -9,6 +9,34 @@ use super::Fusions;
 use crate::error::{Error, Result};
 use crate::graph::Op;
 
+/// The kernel a product runs on, with its knobs: whether constant weights are stored
+/// as f16, and whether a workgroup covers one output row (the subgroup form, which splits
+/// K across it) rather than a tile.
+struct MatmulKernel {
+    file: &'static str,
+    f16: bool,
+    knobs: std::collections::BTreeMap<String, f64>,
+    per_row: bool,
+}
+
+/// The one place a matmul's kernel is chosen: a match on (the variant's kernel, whether
+/// it stores weights as f16, whether B is a constant).
+fn select(v: &variants::Variant, const_b: bool) -> Result<MatmulKernel> {
+    let form = &v.form;
+    let of = |file, f16, knobs: &std::collections::BTreeMap<String, f64>, per_row| MatmulKernel {
+        file,
+        f16,
+        knobs: knobs.clone(),
+        per_row,
+    };
+    Ok(match (form.kernel.as_str(), form.f16_weights(), const_b) {
+        // Only constants are stored as f16: a computed B runs the tiled f32 form.
+        (_, true, false) => of("matmul.wgsl", false, &variants::select("*", &[], Some("tiled"))?.form.knobs, false),
+        ("matmul_subgroup.wgsl", f16, _) => of("matmul_subgroup.wgsl", f16, &form.knobs, true),
+        (_, f16, _) => of("matmul.wgsl", f16, &form.knobs, false),
+    })
+}
+
 pub(super) fn matmul(
     c: &mut Compiler,
     at: &Lowering,
@@ -21,7 +49,8 @@ pub(super) fn matmul(
     let numel = node.shape.numel();
     let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
     let const_b = matches!(g.node(node.inputs[1]).op, Op::Constant(_));
-    let use_f16 = c.variant.form.f16_weights() && const_b;
+    let kernel = select(c.variant, const_b)?;
+    let use_f16 = kernel.f16;
     let a = arg(c, 0, false)?;
     let r = dims.len();
     let (m, n) = (dims[r - 2], dims[r - 1]);
@@ -65,17 +94,8 @@ pub(super) fn matmul(
     };
     let out = c.alloc(numel)?;
     let nb: usize = batch.iter().product::<usize>().max(1);
-    let form = if use_f16 || c.variant.name != "f16" {
-        c.variant.form.clone()
-    } else {
-        variants::select("*", &[], Some("tiled"))?.form
-    };
-    let file: &'static str = match form.kernel.as_str() {
-        "matmul_subgroup.wgsl" => "matmul_subgroup.wgsl",
-        "matmul_f16.wgsl" => "matmul_f16.wgsl",
-        _ => "matmul.wgsl",
-    };
-    let knob = |name: &str| form.knobs.get(name).copied().unwrap_or(8.0) as usize;
+    let file = kernel.file;
+    let knob = |name: &str| kernel.knobs.get(name).copied().unwrap_or(8.0) as usize;
     for (first, width, b) in parts {
         let mut p =
             [m, width, k, *transpose_a as usize, *transpose_b as usize].iter().map(|&x| x as u32).collect::<Vec<_>>();
@@ -84,7 +104,7 @@ pub(super) fn matmul(
         p.extend(padded(&bstrides(&a.dims, m * k), 4));
         p.extend(padded(&bstrides(&b.dims, k * width), 4));
         p.extend([n as u32, first as u32]);
-        let groups = if file == "matmul_subgroup.wgsl" {
+        let groups = if kernel.per_row {
             (width.div_ceil(4) as u32, m as u32, nb as u32)
         } else {
             (
@@ -97,7 +117,7 @@ pub(super) fn matmul(
             file,
             f16: use_f16,
             entry: "main",
-            knobs: form.knobs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            knobs: kernel.knobs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             params: p,
             bufs: vec![Some(a.buf), Some(b.buf), Some(bias.unwrap_or(DUMMY)), Some(out)],
             groups,
