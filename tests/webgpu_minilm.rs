@@ -13,6 +13,7 @@ mod common;
 use common::minilm::{cosine, fixture, Case};
 use ipfs_accelerate::backend::cpu::CpuBackend;
 use ipfs_accelerate::backend::webgpu::{variants, GpuOptions, WebGpuBackend};
+use ipfs_accelerate::backend::Backend;
 use ipfs_accelerate::graph::GraphBuilder;
 use ipfs_accelerate::models::{EmbedderOptions, TextEmbedder};
 use ipfs_accelerate::tensor::{DType, Tensor};

@@ -10,6 +10,7 @@ mod common;
 
 use ipfs_accelerate::backend::cpu::CpuBackend;
 use ipfs_accelerate::backend::webgpu::{variants, GpuOptions, WebGpuBackend};
+use ipfs_accelerate::backend::Backend;
 use ipfs_accelerate::tensor::Tensor;
 use std::sync::Arc;
 #[cfg(target_arch = "wasm32")]
@@ -219,7 +220,7 @@ async fn every_op_on_every_variant_matches_the_cpu_backend() {
 /// compiles and runs); the results agree (atol 1e-4 + rtol 1e-4, see the top). Then the
 /// plan cache evicts the least recently used plan.
 async fn through_the_contract() {
-    use ipfs_accelerate::backend::{Backend, BackendKind, Unavailable};
+    use ipfs_accelerate::backend::{BackendKind, Unavailable};
     use ipfs_accelerate::graph::GraphBuilder;
     use ipfs_accelerate::tensor::DType;
     let mut g = GraphBuilder::new();

@@ -222,12 +222,8 @@ impl Session {
         }
         let weights = Weights::from_map(tensors);
         if let Some(f) = &file {
-            // The file's record holds each tensor once more, released with the last model.
-            for d in &order {
-                if let Some(h) = s.tensors.get_mut(d) {
-                    h.users += 1;
-                }
-            }
+            // The record lives as long as a model loaded from the file, whose lease holds
+            // the tensors, so it counts models, not tensor users.
             s.files.insert(f.clone(), (weights.clone(), order.clone(), 1));
         }
         s.models += 1;
@@ -252,16 +248,12 @@ impl Session {
     pub fn stats(&self) -> SessionStats {
         let s = self.state();
         let mut st = SessionStats { models: s.models, tensors: s.tensors.len(), ..Default::default() };
-        // A tensor's users count its file record too; models are what the stats report.
-        let file_of: HashMap<&Digest, usize> =
-            s.files.values().flat_map(|(_, ds, _)| ds.iter().map(|d| (d, 1))).collect();
-        for (d, h) in &s.tensors {
-            st.tensor_bytes += (h.tensor.numel() * 4) as u64;
-            let models = h.users - file_of.get(d).copied().unwrap_or(0);
-            if models > 1 {
+        for h in s.tensors.values() {
+            st.tensor_bytes += h.tensor.byte_len();
+            if h.users > 1 {
                 st.shared_tensors += 1;
             }
-            st.max_sharing = st.max_sharing.max(models);
+            st.max_sharing = st.max_sharing.max(h.users);
         }
         drop(s);
         let cpu = self.inner.cpu.run_stats();
@@ -295,16 +287,13 @@ impl Lease {
         {
             let mut s = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
             s.models = s.models.saturating_sub(1);
-            let mut drop_one = |s: &mut State, d: &Digest| {
-                if let Some(h) = s.tensors.get_mut(d) {
+            for d in std::mem::take(&mut self.digests) {
+                if let Some(h) = s.tensors.get_mut(&d) {
                     h.users -= 1;
                     if h.users == 0 {
-                        gone.extend(s.tensors.remove(d).map(|h| h.tensor));
+                        gone.extend(s.tensors.remove(&d).map(|h| h.tensor));
                     }
                 }
-            };
-            for d in std::mem::take(&mut self.digests) {
-                drop_one(&mut s, &d);
             }
             if let Some(f) = self.file.take() {
                 let last = s.files.get_mut(&f).is_some_and(|(_, _, users)| {
@@ -312,11 +301,7 @@ impl Lease {
                     *users == 0
                 });
                 if last {
-                    if let Some((_, ds, _)) = s.files.remove(&f) {
-                        for d in ds {
-                            drop_one(&mut s, &d);
-                        }
-                    }
+                    s.files.remove(&f);
                 }
             }
         }

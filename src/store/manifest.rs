@@ -64,6 +64,11 @@ impl Manifest {
         self.files.iter().find(|f| f.name == name)
     }
 
+    /// File `name`'s sha-256, where the manifest has it (it is empty mid-download).
+    pub fn sha256_of(&self, name: &str) -> Option<String> {
+        self.file(name).map(|f| f.sha256.clone()).filter(|s| !s.is_empty())
+    }
+
     /// The manifest as users see it (camelCase, each chunk with its CIDv1 beside its hash).
     pub fn described(&self) -> serde_json::Value {
         let files: Vec<serde_json::Value> = self

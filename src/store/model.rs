@@ -30,7 +30,6 @@ pub async fn read_model_sharing<B: Backend>(
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<std::result::Result<ModelFiles, Corrupt>> {
     let mut bufs: HashMap<String, AlignedBuf> = HashMap::new();
-    let weights = m.files.iter().find(|f| f.name == WEIGHTS).map(|f| f.sha256.clone());
     for f in &m.files {
         if f.name == WEIGHTS && held(&f.sha256) {
             bufs.insert(f.name.clone(), AlignedBuf::default());
@@ -45,7 +44,7 @@ pub async fn read_model_sharing<B: Backend>(
         Ok(f) => f,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    files.weights_id = weights.filter(|s| !s.is_empty());
+    files.weights_id = m.sha256_of(WEIGHTS);
     Ok(Ok(files))
 }
 

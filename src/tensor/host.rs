@@ -86,6 +86,11 @@ impl Tensor {
         self.shape.numel()
     }
 
+    /// Bytes of the elements (a view's, not its whole storage's).
+    pub fn byte_len(&self) -> u64 {
+        (self.numel() * self.dtype().size_of()) as u64
+    }
+
     pub fn dtype(&self) -> DType {
         match self.storage {
             Storage::F32(_) => DType::F32,

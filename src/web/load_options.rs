@@ -4,6 +4,7 @@
 //! naming it.
 
 use super::control::{signal_field, Control, DEFAULT_STALL_MS};
+use super::options::check_known;
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, Pooling, Truncation};
@@ -71,11 +72,7 @@ impl LoadOptions {
         }
         let obj = if opts.is_object() { opts.clone() } else { js_sys::Object::new().into() };
         let obj: &js_sys::Object = obj.unchecked_ref();
-        for key in js_sys::Object::keys(obj).iter().filter_map(|k| k.as_string()) {
-            if !KNOWN.contains(&key.as_str()) {
-                return Err(Error::arg(op, format!("unknown option '{key}' (known: {})", KNOWN.join(", "))));
-            }
-        }
+        check_known(op, obj, KNOWN)?;
         let plain: Plain =
             serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(JsValue::from(obj.clone())))
                 .map_err(|e| {

@@ -145,8 +145,7 @@ async fn download<T>(
             }
         }
         let mut files = ModelFiles::from_named(|n| Ok(bufs.remove(n)))?;
-        files.weights_id =
-            m.files.iter().find(|f| f.name == WEIGHTS).map(|f| f.sha256.clone()).filter(|s| !s.is_empty());
+        files.weights_id = m.sha256_of(WEIGHTS);
         let model = build(files)?;
         m.created = now_ms();
         m.last_used = m.created;

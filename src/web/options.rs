@@ -81,6 +81,19 @@ pub fn u64_field(op: &'static str, opts: &JsValue, key: &str) -> Result<Option<u
     }
 }
 
+/// Checks that every key of the options object `opts` is one of `known` (an unknown
+/// option, a typo say, is `invalid_argument` naming it and the known ones).
+pub fn check_known(op: &'static str, opts: &JsValue, known: &[&str]) -> Result<()> {
+    if !opts.is_object() {
+        return Ok(());
+    }
+    let keys = js_sys::Object::keys(opts.unchecked_ref::<js_sys::Object>());
+    match keys.iter().filter_map(|k| k.as_string()).find(|k| !known.contains(&k.as_str())) {
+        Some(key) => Err(Error::arg(op, format!("unknown option '{key}' (known: {})", known.join(", ")))),
+        None => Ok(()),
+    }
+}
+
 /// Checks that `opts` is an options object (or absent).
 pub fn check_options(op: &'static str, opts: &JsValue) -> Result<()> {
     if opts.is_undefined() || opts.is_null() || opts.is_object() {

@@ -3,7 +3,7 @@
 //! live in a registry by id, so an options object can name one by its handle.
 
 use super::error::to_js;
-use super::options::{check_options, plain, u64_field};
+use super::options::{check_known, check_options, plain, u64_field};
 use crate::error::{Error, Result};
 use crate::runtime::Session;
 use serde::Serialize;
@@ -30,13 +30,10 @@ pub fn session_of(op: &'static str, v: &JsValue) -> Result<Session> {
     }
     let bad = || Error::arg(op, "option session must be a Session (from Session.create)");
     let id = js_sys::Reflect::get(v, &"id".into()).map_err(|_| Error::Disposed("Session"))?;
-    let id = id.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).ok_or_else(bad)? as u32;
-    if id == 0 {
-        return Ok(PAGE.with(Session::clone));
-    }
-    SESSIONS.with(|s| s.borrow().get(&id).cloned()).ok_or(Error::Disposed("Session"))
+    get(id.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).ok_or_else(bad)? as u32)
 }
 
+/// The session with handle `id` (0: the page's); a freed handle's is `disposed`.
 fn get(id: u32) -> Result<Session> {
     match id {
         0 => Ok(PAGE.with(Session::clone)),
@@ -92,12 +89,7 @@ impl JsSession {
     pub fn create(opts: JsValue) -> std::result::Result<JsSession, JsValue> {
         const OP: &str = "Session.create";
         check_options(OP, &opts).map_err(to_js)?;
-        if opts.is_object() {
-            let keys = js_sys::Object::keys(opts.unchecked_ref::<js_sys::Object>());
-            if let Some(k) = keys.iter().filter_map(|k| k.as_string()).find(|k| k != "budget") {
-                return Err(to_js(Error::arg(OP, format!("unknown option '{k}' (known: budget)"))));
-            }
-        }
+        check_known(OP, &opts, &["budget"]).map_err(to_js)?;
         let budget = u64_field(OP, &opts, "budget").map_err(to_js)?;
         let id = NEXT.with(|n| n.replace(n.get() + 1));
         SESSIONS.with(|s| s.borrow_mut().insert(id, Session::new(budget)));

@@ -40,10 +40,6 @@ fn device(t: Tensor) -> Value {
     Value::Device(DeviceTensor { dims: t.dims().to_vec(), dtype: t.dtype(), data: DeviceData::Cpu(t) })
 }
 
-fn host_bytes(t: &Tensor) -> u64 {
-    (t.numel() * t.dtype().size_of()) as u64
-}
-
 impl CpuBackend {
     fn count(&self, f: impl FnOnce(&mut RunStats)) {
         f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
@@ -81,7 +77,7 @@ impl CpuBackend {
             .map(|(i, t)| match on_device.get(i) {
                 Some(true) => device(t),
                 _ => {
-                    self.count(|c| c.read_bytes += host_bytes(&t));
+                    self.count(|c| c.read_bytes += t.byte_len());
                     Value::Host(t)
                 }
             })
@@ -92,7 +88,7 @@ impl CpuBackend {
         match value {
             Value::Host(t) => Ok(t.clone()),
             Value::Device(DeviceTensor { data: DeviceData::Cpu(t), .. }) => {
-                self.count(|c| c.read_bytes += host_bytes(t));
+                self.count(|c| c.read_bytes += t.byte_len());
                 Ok(t.clone())
             }
             Value::Device(d) => Err(Value::foreign(d, BackendKind::Cpu)),

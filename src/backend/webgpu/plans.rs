@@ -49,9 +49,7 @@ impl WebGpuBackend {
     pub fn release(&self, graph: &Graph) {
         let _ = self.with_state(|s| {
             if let Some(old) = s.plans.remove(&graph.key()) {
-                if let Ok(old) = Arc::try_unwrap(old) {
-                    old.held.into_iter().for_each(|b| s.pool.put(b));
-                }
+                retire(&mut s.pool, old);
             }
         });
     }
@@ -80,12 +78,17 @@ impl WebGpuBackend {
             }
             let bytes = p.held.iter().map(|b| b.size()).sum();
             for old in s.plans.insert(key, p.clone(), bytes) {
-                // A plan still running elsewhere keeps its buffers until it is dropped.
-                if let Ok(old) = Arc::try_unwrap(old) {
-                    old.held.into_iter().for_each(|b| s.pool.put(b));
-                }
+                retire(&mut s.pool, old);
             }
             Ok((gpu, p, Some(verdict)))
         })?
+    }
+}
+
+/// A plan out of the cache: its buffers back to the pool, unless a run still holds the
+/// plan (it then keeps them until it is dropped).
+fn retire(pool: &mut BufferPool, old: Arc<Plan>) {
+    if let Ok(old) = Arc::try_unwrap(old) {
+        old.held.into_iter().for_each(|b| pool.put(b));
     }
 }

@@ -33,9 +33,25 @@ fn storage(device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
     })
 }
 
-fn device_value(buffer: wgpu::Buffer, generation: u64, dims: Vec<usize>, dtype: DType) -> Value {
-    let data = DeviceData::WebGpu(GpuValue(Arc::new(GpuBuf { buffer, generation })));
-    Value::Device(DeviceTensor { dims, dtype, data })
+/// The contents of a mapped readback buffer, read in place.
+fn mapped(rb: &wgpu::Buffer) -> Result<wgpu::BufferView> {
+    rb.get_mapped_range(..).map_err(|e| Error::GpuError(format!("readback: {e}")))
+}
+
+/// A buffer the host maps to read `bytes` back.
+fn readback(device: &wgpu::Device, bytes: u64, label: &str) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(4).div_ceil(4) * 4,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+impl GpuValue {
+    fn new(buffer: wgpu::Buffer, generation: u64) -> Self {
+        GpuValue(Arc::new(GpuBuf { buffer, generation }))
+    }
 }
 
 fn bytes_of(dims: &[usize], dtype: DType) -> u64 {
@@ -71,12 +87,6 @@ impl Check {
 }
 
 impl WebGpuBackend {
-    /// Runs `graph` on host tensors and reads every output back.
-    pub async fn run(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let values = inputs.iter().cloned().map(Value::Host).collect();
-        self.run_values(graph, values, &[]).await?.into_iter().map(Value::into_host).collect()
-    }
-
     /// Runs `graph` (see `Backend::run_values`). A device lost before or during a run on
     /// host inputs is replaced and the run tried once more on the new one; device values
     /// die with their device, so a run on them fails with `gpu_device_lost`.
@@ -147,7 +157,7 @@ impl WebGpuBackend {
                         let n = g.0.buffer.size();
                         let fresh = storage(&gpu.device, n);
                         enc.copy_buffer_to_buffer(&g.0.buffer, 0, &fresh, 0, n);
-                        g = GpuValue(Arc::new(GpuBuf { buffer: fresh, generation }));
+                        g = GpuValue::new(fresh, generation);
                     }
                     bufs[at] = g.0.buffer.clone();
                     swapped.push(at);
@@ -179,21 +189,14 @@ impl WebGpuBackend {
                     if n > 0 {
                         enc.copy_buffer_to_buffer(&bufs[*b], 0, &fresh, 0, n);
                     }
-                    DeviceData::WebGpu(GpuValue(Arc::new(GpuBuf { buffer: fresh, generation })))
+                    DeviceData::WebGpu(GpuValue::new(fresh, generation))
                 }
             };
             out[o] = Some(Value::Device(DeviceTensor { dims: dims.clone(), dtype: *dtype, data }));
         }
         let out_bytes: u64 = to_host.iter().map(|(_, _, n)| n).sum();
         let total = out_bytes + profiler.as_ref().map_or(0, |p| p.bytes());
-        let readback = (total > 0).then(|| {
-            gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("readback"),
-                size: total.div_ceil(4) * 4,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        });
+        let readback = (total > 0).then(|| readback(&gpu.device, total, "readback"));
         if let Some(rb) = &readback {
             let mut at = 0;
             for &(_, b, n) in &to_host {
@@ -215,7 +218,8 @@ impl WebGpuBackend {
             // Nothing to wait for: errors surface at the next read or run.
             return out.into_iter().map(|v| v.ok_or_else(|| Error::GpuError("an output was lost".into()))).collect();
         };
-        let view = self.map(&gpu, &rb).await?;
+        self.map(&gpu, &rb).await?;
+        let view = mapped(&rb)?;
         self.count(|c| c.read_bytes += out_bytes);
         let mut at = 0usize;
         for &(o, _, n) in &to_host {
@@ -234,9 +238,9 @@ impl WebGpuBackend {
         out.into_iter().map(|v| v.ok_or_else(|| Error::GpuError("an output was lost".into()))).collect()
     }
 
-    /// Maps `rb` for reading once the queue's work is done, and gives its bytes; errors
+    /// Maps `rb` for reading once the queue's work is done (read it with `mapped`); errors
     /// the device reported meanwhile (out of memory, a loss) come first.
-    async fn map(&self, gpu: &Gpu, rb: &wgpu::Buffer) -> Result<Vec<u8>> {
+    async fn map(&self, gpu: &Gpu, rb: &wgpu::Buffer) -> Result<()> {
         let (tx, rx) = futures_channel::oneshot::channel();
         rb.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -255,8 +259,7 @@ impl WebGpuBackend {
             Ok(Ok(())) => {}
             _ => return Err(Error::GpuError("reading the results back failed".into())),
         }
-        let view = rb.get_mapped_range(..).map_err(|e| Error::GpuError(format!("readback: {e}")))?;
-        Ok(view.to_vec())
+        Ok(())
     }
 
     /// A value's contents on the host; a device value is copied back (and counted).
@@ -268,21 +271,17 @@ impl WebGpuBackend {
         let g = self.own(d)?;
         let gpu = self.with_state(|s| s.gpu.clone())?;
         let n = d.bytes();
-        let rb = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("read"),
-            size: n.max(4).div_ceil(4) * 4,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let rb = readback(&gpu.device, n, "read");
         let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read") });
         if n > 0 {
             enc.copy_buffer_to_buffer(&g.0.buffer, 0, &rb, 0, n);
         }
         gpu.queue.submit([enc.finish()]);
-        let bytes = self.map(&gpu, &rb).await?;
+        self.map(&gpu, &rb).await?;
+        let t = tensor_from(&mapped(&rb)?[..n as usize], &d.dims, d.dtype);
         rb.unmap();
         self.count(|c| c.read_bytes += n);
-        tensor_from(&bytes[..n as usize], &d.dims, d.dtype)
+        t
     }
 
     /// `t` copied into a new buffer on the device.
@@ -293,7 +292,8 @@ impl WebGpuBackend {
         if !bytes.is_empty() {
             gpu.queue.write_buffer(&buffer, 0, &bytes);
         }
-        Ok(device_value(buffer, self.generation(), t.dims().to_vec(), t.dtype()))
+        let data = DeviceData::WebGpu(GpuValue::new(buffer, self.generation()));
+        Ok(Value::Device(DeviceTensor { dims: t.dims().to_vec(), dtype: t.dtype(), data }))
     }
 
     pub fn run_stats(&self) -> RunStats {

@@ -16,15 +16,14 @@ pub(super) fn attention(
     let node = at.node;
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
-    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
-    let q = arg(c, 0, false)?;
-    let k = arg(c, 1, false)?;
-    let v = arg(c, 2, false)?;
+    let q = at.arg(c, 0, false)?;
+    let k = at.arg(c, 1, false)?;
+    let v = at.arg(c, 2, false)?;
     let floats = node.inputs.len() - *offset as usize;
-    let mask = if floats == 4 { Some(arg(c, 3, false)?) } else { None };
+    let mask = if floats == 4 { Some(at.arg(c, 3, false)?) } else { None };
     let first = if *offset {
         checks.extend(at.check(node.inputs[floats], "attention", "offset", 0, i32::MAX as i64));
-        Some(arg(c, floats, false)?)
+        Some(at.arg(c, floats, false)?)
     } else {
         None
     };

@@ -9,10 +9,9 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
     let node = at.node;
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
-    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
-    let x = arg(c, 0, false)?;
-    let w = arg(c, 1, false)?;
-    let bias = if node.inputs.len() > 2 { Some(arg(c, 2, false)?) } else { None };
+    let x = at.arg(c, 0, false)?;
+    let w = at.arg(c, 1, false)?;
+    let bias = if node.inputs.len() > 2 { Some(at.arg(c, 2, false)?) } else { None };
     let two = matches!(node.op, Op::Conv2d(_));
     // 1-D convolution is 2-D with height 1.
     let sp = |v: &[usize], k: usize| {

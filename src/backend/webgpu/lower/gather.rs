@@ -11,8 +11,7 @@ pub(super) fn gather(c: &mut Compiler, at: &Lowering, checks: &mut Vec<Check>) -
     let (g, node) = (at.g, at.node);
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
-    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
-    let ids = arg(c, 1, false)?;
+    let ids = at.arg(c, 1, false)?;
     let tid = node.inputs[0];
     let tdims = g.node(tid).shape.dims().to_vec();
     let (v, d) = (tdims[0], tdims[1]);
@@ -66,7 +65,7 @@ pub(super) fn gather(c: &mut Compiler, at: &Lowering, checks: &mut Vec<Check>) -
             }
             return Ok(Val { buf: out, dims });
         }
-        _ => arg(c, 0, false)?,
+        _ => at.arg(c, 0, false)?,
     };
     c.push(
         "gather.wgsl",

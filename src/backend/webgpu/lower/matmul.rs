@@ -47,11 +47,10 @@ pub(super) fn matmul(
     let (g, i, node) = (at.g, at.i, at.node);
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
-    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
     let const_b = matches!(g.node(node.inputs[1]).op, Op::Constant(_));
     let kernel = select(c.variant, const_b)?;
     let use_f16 = kernel.f16;
-    let a = arg(c, 0, false)?;
+    let a = at.arg(c, 0, false)?;
     let r = dims.len();
     let (m, n) = (dims[r - 2], dims[r - 1]);
     let k = if *transpose_a { a.dims[a.dims.len() - 2] } else { a.dims[a.dims.len() - 1] };
@@ -73,7 +72,7 @@ pub(super) fn matmul(
             }
             (parts, &false)
         }
-        _ => (vec![(0, n, arg(c, 1, use_f16)?)], transpose_b),
+        _ => (vec![(0, n, at.arg(c, 1, use_f16)?)], transpose_b),
     };
     let (bias, act) = match fused.get(&i) {
         Some(e) => match &g.nodes[e.bias].op {

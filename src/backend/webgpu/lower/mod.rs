@@ -21,15 +21,14 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
     let node = at.node;
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
-    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
     match &node.op {
         Op::Reshape(_) => {
-            let v = arg(c, 0, false)?;
+            let v = at.arg(c, 0, false)?;
             c.live[v.buf] += 1;
             Ok(Val { buf: v.buf, dims })
         }
         Op::Permute(perm) => {
-            let x = arg(c, 0, false)?;
+            let x = at.arg(c, 0, false)?;
             let out = c.alloc(numel)?;
             let s = contiguous(&x.dims);
             let src: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
@@ -37,7 +36,7 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             Ok(Val { buf: out, dims })
         }
         Op::Slice { axis, start, .. } => {
-            let x = arg(c, 0, false)?;
+            let x = at.arg(c, 0, false)?;
             let out = c.alloc(numel)?;
             let s = contiguous(&x.dims);
             c.copy(x.buf, start * s[*axis], &dims, &s, out, 0);
@@ -46,28 +45,28 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
         Op::Concat { axis } => {
             let out = c.alloc(numel)?;
             let os = contiguous(&dims);
-            let mut at = 0;
+            let mut start = 0;
             for k in 0..node.inputs.len() {
-                let x = arg(c, k, false)?;
+                let x = at.arg(c, k, false)?;
                 let s = contiguous(&x.dims);
                 // The part lands in the output's strides, not its own.
                 let n: usize = x.dims.iter().product();
                 if n > 0 {
-                    let mut p = vec![n as u32, dims.len() as u32, 0, (at * os[*axis]) as u32];
+                    let mut p = vec![n as u32, dims.len() as u32, 0, (start * os[*axis]) as u32];
                     p.extend(padded(&u32s(&x.dims), 6));
                     p.extend(padded(&u32s(&s), 6));
                     p.extend(padded(&u32s(&os), 6));
                     let wg = c.wg("copy.wgsl");
                     c.push("copy.wgsl", "main", p, vec![x.buf, out], linear(n, wg));
                 }
-                at += x.dims[*axis];
+                start += x.dims[*axis];
             }
             Ok(Val { buf: out, dims })
         }
         Op::MatMul { transpose_a, transpose_b } => matmul::matmul(c, at, fused, transpose_a, transpose_b),
         Op::Binary(op) => {
-            let a = arg(c, 0, false)?;
-            let b = arg(c, 1, false)?;
+            let a = at.arg(c, 0, false)?;
+            let b = at.arg(c, 1, false)?;
             if dims.len() > 6 {
                 return Err(Error::GpuError("elementwise ops take at most 6 dims on webgpu".into()));
             }
@@ -87,7 +86,7 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             Ok(Val { buf: out, dims })
         }
         Op::Unary(op) => {
-            let x = arg(c, 0, false)?;
+            let x = at.arg(c, 0, false)?;
             let out = c.alloc(numel)?;
             let wg = c.wg("elementwise.wgsl");
             // `y` (binding 2) is unused by `unary`, so its pipeline's layout has no such binding.
@@ -104,8 +103,8 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             Ok(Val { buf: out, dims })
         }
         Op::Softmax => {
-            let x = arg(c, 0, false)?;
-            let mask = if node.inputs.len() > 1 { Some(arg(c, 1, false)?) } else { None };
+            let x = at.arg(c, 0, false)?;
+            let mask = if node.inputs.len() > 1 { Some(at.arg(c, 1, false)?) } else { None };
             let n = node.shape.last();
             let rows = numel.checked_div(n).unwrap_or(0);
             let mut p = vec![rows as u32, n as u32, mask.is_some() as u32, dims.len() as u32];
@@ -117,9 +116,9 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             Ok(Val { buf: out, dims })
         }
         Op::LayerNorm { eps } => {
-            let x = arg(c, 0, false)?;
-            let gm = arg(c, 1, false)?;
-            let bt = arg(c, 2, false)?;
+            let x = at.arg(c, 0, false)?;
+            let gm = at.arg(c, 1, false)?;
+            let bt = at.arg(c, 2, false)?;
             let n = node.shape.last();
             let rows = numel.checked_div(n).unwrap_or(0);
             let out = c.alloc(numel)?;
@@ -134,7 +133,7 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
         }
         Op::Gather => gather::gather(c, at, checks),
         Op::Reduce { op, axes, .. } => {
-            let x = arg(c, 0, false)?;
+            let x = at.arg(c, 0, false)?;
             let xd = &x.dims;
             if xd.len() > 6 {
                 return Err(Error::GpuError("reduce takes at most 6 dims on webgpu".into()));
@@ -153,7 +152,7 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
         }
         Op::Attention { causal, scale, offset } => attention::attention(c, at, checks, causal, scale, offset),
         Op::Argmax => {
-            let x = arg(c, 0, false)?;
+            let x = at.arg(c, 0, false)?;
             let n = *x.dims.last().unwrap_or(&1);
             let rows = numel;
             let out = c.alloc(rows)?;

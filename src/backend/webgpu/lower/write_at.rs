@@ -9,11 +9,10 @@ pub(super) fn write_at(c: &mut Compiler, at: &Lowering, checks: &mut Vec<Check>,
     let (g, node) = (at.g, at.node);
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
-    let arg = |c: &mut Compiler, k: usize, f16: bool| at.arg(c, k, f16);
     let base_id = node.inputs[0];
-    let base = arg(c, 0, false)?;
-    let update = arg(c, 1, false)?;
-    let offset = arg(c, 2, false)?;
+    let base = at.arg(c, 0, false)?;
+    let update = at.arg(c, 1, false)?;
+    let offset = at.arg(c, 2, false)?;
     let (len, full) = (update.dims[*axis], base.dims[*axis]);
     checks.extend(at.check(node.inputs[2], "write_at", "offset", 0, (full - len) as i64));
     // In place when nothing reads the base after this and no alias of its buffer
