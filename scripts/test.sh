@@ -68,7 +68,7 @@ for _ in $(seq 50); do grep -q 'http://' "$LOGS/server.log" && break; sleep 0.1;
 PORT=$(grep -oE 'localhost:[0-9]+' "$LOGS/server.log" | head -1 | cut -d: -f2)
 [ -n "$PORT" ] || { echo "the model server did not start:"; cat "$LOGS/server.log"; exit 1; }
 export IPFS_ACCELERATE_MODEL_URL="http://127.0.0.1:$PORT/models/all-MiniLM-L6-v2/"
-rm -f target/test-logs/webgpu-native.txt # written afresh by tests/webgpu_ops.rs
+rm -rf target/test-logs/places # written afresh by the tests (tests/common/backends.rs)
 
 # Clippy runs as the compiler of this workspace's own crates while they are built for the
 # tests (clippy-driver as RUSTC_WORKSPACE_WRAPPER, which is how `cargo clippy` itself
@@ -137,10 +137,20 @@ run_suite lint lint
 echo
 echo "=== summary"
 for l in "${LINES[@]}"; do echo "$l"; done
-# What the WebGPU tests checked, per place and shader variant (natively the test writes a
-# file, since cargo test hides a passing test's output; browsers print to the suite logs).
-echo "--- WebGPU: cases checked per place and variant"
-cat target/test-logs/webgpu-native.txt 2>/dev/null || echo "webgpu-count: none natively"
+# What the reference tests checked on each backend of each place (tests/common/backends.rs:
+# natively a file per test, since cargo test hides a passing test's output; the browsers
+# print to the suite logs), and what the WebGPU-only tests checked per variant.
+echo "--- references per place and backend: tests, cases checked"
+per_place() {
+  grep -ohE 'place-count: .*' "$@" 2>/dev/null | awk -v at="$PLACE" '
+    $3 ~ /^[0-9]+$/ { t[$2]++; n[$2] += $3; next }
+    { print $0 " [" at "]" }
+    END { for (p in t) printf "%s: %d tests, %d cases [%s]\n", p, t[p], n[p], at }' | sort
+}
+PLACE=native per_place target/test-logs/places/*.txt
+for s in wasm-node wasm-chromium wasm-firefox wasm-chromium-relaxed wasm-firefox-relaxed; do
+  [ -f "$LOGS/$s.log" ] && PLACE=$s per_place "$LOGS/$s.log"
+done
 for s in wasm-chromium wasm-firefox pages-chromium pages-firefox; do
   grep -ohE 'webgpu-count: .*' "$LOGS/$s.log" 2>/dev/null | sed "s/\$/ [$s]/" || true
 done

@@ -3,11 +3,12 @@
 // Indices travel through the f32 workgroup reduction, exact below 2^24.
 // Knob (override constant): WG, invocations per workgroup (a power of two ≤ 256).
 //
-// p: 0 rows, 1 n (row length).
+// p: ArgmaxParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
+// declaration to this source.
 
 override WG: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(0) var<storage, read> p: ArgmaxParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<i32>;
 
@@ -18,8 +19,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
         @builtin(local_invocation_index) lid: u32) {
     let row = wid.x + wid.y * groups.x;
     // The whole workgroup leaves together, so barriers stay uniform.
-    if row >= p[0] { return; }
-    let n = p[1];
+    if row >= p.rows { return; }
+    let n = p.n;
     let base = row * n;
     var m = LOWEST;
     for (var j = lid; j < n; j += WG) {

@@ -7,12 +7,12 @@
 // the last key).
 // Knob (override constant): WG, invocations per workgroup.
 //
-// p: 0 B·H, 1 H, 2 Sq, 3 Sk, 4 D, 5 Dv (≤ 128), 6 causal, 7 has_mask, 8 scale (f32 bits),
-//    9 has_offset.
+// p: AttentionParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
+// declaration to this source.
 
 override WG: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(0) var<storage, read> p: AttentionParams;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
@@ -23,23 +23,23 @@ override WG: u32 = 64u;
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let t = gid.x + gid.y * groups.x * WG;
-    let sq = p[2];
-    if t >= p[0] * sq { return; }
+    let sq = p.sq;
+    if t >= p.bh * sq { return; }
     let bh = t / sq;
     let i = t % sq;
-    let b = bh / p[1];
-    let sk = p[3];
-    let d = p[4];
-    let dv = p[5];
-    let scale = bitcast<f32>(p[8]);
+    let b = bh / p.heads;
+    let sk = p.sk;
+    let d = p.d;
+    let dv = p.dv;
+    let scale = p.scale;
     let qo = (bh * sq + i) * d;
     var acc: array<f32, 128>;
     var m = -0x1.fffffep+127f;
     var l = 0.0;
-    let first = select(i32(sk) - i32(sq), offset[0], p[9] == 1u);
+    let first = select(i32(sk) - i32(sq), offset[0], p.has_offset == 1u);
     for (var j = 0u; j < sk; j++) {
-        if p[7] == 1u && mask[b * sk + j] == 0.0 { continue; }
-        if p[6] == 1u && i32(j) > first + i32(i) { continue; }
+        if p.has_mask == 1u && mask[b * sk + j] == 0.0 { continue; }
+        if p.causal == 1u && i32(j) > first + i32(i) { continue; }
         let ko = (bh * sk + j) * d;
         var s = 0.0;
         for (var e = 0u; e < d; e++) { s += q[qo + e] * k[ko + e]; }

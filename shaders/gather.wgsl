@@ -3,11 +3,12 @@
 // error there); the clamp here only keeps a bad id from reading out of bounds.
 // Knob (override constant): WG, invocations per workgroup.
 //
-// p: 0 n (ids × D), 1 D, 2 V.
+// p: GatherParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
+// declaration to this source.
 
 override WG: u32 = 256u;
 
-@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(0) var<storage, read> p: GatherParams;
 @group(0) @binding(1) var<storage, read> table: array<f32>;
 @group(0) @binding(2) var<storage, read> ids: array<i32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -15,9 +16,9 @@ override WG: u32 = 256u;
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * WG;
-    if i >= p[0] { return; }
-    let d = p[1];
-    let id = u32(clamp(ids[i / d], 0, i32(p[2]) - 1));
+    if i >= p.n { return; }
+    let d = p.d;
+    let id = u32(clamp(ids[i / d], 0, i32(p.v) - 1));
     out[i] = table[id * d + i % d];
 }
 
@@ -25,13 +26,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // Firefox) is bound in row ranges, one dispatch per range: `table` then holds rows
 // lo..hi, and only ids in that range are written here, so each output element is
 // written by exactly one dispatch.
-// p: 0 n (ids × D), 1 D, 2 V, 3 lo, 4 hi.
 @compute @workgroup_size(WG, 1, 1)
 fn part(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * WG;
-    if i >= p[0] { return; }
-    let d = p[1];
-    let id = u32(clamp(ids[i / d], 0, i32(p[2]) - 1));
-    if id < p[3] || id >= p[4] { return; }
-    out[i] = table[(id - p[3]) * d + i % d];
+    if i >= p.n { return; }
+    let d = p.d;
+    let id = u32(clamp(ids[i / d], 0, i32(p.v) - 1));
+    if id < p.lo || id >= p.hi { return; }
+    out[i] = table[(id - p.lo) * d + i % d];
 }

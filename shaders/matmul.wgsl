@@ -8,18 +8,17 @@
 // accumulated in f32. Activations come from activation.wgsl.
 // Knobs (override constants): WG_X, WG_Y, the workgroup shape in 4×4 blocks.
 //
-// p: 0 M, 1 N, 2 K, 3 transpose_a, 4 transpose_b, 5 activation, 6 has_bias,
-//    7 batch rank r (≤ 4), 8..12 output batch dims, 12..16 A batch strides,
-//    16..20 B batch strides, 20 C's row length, 21 C's (and bias's) first column.
-//    A weight too large for one binding is bound in column blocks, one dispatch each:
-//    N is then the block's width, and 20 and 21 place it within C.
+// p: MatmulParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
+// declaration to this source. A weight too large for one binding is bound in column
+// blocks, one dispatch each: p.n is then the block's width, and p.row_len and p.first
+// place it within C.
 
 alias WT = f32;
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 
-@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(0) var<storage, read> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<WT>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -27,9 +26,9 @@ override WG_Y: u32 = 8u;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let M = p[0];
-    let N = p[1];
-    let K = p[2];
+    let M = p.m;
+    let N = p.n;
+    let K = p.k;
     let nx = (N + 3u) / 4u;
     let row0 = gid.y * 4u;
     let col0 = gid.x;
@@ -38,8 +37,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let aoff = offs.x;
     let boff = offs.y;
     // Element strides: A(m, k) at aoff + m·sam + k·sak, B(k, n) at boff + k·sbk + n·sbn.
-    let ta = p[3] == 1u;
-    let tb = p[4] == 1u;
+    let ta = p.transpose_a == 1u;
+    let tb = p.transpose_b == 1u;
     let sam = select(K, 1u, ta);
     let sak = select(1u, M, ta);
     let sbk = select(N, 1u, tb);
@@ -73,15 +72,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
         }
     }
-    let ldc = p[20];
-    let coff = gid.z * M * ldc + p[21];
+    let ldc = p.row_len;
+    let coff = gid.z * M * ldc + p.first;
     for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) {
             let n = col0 + j * nx;
             if row0 + i < M && n < N {
                 var v = acc[i][j];
-                if p[6] == 1u { v += bias[p[21] + n]; }
-                c[coff + (row0 + i) * ldc + n] = activate(v, p[5]);
+                if p.has_bias == 1u { v += bias[p.first + n]; }
+                c[coff + (row0 + i) * ldc + n] = activate(v, p.act);
             }
         }
     }

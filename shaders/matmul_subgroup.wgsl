@@ -9,7 +9,7 @@ enable subgroups;
 
 override WG: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(0) var<storage, read> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -19,13 +19,13 @@ var<workgroup> partial: array<vec4<f32>, 256>;
 
 
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
-    if p[3] == 1u { return a[base + k * p[0] + m]; }
-    return a[base + m * p[2] + k];
+    if p.transpose_a == 1u { return a[base + k * p.m + m]; }
+    return a[base + m * p.k + k];
 }
 
 fn b_at(base: u32, k: u32, n: u32) -> f32 {
-    if p[4] == 1u { return b[base + n * p[2] + k]; }
-    return b[base + k * p[1] + n];
+    if p.transpose_b == 1u { return b[base + n * p.k + k]; }
+    return b[base + k * p.n + n];
 }
 
 @compute @workgroup_size(WG, 1, 1)
@@ -35,9 +35,9 @@ fn main(
     @builtin(subgroup_invocation_id) sg_lane: u32,
     @builtin(subgroup_size) sg_size: u32,
 ) {
-    let M = p[0];
-    let N = p[1];
-    let K = p[2];
+    let M = p.m;
+    let N = p.n;
+    let K = p.k;
     let row = wid.y;
     let col0 = wid.x * 4u;
     let offs = batch_offsets(wid.z);
@@ -61,8 +61,8 @@ fn main(
         for (var j = 0u; j < 4u; j++) {
             if col0 + j < N {
                 var v = total[j];
-                if p[6] == 1u { v += bias[p[21] + col0 + j]; }
-                c[wid.z * M * p[20] + row * p[20] + p[21] + col0 + j] = activate(v, p[5]);
+                if p.has_bias == 1u { v += bias[p.first + col0 + j]; }
+                c[wid.z * M * p.row_len + row * p.row_len + p.first + col0 + j] = activate(v, p.act);
             }
         }
     }

@@ -3,23 +3,24 @@
 // on the CPU backend.
 // Knob (override constant): WG, invocations per workgroup (a power of two ≤ 256).
 //
-// p: 0 rows, 1 n (row length), 2 has_mask, 3 rank (≤ 6), 4..10 dims, 10..16 mask strides.
+// p: SoftmaxParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
+// declaration to this source.
 
 override WG: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(0) var<storage, read> p: SoftmaxParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn value(i: u32) -> f32 {
-    if p[2] == 0u { return x[i]; }
+    if p.has_mask == 0u { return x[i]; }
     var rem = i;
     var mo = 0u;
-    for (var k = 0u; k < p[3]; k++) {
-        let d = p[3] - 1u - k;
-        mo += (rem % p[4u + d]) * p[10u + d];
-        rem = rem / p[4u + d];
+    for (var k = 0u; k < p.rank; k++) {
+        let d = p.rank - 1u - k;
+        mo += (rem % p.dims[d]) * p.mask_strides[d];
+        rem = rem / p.dims[d];
     }
     return x[i] + mask[mo];
 }
@@ -29,8 +30,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
         @builtin(local_invocation_index) lid: u32) {
     let row = wid.x + wid.y * groups.x;
     // The whole workgroup leaves together, so barriers stay uniform.
-    if row >= p[0] { return; }
-    let n = p[1];
+    if row >= p.rows { return; }
+    let n = p.n;
     let base = row * n;
     var m = -0x1.fffffep+127f;
     var any = false;

@@ -1,17 +1,21 @@
-//! Every op against the numpy float64 reference (tests/fixtures/ops), on every CPU kernel
-//! path. The same file runs natively, in Node and in headless Chromium and Firefox.
+//! Every op against the numpy float64 reference (tests/fixtures/ops, from gen_ops.py next
+//! to it), on every backend this place has (tests/common/backends.rs): each CPU kernel
+//! path, and each WebGPU variant the device grants. The same file runs natively, in Node
+//! (CPU only) and in headless Chromium and Firefox. Tolerance: the fixture's per-case
+//! atol/rtol, at least 1e-4 on WebGPU (f32 sums in another order) and 2e-2 for matmuls
+//! reading f16-stored weights (11 significant bits).
 
+#[macro_use]
 mod common;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test;
 
+/// One test per op: every fixture case of the op on every place (common/backends.rs).
 macro_rules! op_tests {
     ($($name:ident),* $(,)?) => {$(
-        #[cfg_attr(not(target_arch = "wasm32"), test)]
-        #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
-        fn $name() {
-            common::check_op(stringify!($name));
+        on_every_backend! {
+            $name(place) { common::check_op(place, stringify!($name)).await }
         }
     )*};
 }
@@ -45,14 +49,19 @@ op_tests!(
     write_at,
 );
 
-/// Matmuls whose right operand is a 2-D constant take the pre-packed weight path; run
-/// those fixture cases that way too, twice, so the second run reads the cached packing.
-#[cfg_attr(not(target_arch = "wasm32"), test)]
-#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
-fn matmul_with_constant_weights() {
-    for _ in 0..2 {
-        let n = common::check_cases("matmul", |c| c.inputs[1].shape.len() == 2, &[1]);
-        assert!(n >= 5, "{n} cases");
+on_every_backend! {
+    // Matmuls whose right operand is a 2-D constant take the pre-packed weight path (on
+    // WebGPU, the uploaded, perhaps f16, weight); run those fixture cases that way too,
+    // twice, so the second run reads the cached packing.
+    matmul_with_constant_weights(place) {
+        let mut n = 0;
+        for _ in 0..2 {
+            n += common::check_cases(place, "matmul", |c| c.inputs[1].shape.len() == 2, &[1]).await?;
+        }
+        match n >= 10 {
+            true => Ok(n),
+            false => Err(format!("only {n} cases")),
+        }
     }
 }
 

@@ -1,16 +1,12 @@
-//! all-MiniLM-L6-v2 on the WebGPU backend natively (lavapipe on CI), on every matmul
-//! variant the device grants, against the float64 numpy reference
-//! (tests/fixtures/minilm/gen_minilm.py). Tolerances: cosine >= 0.9999 for the f32
-//! variants; >= 0.999 for the f16-weight variant, whose weights are rounded to f16.
-//! The tiled variant (the default here) runs every fixture text; the others the texts of
-//! up to 64 tokens, which keeps lavapipe's minute-long 256-token passes to one.
-//! Also: one submission and one readback per forward pass, fused matmul + bias +
-//! activation, and recovery from a destroyed device.
+//! all-MiniLM-L6-v2 on the WebGPU backend natively (lavapipe on CI), beyond the float64
+//! reference every backend runs (tests/minilm_reference.rs): one submission and one
+//! readback per forward pass, fused matmul + bias + activation, recovery from a destroyed
+//! device, and weights split across bindings. Tolerances: fused matmuls within 1e-5 of
+//! the CPU backend (2e-2 with f16 weights); split bindings within cosine 0.99999 of it.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
-use common::minilm::{cosine, fixture, Case};
 use ipfs_accelerate::backend::cpu::CpuBackend;
 use ipfs_accelerate::backend::webgpu::{variants, GpuOptions, WebGpuBackend};
 use ipfs_accelerate::backend::Backend;
@@ -29,24 +25,6 @@ fn embedder(variant: Option<&str>) -> TextEmbedder {
     let mut e = TextEmbedder::from_dir(dir, &EmbedderOptions::default()).expect("model (run `npm run setup`)");
     e.set_webgpu(gpu(variant));
     e
-}
-
-#[test]
-fn minilm_matches_the_float64_reference_on_every_variant() {
-    let fx = fixture();
-    let granted = gpu(None).granted();
-    let mut lines = vec![];
-    for v in variants::available(&granted) {
-        let cases: Vec<&Case> = fx.cases.iter().filter(|c| v == "tiled" || c.ids.len() <= 64).collect();
-        let texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
-        let e = embedder(Some(&v));
-        let min_cos = if v == "f16" { 0.999 } else { 0.9999 };
-        let got = pollster::block_on(e.embed_async(&texts)).unwrap();
-        let worst = cases.iter().zip(&got).map(|(c, g)| cosine(g, &c.embedding)).fold(1.0, f64::min);
-        lines.push(format!("webgpu native variant {v}: MiniLM on {} texts, worst cosine {worst:.7}", texts.len()));
-        assert!(worst >= min_cos, "variant {v}: worst cosine {worst} < {min_cos}");
-    }
-    eprintln!("{}", lines.join("\n"));
 }
 
 #[test]

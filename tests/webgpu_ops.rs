@@ -1,12 +1,10 @@
-//! Every op on the WebGPU backend, on every matmul variant the device grants, against the
-//! CPU backend and the numpy float64 fixture (tests/fixtures/ops, from gen_ops.py next to
-//! it). Natively it runs on Vulkan (lavapipe on CI); compiled to wasm, in headless
-//! Chromium (SwiftShader) and Firefox (wgpu over lavapipe) through the browser's WebGPU.
-//! Tolerances: f32 kernels within atol 1e-4 + rtol 1e-4 of the CPU backend and within
-//! the fixture's own tolerance of numpy; matmuls with f16-stored weights within 2e-2
-//! (11 significant bits). Each variant prints a `webgpu-count:` line for the summary.
-
-mod common;
+//! What only the WebGPU backend has, beyond the op references every backend runs
+//! (tests/ops_reference.rs): weights and tables over the binding limit split across
+//! bindings, forced variants the device lacks, and the plan cache behind the contract.
+//! Natively it runs on Vulkan (lavapipe on CI); compiled to wasm, in headless Chromium
+//! (SwiftShader) and Firefox (wgpu over lavapipe) through the browser's WebGPU.
+//! Tolerances: f32 kernels within atol 1e-4 + rtol 1e-4 of the CPU backend; matmuls with
+//! f16-stored weights within 2e-2 (11 significant bits).
 
 use ipfs_accelerate::backend::cpu::CpuBackend;
 use ipfs_accelerate::backend::webgpu::{variants, GpuOptions, WebGpuBackend};
@@ -36,74 +34,27 @@ fn within(got: f64, want: f64, tol: f64) -> bool {
     (got - want).abs() <= tol + tol * want.abs()
 }
 
-/// Runs every fixture case (matmuls also with a constant right operand) on `gpu`;
-/// returns the cases checked and the failures.
-async fn check_all(gpu: &WebGpuBackend, f16_weights: bool) -> (usize, Vec<String>) {
-    let fx = common::fixture();
-    let cpu = CpuBackend::new();
-    let mut checked = 0;
-    let mut failures = vec![];
-    for c in &fx.cases {
-        let mut forms: Vec<Vec<usize>> = vec![vec![]];
-        if c.op == "matmul" && c.inputs[1].shape.len() == 2 {
-            forms.push(vec![1]);
-        }
-        for constants in forms {
-            let tol = tolerance(f16_weights && !constants.is_empty());
-            let graph = Arc::new(common::build(c, &constants).unwrap());
-            let inputs: Vec<Tensor> =
-                c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
-            let want_cpu = cpu.run(&graph, &inputs).unwrap().remove(0).to_f32_vec();
-            let got = match gpu.run(&graph, &inputs).await {
-                Ok(mut o) => o.remove(0),
-                Err(e) => {
-                    failures.push(format!("{} (constants {constants:?}): {e}", c.name));
-                    continue;
-                }
-            };
-            assert_eq!(got.dims(), c.expected.shape.as_slice(), "{}", c.name);
-            let want_np = c.expected.values();
-            let mut bad = 0;
-            for (i, ((g, w), n)) in got.to_f32_vec().iter().zip(&want_cpu).zip(&want_np).enumerate() {
-                let (g, w) = (*g as f64, *w as f64);
-                let ok_cpu = within(g, w, tol);
-                let ok_np = (g - n).abs() <= c.atol.max(tol) + c.rtol.max(tol) * n.abs();
-                if !(ok_cpu && ok_np) && bad < 3 {
-                    bad += 1;
-                    failures
-                        .push(format!("{} (constants {constants:?}) element {i}: gpu {g}, cpu {w}, numpy {n}", c.name));
-                }
-            }
-            checked += 1;
-        }
-    }
-    (checked, failures)
-}
-
-/// Checks every granted variant; returns one summary line per variant.
-async fn every_variant() -> Vec<String> {
+/// Forcing a variant the device lacks is a clear error, not a fallback.
+async fn missing_variants() {
     let granted = backend(None).await.granted();
-    let mut lines = vec![];
-    let mut failures = vec![];
-    for v in variants::available(&granted) {
-        let gpu = backend(Some(&v)).await;
-        let (n, f) = check_all(&gpu, v == "f16").await;
-        lines.push(format!(
-            "webgpu-count: ops on {} variant {v}: {n} cases checked, {} failed",
-            gpu.adapter(),
-            f.len()
-        ));
-        failures.extend(f.into_iter().map(|f| format!("[{v}] {f}")));
-    }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    // Forcing a variant the device lacks is a clear error, not a fallback.
     for v in
         ["tiled", "subgroup", "f16"].into_iter().filter(|v| !variants::available(&granted).contains(&v.to_string()))
     {
         let err = WebGpuBackend::new(GpuOptions { variant: Some(v.into()), ..Default::default() }).await.err();
         assert_eq!(err.map(|e| e.code()), Some("backend_unavailable"), "forcing {v}");
     }
-    lines
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn forcing_a_missing_variant_is_an_error() {
+    pollster::block_on(missing_variants());
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+async fn forcing_a_missing_variant_is_an_error() {
+    missing_variants().await;
 }
 
 /// A table over the binding limit (here lowered to 4 KiB) is bound in row ranges, one
@@ -194,25 +145,6 @@ fn a_table_over_the_binding_limit_is_split() {
 #[wasm_bindgen_test]
 async fn a_table_over_the_binding_limit_is_split() {
     split_gather().await;
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-#[test]
-fn every_op_on_every_variant_matches_the_cpu_backend() {
-    let lines = pollster::block_on(every_variant());
-    // cargo test hides a passing test's output, so the summary reads this file.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-logs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let text: String = lines.iter().map(|l| format!("{l} (native)\n")).collect();
-    std::fs::write(dir.join("webgpu-native.txt"), text).unwrap();
-}
-
-#[cfg(target_arch = "wasm32")]
-#[wasm_bindgen_test]
-async fn every_op_on_every_variant_matches_the_cpu_backend() {
-    for l in every_variant().await {
-        console_log!("{l}");
-    }
 }
 
 /// Through the backend contract: the same graph on every backend this place has, held as

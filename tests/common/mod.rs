@@ -1,17 +1,19 @@
 //! Shared by the reference tests: loads the numpy fixtures and runs one case as a one-op
-//! graph on every CPU kernel path this build has.
+//! graph on a backend (see backends.rs for every backend a place has).
 // Each test binary that includes this module uses only part of it.
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod backends;
 pub mod decoder;
 pub mod minilm;
 
-use ipfs_accelerate::backend::cpu::{CpuBackend, Path};
-use ipfs_accelerate::backend::Backend;
+use backends::Place;
 use ipfs_accelerate::graph::{ConvParams, GraphBuilder, NodeId};
 use ipfs_accelerate::tensor::{DType, Tensor};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 pub struct Fixture {
@@ -133,43 +135,46 @@ pub fn build(c: &Case, constants: &[usize]) -> ipfs_accelerate::Result<ipfs_acce
     g.build(&[out])
 }
 
-/// Runs every fixture case of `op` on every available CPU path; panics listing each
-/// element out of tolerance. Returns the number of (case, path) runs checked.
-pub fn check_op(op: &str) -> usize {
-    check_cases(op, |_| true, &[])
+/// Runs every fixture case of `op` on `place`; the error lists elements out of tolerance
+/// (the fixture's own, plus the place's slack). Returns the number of cases checked.
+pub async fn check_op(place: &Place, op: &str) -> Result<usize, String> {
+    check_cases(place, op, |_| true, &[]).await
 }
 
 /// Like `check_op`, for the cases `keep` selects, with inputs `constants` as constants.
-pub fn check_cases(op: &str, keep: impl Fn(&Case) -> bool, constants: &[usize]) -> usize {
+pub async fn check_cases(
+    place: &Place,
+    op: &str,
+    keep: impl Fn(&Case) -> bool,
+    constants: &[usize],
+) -> Result<usize, String> {
     let fx = fixture();
     let cases: Vec<&Case> = fx.cases.iter().filter(|c| c.op == op && keep(c)).collect();
-    assert!(!cases.is_empty(), "no fixture cases for op {op}");
-    let mut checked = 0;
+    if cases.is_empty() {
+        return Err(format!("no fixture cases for op {op}"));
+    }
+    let slack = place.slack(!constants.is_empty());
     let mut failures = Vec::new();
-    for path in Path::available() {
-        // Through the backend contract, as model runners call it.
-        let backend: Box<dyn Backend> = Box::new(CpuBackend::with_path(path));
-        for c in &cases {
-            let inputs: Vec<Tensor> =
-                c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
-            let graph = build(c, constants).unwrap_or_else(|e| panic!("{}: building failed: {e}", c.name));
-            let graph = std::sync::Arc::new(graph);
-            let out = ipfs_accelerate::runtime::now(backend.run(&graph, &inputs))
-                .expect("the CPU backend never waits")
-                .unwrap_or_else(|e| panic!("{}: run failed: {e}", c.name));
-            let got = &out[0];
-            assert_eq!(got.dims(), c.expected.shape.as_slice(), "{} [{}]: output shape", c.name, path.name());
-            let want = c.expected.values();
-            for (i, (g, w)) in got.to_f32_vec().iter().zip(&want).enumerate() {
-                let g = *g as f64;
-                let ok = (g - w).abs() <= c.atol + c.rtol * w.abs();
-                if !ok && failures.len() < 10 {
-                    failures.push(format!("{} [{}] element {i}: got {g}, want {w}", c.name, path.name()));
-                }
+    for c in &cases {
+        let inputs: Vec<Tensor> =
+            c.inputs.iter().enumerate().filter(|(i, _)| !constants.contains(i)).map(|(_, t)| t.tensor()).collect();
+        let graph = build(c, constants).map_err(|e| format!("{}: building failed: {e}", c.name))?;
+        let out =
+            place.backend.run(&Arc::new(graph), &inputs).await.map_err(|e| format!("{}: run failed: {e}", c.name))?;
+        let got = &out[0];
+        if got.dims() != c.expected.shape.as_slice() {
+            return Err(format!("{}: output shape {:?}, want {:?}", c.name, got.dims(), c.expected.shape));
+        }
+        let (atol, rtol) = (c.atol.max(slack), c.rtol.max(slack));
+        for (i, (g, w)) in got.to_f32_vec().iter().zip(&c.expected.values()).enumerate() {
+            let g = *g as f64;
+            if (g - w).abs() > atol + rtol * w.abs() && failures.len() < 10 {
+                failures.push(format!("{} element {i}: got {g}, want {w}", c.name));
             }
-            checked += 1;
         }
     }
-    assert!(failures.is_empty(), "{op} out of tolerance:\n{}", failures.join("\n"));
-    checked
+    match failures.is_empty() {
+        true => Ok(cases.len()),
+        false => Err(format!("{op} out of tolerance:\n{}", failures.join("\n"))),
+    }
 }

@@ -3,6 +3,7 @@
 //! with the small helpers every lowering uses.
 
 use super::kernels::Knobs;
+use super::params::{fixed, CopyParams, Params};
 use super::pool::BufferPool;
 use super::variants::{self, Variant};
 use super::weights::Weights;
@@ -60,21 +61,12 @@ pub(super) fn contiguous(dims: &[usize]) -> Vec<usize> {
     Shape::new(dims).contiguous_strides()
 }
 
-/// `dims` padded on the left with 1s to `rank`, and strides with 0 where a dim broadcasts.
-pub(super) fn broadcast_strides(dims: &[usize], out: &[usize]) -> Vec<u32> {
+/// The strides of `dims` read as the `out` shape it broadcasts to (padded on the left to
+/// its rank), with 0 where a dim broadcasts.
+pub(super) fn broadcast_strides(dims: &[usize], out: &[usize]) -> Vec<usize> {
     let pad = out.len() - dims.len();
     let own = contiguous(dims);
-    (0..out.len()).map(|i| if i < pad || dims[i - pad] == 1 { 0 } else { own[i - pad] as u32 }).collect()
-}
-
-pub(super) fn padded(v: &[u32], n: usize) -> Vec<u32> {
-    let mut v = v.to_vec();
-    v.resize(n, 0);
-    v
-}
-
-pub(super) fn u32s(v: &[usize]) -> Vec<u32> {
-    v.iter().map(|&x| x as u32).collect()
+    (0..out.len()).map(|i| if i < pad || dims[i - pad] == 1 { 0 } else { own[i - pad] }).collect()
 }
 
 /// Workgroups for `n` items at `wg` per group, on a 2-D grid when one axis is not enough.
@@ -139,16 +131,18 @@ impl Compiler<'_> {
         }
     }
 
-    pub(super) fn push(
+    pub(super) fn push<P: Params>(
         &mut self,
         file: &'static str,
         entry: &'static str,
-        params: Vec<u32>,
+        params: P,
         bufs: Vec<usize>,
         groups: (u32, u32, u32),
     ) {
+        debug_assert!(P::FILES.contains(&file), "{file} does not read {}", std::any::type_name::<P>());
         let bufs = bufs.into_iter().map(Some).collect();
         let knobs = variants::knobs(file);
+        let params = params.words();
         self.pending.push(Pending { file, f16: false, entry, knobs, params, bufs, groups, range: None });
     }
 
@@ -194,11 +188,15 @@ impl Compiler<'_> {
         if n == 0 {
             return;
         }
-        let dst_strides = contiguous(dims);
-        let mut p = vec![n as u32, dims.len() as u32, src_off as u32, dst_off as u32];
-        p.extend(padded(&u32s(dims), 6));
-        p.extend(padded(&u32s(src_strides), 6));
-        p.extend(padded(&u32s(&dst_strides), 6));
+        let p = CopyParams {
+            n: n as u32,
+            rank: dims.len() as u32,
+            src_offset: src_off as u32,
+            dst_offset: dst_off as u32,
+            dims: fixed(dims),
+            src_strides: fixed(src_strides),
+            dst_strides: fixed(&contiguous(dims)),
+        };
         let wg = self.wg("copy.wgsl");
         self.push("copy.wgsl", "main", p, vec![src, dst], linear(n, wg));
     }

@@ -34,7 +34,8 @@ const PRELUDES: [(&str, &str); 3] = [
     ("batch_offsets(", "matmul_batch.wgsl"),
 ];
 
-/// The full text of a kernel: kernels get the preludes they call appended;
+/// The full text of a kernel: kernels get the preludes they call and the declaration of
+/// their parameter struct (params.rs) appended;
 /// `f16` makes B's element type (`alias WT`) f16 and enables the extension. Naga (native
 /// wgpu, and Firefox) has the subgroup builtins but rejects the `enable subgroups;`
 /// directive that Tint (Chromium) requires, so natively the directive is dropped.
@@ -45,6 +46,11 @@ pub fn assemble(file: &str, f16: bool) -> Option<String> {
             text.push('\n');
             text.push_str(source(prelude)?);
         }
+    }
+    // Module-scope declarations may follow their use; directives (`enable`) must lead.
+    if let Some(decl) = super::params::declaration(file) {
+        text.push('\n');
+        text.push_str(&decl);
     }
     if f16 {
         text = format!("enable f16;\n{}", text.replace("alias WT = f32;", "alias WT = f16;"));

@@ -11,6 +11,7 @@ mod compiler;
 mod device;
 mod kernels;
 mod lower;
+mod params;
 mod plan;
 mod plans;
 mod pool;

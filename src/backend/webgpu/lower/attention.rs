@@ -2,6 +2,7 @@
 //! run-time query offset.
 
 use super::super::compiler::{linear, Compiler, Val, DUMMY};
+use super::super::params::AttentionParams;
 use super::super::plan::{Check, Lowering};
 use crate::error::{Error, Result};
 
@@ -32,18 +33,18 @@ pub(super) fn attention(
     if dv > 128 {
         return Err(Error::GpuError(format!("attention with head size {dv} (at most 128 on webgpu)")));
     }
-    let p = vec![
-        (b * h) as u32,
-        h as u32,
-        sq as u32,
-        sk as u32,
-        d as u32,
-        dv as u32,
-        *causal as u32,
-        mask.is_some() as u32,
-        scale.to_bits(),
-        first.is_some() as u32,
-    ];
+    let p = AttentionParams {
+        bh: (b * h) as u32,
+        heads: h as u32,
+        sq: sq as u32,
+        sk: sk as u32,
+        d: d as u32,
+        dv: dv as u32,
+        causal: *causal as u32,
+        has_mask: mask.is_some() as u32,
+        scale: *scale,
+        has_offset: first.is_some() as u32,
+    };
     let out = c.alloc(numel)?;
     let mbuf = mask.map_or(DUMMY, |m| m.buf);
     let obuf = first.map_or(DUMMY, |f| f.buf);

@@ -1,6 +1,7 @@
 //! Convolution lowering: 1-D convolution as 2-D with height 1, one direct dispatch.
 
-use super::super::compiler::{linear, u32s, Compiler, Val, DUMMY};
+use super::super::compiler::{linear, Compiler, Val, DUMMY};
+use super::super::params::ConvKernelParams;
 use super::super::plan::Lowering;
 use crate::error::Result;
 use crate::graph::{ConvParams, Op};
@@ -28,29 +29,30 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
     let (sh, sw) = pp(&cp.stride, 1);
     let (ph, pw) = pp(&cp.padding, 0);
     let (dh, dw) = pp(&cp.dilation, 1);
-    let p = vec![
-        numel,
-        xd[0],
-        xd[1],
-        sp(&xd[2..], 0),
-        sp(&xd[2..], 1),
-        wd[0],
-        sp(&wd[2..], 0),
-        sp(&wd[2..], 1),
-        sp(&dims[2..], 0),
-        sp(&dims[2..], 1),
-        sh,
-        sw,
-        ph,
-        pw,
-        dh,
-        dw,
-        cp.groups,
-        bias.is_some() as usize,
-    ];
+    let u = |x: usize| x as u32;
+    let p = ConvKernelParams {
+        n: u(numel),
+        batch: u(xd[0]),
+        c: u(xd[1]),
+        h: u(sp(&xd[2..], 0)),
+        w: u(sp(&xd[2..], 1)),
+        o: u(wd[0]),
+        kh: u(sp(&wd[2..], 0)),
+        kw: u(sp(&wd[2..], 1)),
+        oh: u(sp(&dims[2..], 0)),
+        ow: u(sp(&dims[2..], 1)),
+        sh: u(sh),
+        sw: u(sw),
+        ph: u(ph),
+        pw: u(pw),
+        dh: u(dh),
+        dw: u(dw),
+        groups: u(cp.groups),
+        has_bias: bias.is_some() as u32,
+    };
     let out = c.alloc(numel)?;
     let bbuf = bias.map_or(DUMMY, |b| b.buf);
     let wg = c.wg("conv.wgsl");
-    c.push("conv.wgsl", "main", u32s(&p), vec![x.buf, w.buf, bbuf, out], linear(numel, wg));
+    c.push("conv.wgsl", "main", p, vec![x.buf, w.buf, bbuf, out], linear(numel, wg));
     Ok(Val { buf: out, dims })
 }

@@ -2,6 +2,7 @@
 //! bound in row ranges.
 
 use super::super::compiler::{linear, Compiler, Pending, Val};
+use super::super::params::{GatherParams, Params};
 use super::super::plan::{Check, Lowering};
 use super::super::variants;
 use crate::error::{Error, Result};
@@ -50,13 +51,13 @@ pub(super) fn gather(c: &mut Compiler, at: &Lowering, checks: &mut Vec<Check>) -
             let mut lo = 0u64;
             while lo < v as u64 {
                 let hi = (lo + step).min(v as u64);
-                let p = vec![numel as u32, d as u32, v as u32, lo as u32, hi as u32];
+                let p = GatherParams { n: numel as u32, d: d as u32, v: v as u32, lo: lo as u32, hi: hi as u32 };
                 c.pending.push(Pending {
                     file: "gather.wgsl",
                     f16: false,
                     entry: "part",
                     knobs: variants::knobs("gather.wgsl"),
-                    params: p,
+                    params: p.words(),
                     bufs: vec![Some(tb), Some(ids.buf), Some(out)],
                     groups: linear(numel, wg),
                     range: Some((1, lo * row_bytes, (hi - lo) * row_bytes)),
@@ -70,7 +71,7 @@ pub(super) fn gather(c: &mut Compiler, at: &Lowering, checks: &mut Vec<Check>) -
     c.push(
         "gather.wgsl",
         "main",
-        vec![numel as u32, d as u32, v as u32],
+        GatherParams { n: numel as u32, d: d as u32, v: v as u32, ..Default::default() },
         vec![table.buf, ids.buf, out],
         linear(numel, wg),
     );

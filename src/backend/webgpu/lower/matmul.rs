@@ -2,7 +2,8 @@
 //! uploaded transposed or as f16 as the variant asks, with a fused bias and activation.
 
 use super::super::compiler::act_code;
-use super::super::compiler::{contiguous, padded, u32s, Compiler, Pending, Val, DUMMY};
+use super::super::compiler::{contiguous, Compiler, Pending, Val, DUMMY};
+use super::super::params::{fixed, MatmulParams, Params};
 use super::super::plan::Lowering;
 use super::super::variants;
 use super::Fusions;
@@ -85,24 +86,34 @@ pub(super) fn matmul(
     if batch.len() > 4 {
         return Err(Error::GpuError(format!("matmul with {} batch dims (at most 4 on webgpu)", batch.len())));
     }
-    let bstrides = |od: &[usize], mat: usize| -> Vec<u32> {
+    let bstrides = |od: &[usize], mat: usize| -> [u32; 4] {
         let own = &od[..od.len() - 2];
         let pad = batch.len() - own.len();
         let st = contiguous(own);
-        (0..batch.len()).map(|d| if d < pad || own[d - pad] == 1 { 0 } else { (st[d - pad] * mat) as u32 }).collect()
+        let v: Vec<usize> =
+            (0..batch.len()).map(|d| if d < pad || own[d - pad] == 1 { 0 } else { st[d - pad] * mat }).collect();
+        fixed(&v)
     };
     let out = c.alloc(numel)?;
     let nb: usize = batch.iter().product::<usize>().max(1);
     let file = kernel.file;
     let knob = |name: &str| kernel.knobs.get(name).copied().unwrap_or(8.0) as usize;
     for (first, width, b) in parts {
-        let mut p =
-            [m, width, k, *transpose_a as usize, *transpose_b as usize].iter().map(|&x| x as u32).collect::<Vec<_>>();
-        p.extend([act, bias.is_some() as u32, batch.len() as u32]);
-        p.extend(padded(&u32s(batch), 4));
-        p.extend(padded(&bstrides(&a.dims, m * k), 4));
-        p.extend(padded(&bstrides(&b.dims, k * width), 4));
-        p.extend([n as u32, first as u32]);
+        let p = MatmulParams {
+            m: m as u32,
+            n: width as u32,
+            k: k as u32,
+            transpose_a: *transpose_a as u32,
+            transpose_b: *transpose_b as u32,
+            act,
+            has_bias: bias.is_some() as u32,
+            rank: batch.len() as u32,
+            batch: fixed(batch),
+            a_batch: bstrides(&a.dims, m * k),
+            b_batch: bstrides(&b.dims, k * width),
+            row_len: n as u32,
+            first: first as u32,
+        };
         let groups = if kernel.per_row {
             (width.div_ceil(4) as u32, m as u32, nb as u32)
         } else {
@@ -117,7 +128,7 @@ pub(super) fn matmul(
             f16: use_f16,
             entry: "main",
             knobs: kernel.knobs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-            params: p,
+            params: p.words(),
             bufs: vec![Some(a.buf), Some(b.buf), Some(bias.unwrap_or(DUMMY)), Some(out)],
             groups,
             range: None,

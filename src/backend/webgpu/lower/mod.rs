@@ -7,7 +7,8 @@ mod gather;
 mod matmul;
 mod write_at;
 
-use super::compiler::{act_code, broadcast_strides, contiguous, linear, padded, u32s, Compiler, Pending, Val, DUMMY};
+use super::compiler::{act_code, broadcast_strides, contiguous, linear, Compiler, Pending, Val, DUMMY};
+use super::params::*;
 use super::plan::{Check, Lowering};
 use super::variants;
 use crate::error::{Error, Result};
@@ -52,10 +53,15 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
                 // The part lands in the output's strides, not its own.
                 let n: usize = x.dims.iter().product();
                 if n > 0 {
-                    let mut p = vec![n as u32, dims.len() as u32, 0, (start * os[*axis]) as u32];
-                    p.extend(padded(&u32s(&x.dims), 6));
-                    p.extend(padded(&u32s(&s), 6));
-                    p.extend(padded(&u32s(&os), 6));
+                    let p = CopyParams {
+                        n: n as u32,
+                        rank: dims.len() as u32,
+                        src_offset: 0,
+                        dst_offset: (start * os[*axis]) as u32,
+                        dims: fixed(&x.dims),
+                        src_strides: fixed(&s),
+                        dst_strides: fixed(&os),
+                    };
                     let wg = c.wg("copy.wgsl");
                     c.push("copy.wgsl", "main", p, vec![x.buf, out], linear(n, wg));
                 }
@@ -76,10 +82,14 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
                 BinaryOp::Mul => 2,
                 BinaryOp::Div => 3,
             };
-            let mut p = vec![numel as u32, code, dims.len() as u32];
-            p.extend(padded(&u32s(&dims), 6));
-            p.extend(padded(&broadcast_strides(&a.dims, &dims), 6));
-            p.extend(padded(&broadcast_strides(&b.dims, &dims), 6));
+            let p = ElementwiseParams {
+                n: numel as u32,
+                op: code,
+                rank: dims.len() as u32,
+                dims: fixed(&dims),
+                a_strides: fixed(&broadcast_strides(&a.dims, &dims)),
+                b_strides: fixed(&broadcast_strides(&b.dims, &dims)),
+            };
             let out = c.alloc(numel)?;
             let wg = c.wg("elementwise.wgsl");
             c.push("elementwise.wgsl", "binary", p, vec![a.buf, b.buf, out], linear(numel, wg));
@@ -95,7 +105,7 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
                 f16: false,
                 entry: "unary",
                 knobs: variants::knobs("elementwise.wgsl"),
-                params: vec![numel as u32, act_code(*op)],
+                params: ElementwiseParams { n: numel as u32, op: act_code(*op), ..Default::default() }.words(),
                 bufs: vec![Some(x.buf), None, Some(out)],
                 groups: linear(numel, wg),
                 range: None,
@@ -107,9 +117,14 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             let mask = if node.inputs.len() > 1 { Some(at.arg(c, 1, false)?) } else { None };
             let n = node.shape.last();
             let rows = numel.checked_div(n).unwrap_or(0);
-            let mut p = vec![rows as u32, n as u32, mask.is_some() as u32, dims.len() as u32];
-            p.extend(padded(&u32s(&dims), 6));
-            p.extend(padded(&mask.as_ref().map_or(vec![], |m| broadcast_strides(&m.dims, &dims)), 6));
+            let p = SoftmaxParams {
+                rows: rows as u32,
+                n: n as u32,
+                has_mask: mask.is_some() as u32,
+                rank: dims.len() as u32,
+                dims: fixed(&dims),
+                mask_strides: fixed(&mask.as_ref().map_or(vec![], |m| broadcast_strides(&m.dims, &dims))),
+            };
             let out = c.alloc(numel)?;
             let mbuf = mask.map_or(DUMMY, |m| m.buf);
             c.push("softmax.wgsl", "main", p, vec![x.buf, mbuf, out], linear(rows, 1));
@@ -125,7 +140,7 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             c.push(
                 "layer_norm.wgsl",
                 "main",
-                vec![rows as u32, n as u32, eps.to_bits()],
+                LayerNormParams { rows: rows as u32, n: n as u32, eps: *eps },
                 vec![x.buf, gm.buf, bt.buf, out],
                 linear(rows, 1),
             );
@@ -141,10 +156,15 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             let kept: Vec<usize> = xd.iter().enumerate().map(|(k, &d)| if axes.contains(&k) { 1 } else { d }).collect();
             let red: Vec<usize> = xd.iter().enumerate().map(|(k, &d)| if axes.contains(&k) { d } else { 1 }).collect();
             let count: usize = red.iter().product();
-            let mut p = vec![numel as u32, xd.len() as u32, count as u32, (*op == ReduceOp::Mean) as u32];
-            p.extend(padded(&u32s(&kept), 6));
-            p.extend(padded(&u32s(&red), 6));
-            p.extend(padded(&u32s(&contiguous(xd)), 6));
+            let p = ReduceParams {
+                n: numel as u32,
+                rank: xd.len() as u32,
+                count: count as u32,
+                mean: (*op == ReduceOp::Mean) as u32,
+                kept: fixed(&kept),
+                reduced: fixed(&red),
+                strides: fixed(&contiguous(xd)),
+            };
             let out = c.alloc(numel)?;
             let wg = c.wg("reduce.wgsl");
             c.push("reduce.wgsl", "main", p, vec![x.buf, out], linear(numel, wg));
@@ -156,7 +176,8 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             let n = *x.dims.last().unwrap_or(&1);
             let rows = numel;
             let out = c.alloc(rows)?;
-            c.push("argmax.wgsl", "main", vec![rows as u32, n as u32], vec![x.buf, out], linear(rows, 1));
+            let p = ArgmaxParams { rows: rows as u32, n: n as u32 };
+            c.push("argmax.wgsl", "main", p, vec![x.buf, out], linear(rows, 1));
             Ok(Val { buf: out, dims })
         }
         Op::WriteAt { axis } => write_at::write_at(c, at, checks, axis),

@@ -1,6 +1,7 @@
 //! WriteAt lowering: the KV cache's append, in place when nothing reads the base later.
 
 use super::super::compiler::{contiguous, linear, Compiler, Val};
+use super::super::params::WriteAtParams;
 use super::super::plan::{Check, Lowering};
 use crate::error::Result;
 use crate::graph::Op;
@@ -29,7 +30,7 @@ pub(super) fn write_at(c: &mut Compiler, at: &Lowering, checks: &mut Vec<Check>,
     };
     let inner: usize = dims[axis + 1..].iter().product();
     let n: usize = update.dims.iter().product();
-    let p = vec![n as u32, inner as u32, len as u32, full as u32];
+    let p = WriteAtParams { n: n as u32, inner: inner as u32, len: len as u32, full: full as u32 };
     let wg = c.wg("write_at.wgsl");
     c.push("write_at.wgsl", "main", p, vec![update.buf, offset.buf, out], linear(n, wg));
     Ok(Val { buf: out, dims })
