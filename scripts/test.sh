@@ -78,6 +78,11 @@ export RUSTC_WORKSPACE_WRAPPER
 RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 
+# A wasm test binary's tests share one timeout in the browser runner (20 s by default);
+# the references run on every backend there (tests/common/backends.rs), MiniLM's for
+# about a minute in Chromium.
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
+
 # Every host test target.
 NATIVE=(cargo test --locked --workspace)
 # The quick tier leaves out the WebGPU MiniLM passes and the harness test that drives

@@ -96,6 +96,8 @@ pub async fn each(test: &str, check: impl AsyncFn(&Place) -> Result<usize, Strin
     let mut failures = vec![];
     let mut lines = vec![];
     for p in every_backend().await {
+        #[cfg(target_arch = "wasm32")]
+        log(&format!("{test} on {}", p.name)); // a hung place is then named in the log
         match check(&p).await {
             Ok(n) => lines.push(format!("place-count: {} {n} {test}", p.name)),
             Err(e) => failures.push(format!("[{}] {e}", p.name)),
