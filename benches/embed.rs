@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
     let batch: Vec<&str> = vec![long.as_str(); 8];
     g.bench_function("batch_8", |b| b.iter(|| e.embed(&batch).unwrap()));
     let session = Session::default();
-    let files = ModelFiles::from_dir(dir).expect("model files");
+    let files = ModelFiles::from_dir(dir, TextEmbedder::FILES).expect("model files");
     let cached = TextEmbedder::from_files_in(files, &EmbedderOptions::default(), &session).expect("model loads");
     cached.embed(&[long.as_str()]).unwrap();
     let name = format!("{}_tokens_output_cache_hit", e.token_count(&long).unwrap());

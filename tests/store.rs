@@ -2,6 +2,7 @@
 //! browsers (wasm-bindgen-test). Same scenarios, same assertions, no network: a model's
 //! bytes go in through `FileWriter` as a download would feed them.
 
+use ipfs_accelerate::models::{files, TextEmbedder};
 use ipfs_accelerate::store::{read_model, write_model, Backend, FileWriter, Kind, Partial, Store, CHUNK_SIZE, SCHEMA};
 use ipfs_accelerate::Error;
 
@@ -33,7 +34,10 @@ fn refs<'a>(files: &'a [(&'static str, Vec<u8>)]) -> Vec<(&'static str, &'a [u8]
 
 async fn weights_of<B: Backend>(store: &Store<B>, source: &str) -> std::result::Result<Vec<u8>, String> {
     let m = store.manifest(source).await.unwrap().ok_or("no manifest")?;
-    read_model(store, &m, &mut |_, _, _| {}).await.unwrap().map(|f| f.weights.as_bytes().to_vec())
+    read_model(store, &m, TextEmbedder::FILES, &mut |_, _, _| {})
+        .await
+        .unwrap()
+        .map(|f| f.get(files::WEIGHTS).unwrap_or_default().to_vec())
 }
 
 async fn round_trip_and_dedup<B: Backend>(backend: B) {
@@ -209,20 +213,20 @@ mod native {
     /// The real model through the store gives the same embedding as read from disk.
     #[test]
     fn minilm_through_the_store() {
-        use ipfs_accelerate::models::{files, EmbedderOptions, ModelFiles, TextEmbedder};
+        use ipfs_accelerate::models::{EmbedderOptions, ModelFiles};
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2"));
-        let owned: Vec<(&str, Vec<u8>)> = files::ALL
+        let owned: Vec<(&str, Vec<u8>)> = TextEmbedder::FILES
             .iter()
-            .filter_map(|(n, _)| files::read_file(&dir.join(n)).unwrap().map(|b| (*n, b.as_bytes().to_vec())))
+            .filter_map(|f| files::read_file(&dir.join(f.name)).unwrap().map(|b| (f.name, b.as_bytes().to_vec())))
             .collect();
         let store = store("minilm");
         pollster::block_on(async {
             write_model(&store, "minilm", &refs(&owned)).await.unwrap();
             let m = store.manifest("minilm").await.unwrap().unwrap();
-            let f = read_model(&store, &m, &mut |_, _, _| {}).await.unwrap().unwrap();
+            let f = read_model(&store, &m, TextEmbedder::FILES, &mut |_, _, _| {}).await.unwrap().unwrap();
             let opts = EmbedderOptions::default();
             let a = TextEmbedder::from_files(f, &opts).unwrap().embed(&["cached"]).unwrap();
-            let b = TextEmbedder::from_files(ModelFiles::from_dir(dir).unwrap(), &opts)
+            let b = TextEmbedder::from_files(ModelFiles::from_dir(dir, TextEmbedder::FILES).unwrap(), &opts)
                 .unwrap()
                 .embed(&["cached"])
                 .unwrap();

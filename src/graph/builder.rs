@@ -261,6 +261,11 @@ impl GraphBuilder {
         self.push(Op::Conv2d(p), &ins)
     }
 
+    pub fn conv_transpose2d(&mut self, x: NodeId, w: NodeId, bias: Option<NodeId>, p: ConvParams) -> Result<NodeId> {
+        let ins: Vec<NodeId> = [x, w].into_iter().chain(bias).collect();
+        self.push(Op::ConvTranspose2d(p), &ins)
+    }
+
     /// Scaled dot-product attention; `key_mask` is `[B, Sk]` with 1 for keys to keep.
     pub fn attention(
         &mut self,

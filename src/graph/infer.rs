@@ -190,6 +190,7 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
         }
         Op::Conv1d(p) => conv_shape(name, 1, p, &all(), inputs)?,
         Op::Conv2d(p) => conv_shape(name, 2, p, &all(), inputs)?,
+        Op::ConvTranspose2d(p) => conv_transpose_shape(name, p, &all(), inputs)?,
         Op::Attention { scale, offset, .. } => {
             let extra = *offset as usize;
             arity(3 + extra, 4 + extra)?;
@@ -245,6 +246,47 @@ fn last_two(d: &[usize], t: bool) -> (usize, usize) {
     } else {
         (r, c)
     }
+}
+
+fn conv_transpose_shape(
+    name: &'static str,
+    p: &ConvParams,
+    all: &[&[usize]],
+    inputs: &[(&Shape, DType)],
+) -> Result<Vec<usize>> {
+    if inputs.len() < 2 || inputs.len() > 3 || inputs.iter().any(|(_, d)| *d != DType::F32) {
+        return Err(Error::arg(name, "takes f32 input, weight and an optional bias"));
+    }
+    let (x, w) = (inputs[0].0.dims(), inputs[1].0.dims());
+    if x.len() != 4 || w.len() != 4 {
+        return Err(Error::shapes(name, all, "input and weight must have rank 4"));
+    }
+    if p.stride.len() != 2 || p.padding.len() != 2 || p.dilation.len() != 2 {
+        return Err(Error::arg(name, "stride, padding and dilation need 2 values"));
+    }
+    if p.groups != 1 || p.stride.contains(&0) || p.dilation.contains(&0) {
+        return Err(Error::arg(name, "needs one group and positive stride and dilation"));
+    }
+    if x[1] != w[0] {
+        return Err(Error::shapes(name, all, format!("{} input channels but the weight takes {}", x[1], w[0])));
+    }
+    let o = w[1];
+    if inputs.len() == 3 && inputs[2].0.dims() != [o] {
+        return Err(Error::shapes(name, all, format!("the bias must be [{o}]")));
+    }
+    let mut out = vec![x[0], o];
+    for i in 0..2 {
+        let full = (x[2 + i] - 1)
+            .checked_mul(p.stride[i])
+            .and_then(|v| v.checked_add(p.dilation[i].checked_mul(w[2 + i].saturating_sub(1))?))
+            .and_then(|v| v.checked_add(1))
+            .filter(|_| w[2 + i] > 0 && x[2 + i] > 0);
+        match full.and_then(|f| f.checked_sub(2 * p.padding[i])).filter(|&v| v > 0) {
+            Some(v) => out.push(v),
+            None => return Err(Error::shapes(name, all, "the padding leaves no output")),
+        }
+    }
+    Ok(out)
 }
 
 fn conv_shape(

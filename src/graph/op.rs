@@ -92,6 +92,10 @@ pub enum Op {
     Conv1d(ConvParams),
     /// `[N, C, H, W]` by `[O, C/groups, KH, KW]`, optional bias `[O]`.
     Conv2d(ConvParams),
+    /// The transpose (gradient) of Conv2d, an upsampling: `[N, C, H, W]` by
+    /// `[C, O, KH, KW]` (PyTorch's layout), optional bias `[O]`; out
+    /// `(H - 1)·stride - 2·padding + dilation·(KH - 1) + 1`. One group only.
+    ConvTranspose2d(ConvParams),
     /// Scaled dot-product attention over `[B, H, S, D]` q, k, v. An optional fourth input
     /// `[B, Sk]` marks keys to keep (1) or ignore (0). Causal masking aligns the query
     /// block with the end of the keys; with `offset`, the last input is an i32 `[1]`
@@ -141,6 +145,7 @@ impl Op {
             Op::Reduce { op: ReduceOp::Mean, .. } => "mean",
             Op::Conv1d(_) => "conv1d",
             Op::Conv2d(_) => "conv2d",
+            Op::ConvTranspose2d(_) => "conv_transpose2d",
             Op::Attention { .. } => "attention",
             Op::Argmax => "argmax",
             Op::WriteAt { .. } => "write_at",

@@ -1,30 +1,34 @@
-//! BERT-family encoders: the config, the checked weights, and the forward pass as a graph.
+//! BERT-family encoders: the config, the layers fetched through a `WeightScope` (each
+//! weight named once, shape-checked at load), and the forward pass as a graph.
 
-use super::files::CONFIG;
+use super::common::{divisible, Activation, Config};
+use super::files::{FileSpec, CONFIG, WEIGHTS};
+use super::scope::{LayerNorm, Linear, WeightScope};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, GraphBuilder, NodeId, UnaryOp};
-use crate::tensor::{DType, Tensor, MAX_ELEMENTS};
+use crate::graph::{Graph, GraphBuilder, NodeId};
+use crate::tensor::{DType, Tensor};
 use crate::weights::Weights;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    Gelu,
-    GeluTanh,
-    Relu,
-    Silu,
-}
+/// sentence-transformers' files beside the Hugging Face ones.
+pub const TOKENIZER: &str = "tokenizer.json";
+pub const POOLING: &str = "1_Pooling/config.json";
+pub const SENTENCE_BERT: &str = "sentence_bert_config.json";
+pub const MODULES: &str = "modules.json";
 
-impl Activation {
-    fn op(self) -> UnaryOp {
-        match self {
-            Activation::Gelu => UnaryOp::Gelu,
-            Activation::GeluTanh => UnaryOp::GeluTanh,
-            Activation::Relu => UnaryOp::Relu,
-            Activation::Silu => UnaryOp::Silu,
-        }
-    }
-}
+/// The files of a BERT text embedder.
+pub const FILES: &[FileSpec] = &[
+    FileSpec::required(CONFIG),
+    FileSpec::required(TOKENIZER),
+    FileSpec::required(WEIGHTS),
+    FileSpec::optional(POOLING),
+    FileSpec::optional(SENTENCE_BERT),
+    FileSpec::optional(MODULES),
+];
+
+/// Weights an encoder does not run: the pooler head (sentence embedders pool
+/// themselves) and the position-id buffer some exports keep.
+const IGNORED: &[&str] = &["pooler.", "bert.pooler.", "embeddings.position_ids", "bert.embeddings.position_ids"];
 
 #[derive(Debug, Clone)]
 pub struct BertConfig {
@@ -41,140 +45,83 @@ pub struct BertConfig {
 impl BertConfig {
     /// Reads `config.json`; a model type other than BERT is `unsupported_model`.
     pub fn from_json(v: &Value) -> Result<Self> {
-        let model_type = v.get("model_type").and_then(Value::as_str).unwrap_or("(none)");
-        if model_type != "bert" {
-            return Err(Error::UnsupportedModel(format!(
-                "config.json has model_type '{model_type}'; text embedders support 'bert'"
-            )));
-        }
-        let num = |k: &str| -> Result<usize> {
-            v.get(k)
-                .and_then(Value::as_u64)
-                .and_then(dimension)
-                .ok_or_else(|| Error::config(CONFIG, format!("{k} is missing or not an integer in 1..={MAX_ELEMENTS}")))
-        };
-        let act = match v.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu") {
-            "gelu" => Activation::Gelu,
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
-            "relu" => Activation::Relu,
-            "silu" | "swish" => Activation::Silu,
-            other => return Err(Error::UnsupportedModel(format!("hidden_act '{other}'"))),
-        };
-        let pos_type = v.get("position_embedding_type").and_then(Value::as_str).unwrap_or("absolute");
+        let c = Config::new(CONFIG, v);
+        c.model_type(&["bert"], "text embedders")?;
+        let pos_type = c.str_or("position_embedding_type", "absolute")?;
         if pos_type != "absolute" {
             return Err(Error::UnsupportedModel(format!("position_embedding_type '{pos_type}'")));
         }
         let cfg = BertConfig {
-            hidden_size: num("hidden_size")?,
-            num_attention_heads: num("num_attention_heads")?,
-            num_hidden_layers: num("num_hidden_layers")?,
-            intermediate_size: num("intermediate_size")?,
-            hidden_act: act,
-            layer_norm_eps: match v.get("layer_norm_eps") {
-                None => 1e-12,
-                // A zero, negative or non-finite epsilon would make every embed fail or
-                // divide by zero; one that rounds to 0 in f32 too.
-                Some(e) => e.as_f64().map(|e| e as f32).filter(|e| e.is_finite() && *e > 0.0).ok_or_else(|| {
-                    Error::config(CONFIG, format!("layer_norm_eps {e} is not a positive finite number"))
-                })?,
-            },
-            max_position_embeddings: num("max_position_embeddings")?,
-            type_vocab_size: match v.get("type_vocab_size") {
-                None => 2,
-                Some(_) => num("type_vocab_size")?,
-            },
+            hidden_size: c.dim("hidden_size")?,
+            num_attention_heads: c.dim("num_attention_heads")?,
+            num_hidden_layers: c.dim("num_hidden_layers")?,
+            intermediate_size: c.dim("intermediate_size")?,
+            hidden_act: c.activation("hidden_act", "gelu")?,
+            layer_norm_eps: c.eps("layer_norm_eps", 1e-12)?,
+            max_position_embeddings: c.dim("max_position_embeddings")?,
+            type_vocab_size: c.dim_or("type_vocab_size", 2)?,
         };
-        if cfg.hidden_size % cfg.num_attention_heads != 0 {
-            return Err(Error::config(
-                CONFIG,
-                format!(
-                    "hidden_size {} is not a multiple of num_attention_heads {}",
-                    cfg.hidden_size, cfg.num_attention_heads
-                ),
-            ));
-        }
+        divisible(CONFIG, ("hidden_size", cfg.hidden_size), ("num_attention_heads", cfg.num_attention_heads))?;
         Ok(cfg)
     }
 }
 
-/// A count from a config file as a usize, if it is in 1..=MAX_ELEMENTS: `as usize` would
-/// truncate 2^32 + 1 to 1 on wasm32.
-pub(crate) fn dimension(n: u64) -> Option<usize> {
-    usize::try_from(n).ok().filter(|&n| (1..=MAX_ELEMENTS).contains(&n))
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    out_norm: LayerNorm,
 }
 
 /// A BERT encoder whose weights have all been found and shape-checked.
 pub struct Bert {
     pub config: BertConfig,
-    weights: Weights,
-    prefix: &'static str,
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
+    emb_norm: LayerNorm,
+    layers: Vec<Layer>,
+    /// Weights in the file that the encoder does not use.
+    pub unused: Vec<String>,
 }
 
 impl Bert {
     pub fn new(config: BertConfig, weights: Weights) -> Result<Self> {
-        let prefix = if weights.contains("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
-        let bert = Bert { config, weights, prefix };
-        bert.check()?;
-        Ok(bert)
-    }
-
-    fn w(&self, name: &str) -> Result<&Tensor> {
-        let full = format!("{}{name}", self.prefix);
-        self.weights.get(&full).ok_or_else(|| Error::weights(full, "missing from model.safetensors"))
-    }
-
-    fn expect(&self, name: &str, dims: &[usize]) -> Result<()> {
-        let t = self.w(name)?;
-        if t.dims() != dims {
-            return Err(Error::weights(
-                format!("{}{name}", self.prefix),
-                format!("shape {:?}, but config.json implies {dims:?}", t.dims()),
-            ));
-        }
-        Ok(())
+        let root = WeightScope::new(weights, WEIGHTS);
+        let s = if root.contains("bert.embeddings.word_embeddings.weight") { root.pp("bert") } else { root.clone() };
+        let c = &config;
+        let (h, i, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
+        let e = s.pp("embeddings");
+        let word = e.get_rows("word_embeddings.weight", h)?;
+        let position = e.get("position_embeddings.weight", &[c.max_position_embeddings, h])?;
+        let token_type = e.get("token_type_embeddings.weight", &[c.type_vocab_size, h])?;
+        let emb_norm = e.pp("LayerNorm").layer_norm(h, eps)?;
+        let layers = (0..c.num_hidden_layers)
+            .map(|l| {
+                let s = s.pp(format!("encoder.layer.{l}"));
+                let (a, o) = (s.pp("attention"), s.pp("output"));
+                Ok(Layer {
+                    query: a.pp("self.query").linear(h, h, true)?,
+                    key: a.pp("self.key").linear(h, h, true)?,
+                    value: a.pp("self.value").linear(h, h, true)?,
+                    attn_out: a.pp("output.dense").linear(h, h, true)?,
+                    attn_norm: a.pp("output.LayerNorm").layer_norm(h, eps)?,
+                    intermediate: s.pp("intermediate.dense").linear(h, i, true)?,
+                    output: o.pp("dense").linear(i, h, true)?,
+                    out_norm: o.pp("LayerNorm").layer_norm(h, eps)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let unused = root.unused(IGNORED);
+        Ok(Bert { config, word, position, token_type, emb_norm, layers, unused })
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.w("embeddings.word_embeddings.weight").map(|t| t.dims()[0]).unwrap_or(0)
-    }
-
-    fn check(&self) -> Result<()> {
-        let c = &self.config;
-        let (h, i) = (c.hidden_size, c.intermediate_size);
-        let vocab = self.w("embeddings.word_embeddings.weight")?.dims().first().copied().unwrap_or(0);
-        self.expect("embeddings.word_embeddings.weight", &[vocab, h])?;
-        self.expect("embeddings.position_embeddings.weight", &[c.max_position_embeddings, h])?;
-        self.expect("embeddings.token_type_embeddings.weight", &[c.type_vocab_size, h])?;
-        self.expect("embeddings.LayerNorm.weight", &[h])?;
-        self.expect("embeddings.LayerNorm.bias", &[h])?;
-        for l in 0..c.num_hidden_layers {
-            let p = format!("encoder.layer.{l}.");
-            for (name, dims) in [
-                ("attention.self.query.weight", vec![h, h]),
-                ("attention.self.key.weight", vec![h, h]),
-                ("attention.self.value.weight", vec![h, h]),
-                ("attention.output.dense.weight", vec![h, h]),
-                ("intermediate.dense.weight", vec![i, h]),
-                ("intermediate.dense.bias", vec![i]),
-                ("output.dense.weight", vec![h, i]),
-            ] {
-                self.expect(&format!("{p}{name}"), &dims)?;
-            }
-            for name in [
-                "attention.self.query.bias",
-                "attention.self.key.bias",
-                "attention.self.value.bias",
-                "attention.output.dense.bias",
-                "attention.output.LayerNorm.weight",
-                "attention.output.LayerNorm.bias",
-                "output.dense.bias",
-                "output.LayerNorm.weight",
-                "output.LayerNorm.bias",
-            ] {
-                self.expect(&format!("{p}{name}"), &[h])?;
-            }
-        }
-        Ok(())
+        self.word.dims()[0]
     }
 
     /// The encoder for `batch` sequences of `seq` tokens. Inputs: token ids `[B, S]` (i32),
@@ -194,54 +141,39 @@ impl Bert {
         let ids = g.input("input_ids", &[batch, seq], DType::I32);
         let types = g.input("token_type_ids", &[batch, seq], DType::I32);
         let mask = g.input("attention_mask", &[batch, seq], DType::F32);
-        let word = g.constant(self.w("embeddings.word_embeddings.weight")?.clone());
-        let pos_table = g.constant(self.w("embeddings.position_embeddings.weight")?.clone());
-        let type_table = g.constant(self.w("embeddings.token_type_embeddings.weight")?.clone());
+        let word = g.constant(self.word.clone());
+        let pos_table = g.constant(self.position.clone());
+        let type_table = g.constant(self.token_type.clone());
         let x = g.gather(word, ids)?;
         let t = g.gather(type_table, types)?;
         let pos = g.slice(pos_table, 0, 0, seq)?;
         let x = g.add(x, t)?;
         let x = g.add(x, pos)?;
-        let x = self.layer_norm(&mut g, x, "embeddings.LayerNorm")?;
+        let x = self.emb_norm.forward(&mut g, x)?;
         let mut x = g.reshape(x, &[batch * seq, h])?;
-        for l in 0..c.num_hidden_layers {
-            let p = format!("encoder.layer.{l}.");
+        for l in &self.layers {
             let split = |g: &mut GraphBuilder, t: NodeId| -> Result<NodeId> {
                 let t = g.reshape(t, &[batch, seq, heads, d])?;
                 g.permute(t, &[0, 2, 1, 3])
             };
-            let q = self.linear(&mut g, x, &format!("{p}attention.self.query"))?;
-            let kk = self.linear(&mut g, x, &format!("{p}attention.self.key"))?;
-            let v = self.linear(&mut g, x, &format!("{p}attention.self.value"))?;
+            let q = l.query.forward(&mut g, x)?;
+            let kk = l.key.forward(&mut g, x)?;
+            let v = l.value.forward(&mut g, x)?;
             let (q, kk, v) = (split(&mut g, q)?, split(&mut g, kk)?, split(&mut g, v)?);
             let ctx = g.attention(q, kk, v, Some(mask), false, 1.0 / (d as f32).sqrt())?;
             let ctx = g.permute(ctx, &[0, 2, 1, 3])?;
             let ctx = g.reshape(ctx, &[batch * seq, h])?;
-            let a = self.linear(&mut g, ctx, &format!("{p}attention.output.dense"))?;
+            let a = l.attn_out.forward(&mut g, ctx)?;
             let a = g.add(x, a)?;
-            let x1 = self.layer_norm(&mut g, a, &format!("{p}attention.output.LayerNorm"))?;
-            let i = self.linear(&mut g, x1, &format!("{p}intermediate.dense"))?;
+            let x1 = l.attn_norm.forward(&mut g, a)?;
+            let i = l.intermediate.forward(&mut g, x1)?;
             let i = g.unary(c.hidden_act.op(), i)?;
-            let o = self.linear(&mut g, i, &format!("{p}output.dense"))?;
+            let o = l.output.forward(&mut g, i)?;
             let o = g.add(x1, o)?;
-            x = self.layer_norm(&mut g, o, &format!("{p}output.LayerNorm"))?;
+            x = l.out_norm.forward(&mut g, o)?;
         }
         let out = g.reshape(x, &[batch, seq, h])?;
         g.build(&[out])
-    }
-
-    /// x · Wᵀ + b, with W stored `[out, in]` as PyTorch's Linear keeps it.
-    fn linear(&self, g: &mut GraphBuilder, x: NodeId, name: &str) -> Result<NodeId> {
-        let w = g.constant(self.w(&format!("{name}.weight"))?.clone());
-        let b = g.constant(self.w(&format!("{name}.bias"))?.clone());
-        let y = g.matmul_t(x, w, false, true)?;
-        g.add(y, b)
-    }
-
-    fn layer_norm(&self, g: &mut GraphBuilder, x: NodeId, name: &str) -> Result<NodeId> {
-        let gamma = g.constant(self.w(&format!("{name}.weight"))?.clone());
-        let beta = g.constant(self.w(&format!("{name}.bias"))?.clone());
-        g.layer_norm(x, gamma, beta, self.config.layer_norm_eps)
     }
 }
 

@@ -1,59 +1,95 @@
-//! The files a text model is made of, wherever their bytes came from (disk, network, cache).
+//! The files a model is made of, wherever their bytes came from (disk, network, cache).
+//! Each architecture declares its set (`FILES`: names, required or optional); the store,
+//! the downloads and `prefetch` take any such set.
 
 use crate::error::{Error, Result};
 use crate::weights::AlignedBuf;
+use std::collections::HashMap;
 
-/// File names, relative to a model's base directory or URL.
+/// The Hugging Face names every family shares.
 pub const CONFIG: &str = "config.json";
-pub const TOKENIZER: &str = "tokenizer.json";
 pub const WEIGHTS: &str = "model.safetensors";
-pub const POOLING: &str = "1_Pooling/config.json";
-pub const SENTENCE_BERT: &str = "sentence_bert_config.json";
-pub const MODULES: &str = "modules.json";
 
-/// Every file a text model may have, and whether it must be there.
-pub const ALL: [(&str, bool); 6] =
-    [(CONFIG, true), (TOKENIZER, true), (WEIGHTS, true), (POOLING, false), (SENTENCE_BERT, false), (MODULES, false)];
+/// One file of a model, relative to its base directory or URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileSpec {
+    pub name: &'static str,
+    pub required: bool,
+}
 
+impl FileSpec {
+    pub const fn required(name: &'static str) -> Self {
+        FileSpec { name, required: true }
+    }
+
+    pub const fn optional(name: &'static str) -> Self {
+        FileSpec { name, required: false }
+    }
+}
+
+/// A model's files by name. The weights file (`model.safetensors`) may be left out when a
+/// session already holds it: `weights_id` then names it.
+#[derive(Default)]
 pub struct ModelFiles {
-    pub config: Vec<u8>,
-    pub tokenizer: Vec<u8>,
-    pub weights: AlignedBuf,
+    files: HashMap<String, AlignedBuf>,
     /// The weights file's sha-256, where the weight store knows it: a session holding
-    /// that file shares it, and the file is then not read at all (`weights` is empty).
+    /// that file shares it, and the file is then not read at all (its bytes are empty).
     pub weights_id: Option<String>,
-    /// sentence-transformers' pooling module config, when the model has one.
-    pub pooling: Option<Vec<u8>>,
-    /// sentence-transformers' `max_seq_length`, when present.
-    pub sentence_bert: Option<Vec<u8>>,
-    /// sentence-transformers' module list (tells whether embeddings are normalised).
-    pub modules: Option<Vec<u8>>,
 }
 
 impl ModelFiles {
-    /// Assembles a model from its files by name; `get` answers `None` for a file that is absent.
-    pub fn from_named(mut get: impl FnMut(&str) -> Result<Option<AlignedBuf>>) -> Result<Self> {
-        let mut take = |name: &str| -> Result<Option<AlignedBuf>> { get(name) };
-        let required = |name: &str, b: Option<AlignedBuf>| {
-            b.ok_or_else(|| Error::config(name, "the model has no such file, and it is required"))
-        };
-        let small = |b: Option<AlignedBuf>| b.map(|b| b.as_bytes().to_vec());
-        Ok(ModelFiles {
-            config: required(CONFIG, take(CONFIG)?)?.as_bytes().to_vec(),
-            tokenizer: required(TOKENIZER, take(TOKENIZER)?)?.as_bytes().to_vec(),
-            weights: required(WEIGHTS, take(WEIGHTS)?)?,
-            weights_id: None,
-            pooling: small(take(POOLING)?),
-            sentence_bert: small(take(SENTENCE_BERT)?),
-            modules: small(take(MODULES)?),
-        })
+    /// Assembles a model from the files of `spec`; `get` answers `None` for a file that
+    /// is absent, which is an error for a required one.
+    pub fn from_named(spec: &[FileSpec], mut get: impl FnMut(&str) -> Result<Option<AlignedBuf>>) -> Result<Self> {
+        let mut files = HashMap::new();
+        for f in spec {
+            match get(f.name)? {
+                Some(b) => {
+                    files.insert(f.name.to_string(), b);
+                }
+                None if f.required => {
+                    return Err(Error::config(f.name, "the model has no such file, and it is required"))
+                }
+                None => {}
+            }
+        }
+        Ok(ModelFiles { files, weights_id: None })
     }
 
     /// Reads a model laid out in Hugging Face form under `dir`.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn from_dir(dir: impl AsRef<std::path::Path>) -> Result<Self> {
+    pub fn from_dir(dir: impl AsRef<std::path::Path>, spec: &[FileSpec]) -> Result<Self> {
         let dir = dir.as_ref();
-        Self::from_named(|name| read_file(&dir.join(name)))
+        Self::from_named(spec, |name| read_file(&dir.join(name)))
+    }
+
+    /// A file's bytes, if the model has it.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.files.get(name).map(AlignedBuf::as_bytes)
+    }
+
+    /// A required file's bytes (`from_named` checked it is there).
+    pub fn require(&self, name: &str) -> Result<&[u8]> {
+        self.get(name).ok_or_else(|| Error::config(name, "the model has no such file, and it is required"))
+    }
+
+    /// Replaces (or adds) a file.
+    pub fn set(&mut self, name: &str, bytes: impl Into<AlignedBuf>) {
+        self.files.insert(name.to_string(), bytes.into());
+    }
+
+    /// Takes a file's buffer out (a weights file, handed to the parser without a copy).
+    pub fn take(&mut self, name: &str) -> AlignedBuf {
+        self.files.remove(name).unwrap_or_default()
+    }
+
+    /// Whether the weights were left out because a session holds them.
+    pub fn weights_skipped(&self) -> bool {
+        self.weights_id.is_some() && self.get(WEIGHTS).is_none_or(<[u8]>::is_empty)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
     }
 }
 

@@ -1,14 +1,23 @@
-//! Model families (config + weights → graph) and what surrounds them: tokenization,
-//! pooling, and the user-facing runners.
+//! Model families (config + weights → graph) and what surrounds them: the shared model
+//! layer (file sets, `WeightScope`, config readers), tokenization, pooling, image
+//! preprocessing, and the user-facing runners.
 
 mod bert;
+pub mod common;
+mod core;
 pub mod files;
+mod image_embedder;
 mod pooling;
+pub mod scope;
 mod text_embedder;
 mod tokenizer;
+pub mod vit;
 
-pub use bert::{Activation, Bert, BertConfig};
-pub use files::ModelFiles;
+pub use bert::{Bert, BertConfig};
+pub use common::Activation;
+pub use files::{FileSpec, ModelFiles};
+pub use image_embedder::{ImageEmbedder, ImageOptions, Saliency};
 pub use pooling::{Pooling, PoolingConfig};
+pub use scope::WeightScope;
 pub use text_embedder::{EmbedderOptions, TextEmbedder, Truncation};
 pub use tokenizer::{Encoded, TextTokenizer};

@@ -1,6 +1,7 @@
 //! Pooling token states into one vector per text, as sentence-transformers configures it.
 
-use super::files::{parse_json, MODULES, POOLING};
+use super::bert::{MODULES, POOLING};
+use super::files::parse_json;
 use crate::error::{Error, Result};
 use serde_json::Value;
 

@@ -1,8 +1,10 @@
 //! `TextEmbedder`: texts in, one vector per text out. Tokenizes, batches texts of similar
 //! length, runs the BERT graph (cached per batch and length bucket) and pools.
 
-use super::bert::{dimension, Bert, BertConfig};
-use super::files::{parse_json, ModelFiles, CONFIG, SENTENCE_BERT};
+use super::bert::{Bert, BertConfig, FILES, MODULES, POOLING, SENTENCE_BERT, TOKENIZER};
+use super::common::dimension;
+use super::core::{finite, load_weights, model_id, ModelCore};
+use super::files::{parse_json, FileSpec, ModelFiles, CONFIG};
 use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
 use crate::backend::cpu::CpuBackend;
@@ -10,18 +12,14 @@ use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::runtime::{digest_bytes, Digest, Lease, Lru, Session};
+use crate::runtime::{digest_bytes, Digest, Session};
 use crate::tensor::Tensor;
-use crate::weights::{read_safetensors, Weights};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Texts per forward pass: enough to amortise weight packing, small enough for memory.
 const MAX_BATCH: usize = 8;
 /// Sequence lengths are padded up to a multiple of this, so few graphs are compiled.
 const SEQ_BUCKET: usize = 8;
-/// Graphs kept (one per batch size and length bucket); past it the least recently used
-/// shape is built again when seen.
-const MAX_GRAPHS: usize = 16;
 
 /// What happens to a text longer than the model's limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,36 +55,7 @@ pub struct TextEmbedder {
     pooling: Pooling,
     normalize: bool,
     truncation: Truncation,
-    /// Where the model runs: the CPU backend unless `set_backend` chose another.
-    backend: Arc<dyn Backend>,
-    graphs: Mutex<Lru<(usize, usize), Arc<Graph>>>,
-    /// The session sharing this model's weights, backends and output cache, if any, and
-    /// this model's hold on the weights.
-    session: Option<(Session, Lease)>,
-    /// What the output cache knows this model by: its weights, tokenizer and pooling.
-    model_id: u64,
-}
-
-impl Drop for TextEmbedder {
-    fn drop(&mut self) {
-        // The last holder of the weights takes the model's plans with it; a model sharing
-        // them keeps using those plans (they are keyed by content).
-        let last = self.session.take().is_none_or(|(_, lease)| lease.release());
-        if last {
-            for g in self.graphs.lock().unwrap_or_else(|p| p.into_inner()).drain() {
-                self.backend.release(&g);
-            }
-        }
-    }
-}
-
-/// Text `index`'s vector, or `non_finite_output`: a NaN or infinity (weights checked at
-/// load can still overflow) is never returned as if it were an embedding.
-fn finite(index: usize, v: Vec<f32>) -> Result<Vec<f32>> {
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(j) => Err(Error::NonFiniteOutput(format!("element {j} of text {index}'s vector is {}", v[j]))),
-        None => Ok(v),
-    }
+    core: ModelCore<(usize, usize)>,
 }
 
 /// One forward pass's inputs: the graph, its three input tensors and the padded length.
@@ -97,38 +66,29 @@ struct Prepared {
 }
 
 impl TextEmbedder {
+    /// The files a text embedder is loaded from.
+    pub const FILES: &'static [FileSpec] = FILES;
+
     /// Builds an embedder from a model's files; every check (config, weights, tokenizer)
     /// happens here, so `embed` only fails on bad texts. It runs on a CPU backend of its
     /// own and shares nothing.
     pub fn from_files(files: ModelFiles, opts: &EmbedderOptions) -> Result<Self> {
-        Self::build(files, opts, Arc::new(CpuBackend::new()), |f| {
-            Ok((read_safetensors(std::mem::take(&mut f.weights))?, None))
-        })
+        Self::build(files, opts, None)
     }
 
     /// Builds an embedder in `session`: its weights shared with every model of the
     /// session holding the same tensors (not read at all when the session holds the
     /// whole file), run on the session's CPU backend until `set_backend`.
     pub fn from_files_in(files: ModelFiles, opts: &EmbedderOptions, session: &Session) -> Result<Self> {
-        let cpu: Arc<dyn Backend> = session.cpu();
-        Self::build(files, opts, cpu, |f| {
-            let buf = std::mem::take(&mut f.weights);
-            let (weights, lease) = session.share(f.weights_id.as_deref(), || read_safetensors(buf))?;
-            Ok((weights, Some((session.clone(), lease))))
-        })
+        Self::build(files, opts, Some(session))
     }
 
-    /// The configs and tokenizer are checked before `weights` reads the weights, so a
-    /// broken config is reported as such, whatever the weights file holds.
-    fn build(
-        mut files: ModelFiles,
-        opts: &EmbedderOptions,
-        backend: Arc<dyn Backend>,
-        weights: impl FnOnce(&mut ModelFiles) -> Result<(Weights, Option<(Session, Lease)>)>,
-    ) -> Result<Self> {
-        let config = BertConfig::from_json(&parse_json(CONFIG, &files.config)?)?;
-        let pc = PoolingConfig::from_files(files.pooling.as_deref(), files.modules.as_deref())?;
-        let max_seq = match files.sentence_bert.as_deref() {
+    /// The configs and tokenizer are checked before the weights are read, so a broken
+    /// config is reported as such, whatever the weights file holds.
+    fn build(mut files: ModelFiles, opts: &EmbedderOptions, session: Option<&Session>) -> Result<Self> {
+        let config = BertConfig::from_json(&parse_json(CONFIG, files.require(CONFIG)?)?)?;
+        let pc = PoolingConfig::from_files(files.get(POOLING), files.get(MODULES))?;
+        let max_seq = match files.get(SENTENCE_BERT) {
             Some(b) => parse_json(SENTENCE_BERT, b)?
                 .get("max_seq_length")
                 // At least 2: the [CLS] and [SEP] tokens every text gets.
@@ -142,42 +102,36 @@ impl TextEmbedder {
         }
         .unwrap_or(config.max_position_embeddings)
         .min(config.max_position_embeddings);
-        let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, max_seq)?;
-        let (weights, session) = weights(&mut files)?;
+        let tokenizer = TextTokenizer::from_bytes(files.require(TOKENIZER)?, max_seq)?;
+        let (weights, held) = load_weights(&mut files, session)?;
         let (pooling, normalize) = (opts.pooling.unwrap_or(pc.pooling), opts.normalize.unwrap_or(pc.normalize));
-        // The weights by identity: a session's shared tensors are one storage.
-        let mut ids: Vec<String> = weights
-            .iter()
-            .map(|(n, t)| {
-                format!("{n}:{:?}:{:?}", t.f32_storage().map(|(s, o)| (Arc::as_ptr(s) as usize, o)), t.dims())
-            })
-            .collect();
-        ids.sort_unstable();
-        let d = digest_bytes(&[
-            &files.config,
-            &files.tokenizer,
-            ids.join("\n").as_bytes(),
-            pooling.name().as_bytes(),
-            &[normalize as u8, max_seq as u8, (max_seq >> 8) as u8],
-        ]);
-        let model_id = u64::from_le_bytes(d[..8].try_into().unwrap_or_default());
+        let id = model_id(
+            &[
+                files.require(CONFIG)?,
+                files.require(TOKENIZER)?,
+                pooling.name().as_bytes(),
+                &[normalize as u8, max_seq as u8, (max_seq >> 8) as u8],
+            ],
+            &weights,
+        );
         let bert = Bert::new(config, weights)?;
+        let backend: Arc<dyn Backend> = match session {
+            Some(s) => s.cpu(),
+            None => Arc::new(CpuBackend::new()),
+        };
         Ok(TextEmbedder {
             bert,
             tokenizer,
             pooling,
             normalize,
             truncation: opts.truncation,
-            backend,
-            graphs: Mutex::new(Lru::new(MAX_GRAPHS, u64::MAX)),
-            session,
-            model_id,
+            core: ModelCore::new(backend, held, id),
         })
     }
 
     /// Runs the model on `backend` from now on.
     pub fn set_backend(&mut self, backend: Arc<dyn Backend>) {
-        self.backend = backend;
+        self.core.set_backend(backend);
     }
 
     /// Runs the model on `gpu` from now on (through `embed_async`).
@@ -189,23 +143,28 @@ impl TextEmbedder {
 
     /// The session the model was loaded in, if any.
     pub fn session(&self) -> Option<&Session> {
-        self.session.as_ref().map(|(s, _)| s)
+        self.core.session()
     }
 
     /// Which backend runs the model.
     pub fn backend_kind(&self) -> BackendKind {
-        self.backend.kind()
+        self.core.backend_kind()
     }
 
     /// The WebGPU backend running the model, if it is one.
     pub fn webgpu(&self) -> Option<&WebGpuBackend> {
-        self.backend.as_any().downcast_ref()
+        self.core.webgpu()
     }
 
     /// Loads a model laid out in Hugging Face form under `dir`.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: impl AsRef<std::path::Path>, opts: &EmbedderOptions) -> Result<Self> {
-        Self::from_files(ModelFiles::from_dir(dir)?, opts)
+        Self::from_files(ModelFiles::from_dir(dir, FILES)?, opts)
+    }
+
+    /// Weights in the file that the model does not use (reported at load).
+    pub fn unused_weights(&self) -> &[String] {
+        &self.bert.unused
     }
 
     /// Length of each output vector (for mean and cls pooling).
@@ -239,10 +198,7 @@ impl TextEmbedder {
     /// CPU's); any other is `invalid_argument` pointing at `embed_async`. A text's vector
     /// does not depend on the other texts.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        crate::runtime::now(self.embed_async(texts)).unwrap_or_else(|| {
-            let kind = self.backend.kind();
-            Err(Error::arg("embed", format!("the {kind} backend runs asynchronously; use embed_async")))
-        })
+        crate::runtime::now(self.embed_async(texts)).unwrap_or_else(|| Err(self.core.must_wait("embed")))
     }
 
     /// One vector per text, in order, on the model's backend. On WebGPU each batch is one
@@ -266,7 +222,7 @@ impl TextEmbedder {
             encoded.iter().map(|e| digest_bytes(&[bytemuck::cast_slice::<i32, u8>(&e.ids)])).collect();
         let mut todo = vec![];
         for (i, key) in keys.iter().enumerate() {
-            match self.session().and_then(|s| s.output(self.model_id, key)) {
+            match self.core.cached(key) {
                 Some(v) => out[i] = v.to_vec(),
                 None => todo.push(i),
             }
@@ -277,19 +233,10 @@ impl TextEmbedder {
             }
             let batch: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
             let p = self.prepare(&batch)?;
-            let hidden = {
-                // Runs on one device take turns, in call order, across every model.
-                let _turn = match self.session() {
-                    Some(s) => Some(s.queue(self.backend.kind()).turn().await),
-                    None => None,
-                };
-                self.backend.run(&p.graph, &p.inputs).await?
-            };
+            let hidden = self.core.run(&p.graph, &p.inputs).await?;
             self.collect(chunk, &batch, p.seq, hidden, &mut out)?;
-            if let Some(s) = self.session() {
-                for &i in chunk {
-                    s.keep_output(self.model_id, keys[i], Arc::new(out[i].clone()));
-                }
+            for &i in chunk {
+                self.core.keep(keys[i], Arc::new(out[i].clone()));
             }
         }
         Ok(out)
@@ -306,7 +253,7 @@ impl TextEmbedder {
     ) -> Result<()> {
         let hidden = outputs.into_iter().next().ok_or_else(|| Error::InvalidGraph("the model has no output".into()))?;
         for (&i, v) in chunk.iter().zip(self.pool(batch, seq, &hidden)) {
-            out[i] = finite(i, v)?;
+            out[i] = finite("text", i, v)?;
         }
         Ok(())
     }
@@ -332,13 +279,7 @@ impl TextEmbedder {
     }
 
     fn graph(&self, batch: usize, seq: usize) -> Result<Arc<Graph>> {
-        let mut cache = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(g) = cache.get(&(batch, seq)) {
-            return Ok(g.clone());
-        }
-        let g = Arc::new(self.bert.graph(batch, seq)?);
-        cache.insert((batch, seq), g.clone(), 0);
-        Ok(g)
+        self.core.graph((batch, seq), || self.bert.graph(batch, seq))
     }
 
     fn prepare(&self, batch: &[&Encoded]) -> Result<Prepared> {

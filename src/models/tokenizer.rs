@@ -1,7 +1,7 @@
 //! Tokenization through the `tokenizers` crate, from a model's `tokenizer.json`, with the
 //! file's own padding removed (we pad per batch) and truncation set to the model's limit.
 
-use super::files::TOKENIZER;
+use super::bert::TOKENIZER;
 use crate::error::{Error, Result};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 

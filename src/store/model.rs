@@ -7,7 +7,7 @@ use super::weight_store::{Corrupt, Store};
 use super::writer::FileWriter;
 use crate::error::Result;
 use crate::models::files::WEIGHTS;
-use crate::models::ModelFiles;
+use crate::models::{FileSpec, ModelFiles};
 use crate::weights::AlignedBuf;
 use std::collections::HashMap;
 
@@ -16,16 +16,18 @@ use std::collections::HashMap;
 pub async fn read_model<B: Backend>(
     store: &Store<B>,
     m: &Manifest,
+    spec: &[FileSpec],
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<std::result::Result<ModelFiles, Corrupt>> {
-    read_model_sharing(store, m, &|_| false, progress).await
+    read_model_sharing(store, m, spec, &|_| false, progress).await
 }
 
-/// `read_model`, leaving out the weights file when `held(its sha-256)` says a session
+/// `read_model` (the files of `spec` the manifest has), leaving out the weights file when `held(its sha-256)` says a session
 /// already holds it (its bytes are then empty); the files carry that sha-256 either way.
 pub async fn read_model_sharing<B: Backend>(
     store: &Store<B>,
     m: &Manifest,
+    spec: &[FileSpec],
     held: &dyn Fn(&str) -> bool,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<std::result::Result<ModelFiles, Corrupt>> {
@@ -40,7 +42,7 @@ pub async fn read_model_sharing<B: Backend>(
             Err(c) => return Ok(Err(c)),
         };
     }
-    let mut files = match ModelFiles::from_named(|name| Ok(bufs.remove(name))) {
+    let mut files = match ModelFiles::from_named(spec, |name| Ok(bufs.remove(name))) {
         Ok(f) => f,
         Err(e) => return Ok(Err(e.to_string())),
     };

@@ -4,8 +4,7 @@
 
 use super::control::{Control, Interrupted};
 use crate::error::{Error, Result};
-use crate::models::files::ALL;
-use crate::models::ModelFiles;
+use crate::models::{FileSpec, ModelFiles};
 use crate::weights::{AlignedBuf, MAX_BUFFER_BYTES};
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
@@ -205,15 +204,16 @@ pub fn normalize_base(base: &str) -> String {
 /// Fetches a model laid out in Hugging Face form under `base`, without the store.
 pub async fn fetch_model_files(
     base: &str,
+    spec: &[FileSpec],
     progress: Option<&js_sys::Function>,
     control: &Control,
 ) -> Result<ModelFiles> {
     let base = normalize_base(base);
     let mut bufs = HashMap::new();
-    for (name, required) in ALL {
-        if let Some(b) = fetch_bytes(&format!("{base}{name}"), name, progress, !required, control).await? {
-            bufs.insert(name, b);
+    for f in spec {
+        if let Some(b) = fetch_bytes(&format!("{base}{}", f.name), f.name, progress, !f.required, control).await? {
+            bufs.insert(f.name, b);
         }
     }
-    ModelFiles::from_named(|n| Ok(bufs.remove(n)))
+    ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))
 }

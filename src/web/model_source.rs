@@ -6,8 +6,8 @@
 use super::control::{Control, Interrupted};
 use super::fetch::{failed, fetch_model_files, normalize_base, open, report};
 use crate::error::{Error, Result};
-use crate::models::files::{ALL, WEIGHTS};
-use crate::models::ModelFiles;
+use crate::models::files::WEIGHTS;
+use crate::models::{FileSpec, ModelFiles};
 use crate::store::{now_ms, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Store, SCHEMA};
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
@@ -73,6 +73,7 @@ async fn claim(key: String, control: &Control) -> Result<Claim> {
 /// holds a weights file, which is then not read from the store.
 pub async fn load_model<T>(
     base: &str,
+    spec: &[FileSpec],
     store: Option<&WebStore>,
     progress: Option<&js_sys::Function>,
     control: &Control,
@@ -80,23 +81,20 @@ pub async fn load_model<T>(
     build: &mut dyn FnMut(ModelFiles) -> Result<T>,
 ) -> Result<(T, Origin)> {
     let Some(store) = store else {
-        return Ok((build(fetch_model_files(base, progress, control).await?)?, Origin::Network));
+        return Ok((build(fetch_model_files(base, spec, progress, control).await?)?, Origin::Network));
     };
     let source = normalize_base(base);
     let _claim = claim(format!("{}\n{source}", store.backend().name()), control).await?;
     let Some(mut m) = store.manifest(&source).await? else {
-        return Ok((download(store, &source, progress, control, build).await?, Origin::Network));
+        return Ok((download(store, &source, spec, progress, control, build).await?, Origin::Network));
     };
     let mut on_read = |file: &str, loaded: u64, total: u64| report(progress, file, loaded, Some(total));
-    let read = read_model_sharing(store, &m, held, &mut on_read).await?;
-    let mut built = read.map(|files| {
-        let skipped = files.weights.is_empty() && files.weights_id.is_some();
-        (skipped, build(files))
-    });
+    let read = read_model_sharing(store, &m, spec, held, &mut on_read).await?;
+    let mut built = read.map(|files| (files.weights_skipped(), build(files)));
     // The session let the weights go while the other files were read: read them after
     // all, rather than take the stored model for a broken one.
     if matches!(built, Ok((true, Err(_)))) {
-        built = read_model_sharing(store, &m, &|_| false, &mut on_read).await?.map(|files| (false, build(files)));
+        built = read_model_sharing(store, &m, spec, &|_| false, &mut on_read).await?.map(|files| (false, build(files)));
     }
     match built.map(|(_, b)| b) {
         Ok(built) => match built {
@@ -107,7 +105,7 @@ pub async fn load_model<T>(
             // Stored by a version that checked less, say: never serve it again.
             Err(invalid) => {
                 store.delete(&source).await?;
-                match download(store, &source, progress, control, build).await {
+                match download(store, &source, spec, progress, control, build).await {
                     Ok(model) => Ok((model, Origin::Network)),
                     Err(Error::FetchFailed { .. }) => Err(invalid),
                     Err(e) => Err(e),
@@ -115,7 +113,7 @@ pub async fn load_model<T>(
             }
         },
         // Damaged or missing chunks: fetch again (good chunks are rewritten unchanged).
-        Err(corrupt) => match download(store, &source, progress, control, build).await {
+        Err(corrupt) => match download(store, &source, spec, progress, control, build).await {
             Ok(model) => Ok((model, Origin::Network)),
             Err(Error::FetchFailed { reason, url }) => {
                 Err(Error::CacheCorrupt { source_url: source, detail: corrupt, reason: format!("{url}: {reason}") })
@@ -131,6 +129,7 @@ pub async fn load_model<T>(
 async fn download<T>(
     store: &WebStore,
     source: &str,
+    spec: &[FileSpec],
     progress: Option<&js_sys::Function>,
     control: &Control,
     build: &mut dyn FnMut(ModelFiles) -> Result<T>,
@@ -138,13 +137,13 @@ async fn download<T>(
     let r = async {
         let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
         let mut bufs = HashMap::new();
-        for (name, required) in ALL {
-            if let Some((entry, buf)) = download_file(store, source, name, !required, progress, control).await? {
+        for f in spec {
+            if let Some((entry, buf)) = download_file(store, source, f.name, !f.required, progress, control).await? {
                 m.files.push(entry);
-                bufs.insert(name, buf);
+                bufs.insert(f.name, buf);
             }
         }
-        let mut files = ModelFiles::from_named(|n| Ok(bufs.remove(n)))?;
+        let mut files = ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))?;
         files.weights_id = m.sha256_of(WEIGHTS);
         let model = build(files)?;
         m.created = now_ms();

@@ -64,10 +64,17 @@ impl JsTextEmbedder {
         let store = store_for(&lo.store).await.map_err(to_js)?;
         let mut build = |files| TextEmbedder::from_files_in(files, &lo.embedder, &session);
         let held = |sha: &str| session.has_file(sha);
-        let (mut inner, origin) =
-            load_model(&base, store.as_deref(), lo.progress.as_ref(), &lo.control, &held, &mut build)
-                .await
-                .map_err(to_js)?;
+        let (mut inner, origin) = load_model(
+            &base,
+            TextEmbedder::FILES,
+            store.as_deref(),
+            lo.progress.as_ref(),
+            &lo.control,
+            &held,
+            &mut build,
+        )
+        .await
+        .map_err(to_js)?;
         if let Some(gpu) = gpu {
             inner.set_backend(gpu);
         }

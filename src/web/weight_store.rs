@@ -169,7 +169,16 @@ impl JsWeightStore {
                 // The files are a text embedder's today (`ModelFiles`); the image and speech
                 // models will bring their own file lists and checks.
                 let mut check = |files| TextEmbedder::from_files(files, &EmbedderOptions::default()).map(|_| ());
-                load_model(&base, Some(&s), lo.progress.as_ref(), &lo.control, &|_| false, &mut check).await?;
+                load_model(
+                    &base,
+                    TextEmbedder::FILES,
+                    Some(&s),
+                    lo.progress.as_ref(),
+                    &lo.control,
+                    &|_| false,
+                    &mut check,
+                )
+                .await?;
                 let source = super::fetch::normalize_base(&base);
                 let list = s.list().await?;
                 list.into_iter()

@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod backends;
 pub mod decoder;
+pub mod dinov2;
 pub mod minilm;
 
 use backends::Place;
@@ -126,6 +127,7 @@ pub fn build(c: &Case, constants: &[usize]) -> ipfs_accelerate::Result<ipfs_acce
         "sum" => g.sum(ins[0], &attr_isizes(c, "axes"), flag("keep_dims"))?,
         "conv1d" => g.conv1d(ins[0], ins[1], ins.get(2).copied(), conv())?,
         "conv2d" => g.conv2d(ins[0], ins[1], ins.get(2).copied(), conv())?,
+        "conv_transpose2d" => g.conv_transpose2d(ins[0], ins[1], ins.get(2).copied(), conv())?,
         "attention" => g.attention(ins[0], ins[1], ins[2], ins.get(3).copied(), flag("causal"), num("scale") as f32)?,
         "attention_at" => g.attention_at(ins[0], ins[1], ins[2], ins[3], num("scale") as f32)?,
         "argmax" => g.argmax(ins[0])?,

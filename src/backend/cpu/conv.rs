@@ -68,3 +68,49 @@ pub fn conv2d(
     }
     Ok(())
 }
+
+/// out `[n, o, oh, ow]` = conv_transpose(x `[n, c, h, w]`, w `[c, o, kh, kw]`) + bias: one
+/// GEMM per image gives every input pixel's contribution to each (o, ky, kx), which is
+/// then added at its output position (col2im).
+pub fn conv_transpose2d(
+    path: Path,
+    x: &[f32],
+    wt: &[f32],
+    bias: Option<&[f32]>,
+    g: &ConvGeom,
+    out: &mut [f32],
+    s: &mut GemmScratch,
+) -> Result<()> {
+    let okk = g.o * g.kh * g.kw;
+    let hw = g.h * g.w;
+    let mut cols = zeroed(okk * hw, "the columns of a transposed convolution")?;
+    for n in 0..g.n {
+        // cols[(o, ky, kx), (iy, ix)] = Σ_c w[c, (o, ky, kx)] · x[n, c, (iy, ix)]
+        let a = MatRef { data: wt, off: 0, rs: 1, cs: okk };
+        let b = MatRef { data: x, off: n * g.c * hw, rs: hw, cs: 1 };
+        gemm(path, [okk, hw, g.c], a, b, &mut cols, s);
+        let dst = &mut out[n * g.o * g.oh * g.ow..][..g.o * g.oh * g.ow];
+        for o in 0..g.o {
+            let plane = &mut dst[o * g.oh * g.ow..][..g.oh * g.ow];
+            plane.fill(bias.map_or(0.0, |b| b[o]));
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let row = &cols[((o * g.kh + ky) * g.kw + kx) * hw..][..hw];
+                    for iy in 0..g.h {
+                        let oy = (iy * g.stride.0 + ky * g.dil.0) as isize - g.pad.0 as isize;
+                        if oy < 0 || oy as usize >= g.oh {
+                            continue;
+                        }
+                        for ix in 0..g.w {
+                            let ox = (ix * g.stride.1 + kx * g.dil.1) as isize - g.pad.1 as isize;
+                            if ox >= 0 && (ox as usize) < g.ow {
+                                plane[oy as usize * g.ow + ox as usize] += row[iy * g.w + ix];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -310,6 +310,26 @@ impl CpuBackend {
                 let bias = owned.get(2).and_then(|b| b.as_f32_slice());
                 conv::conv2d(path, f(0), f(1), bias, &g, &mut out, &mut ws.gemm)
             }
+            Op::ConvTranspose2d(p) => {
+                let (x, w) = (d(0), d(1));
+                let g = conv::ConvGeom {
+                    n: x[0],
+                    c: x[1],
+                    h: x[2],
+                    w: x[3],
+                    o: w[1],
+                    kh: w[2],
+                    kw: w[3],
+                    oh: dims[2],
+                    ow: dims[3],
+                    stride: (p.stride[0], p.stride[1]),
+                    pad: (p.padding[0], p.padding[1]),
+                    dil: (p.dilation[0], p.dilation[1]),
+                    groups: 1,
+                };
+                let bias = owned.get(2).and_then(|b| b.as_f32_slice());
+                conv::conv_transpose2d(path, f(0), f(1), bias, &g, &mut out, &mut ws.gemm)
+            }
             Op::Attention { causal, scale, offset } => {
                 let (q, k, v) = (d(0), d(1), d(2));
                 let a = attention::AttnDims { b: q[0], h: q[1], sq: q[2], sk: k[2], d: q[3], dv: v[3] };

@@ -21,6 +21,7 @@ pub fn source(file: &str) -> Option<&'static str> {
         "reduce.wgsl" => include_str!("../../../shaders/reduce.wgsl"),
         "attention.wgsl" => include_str!("../../../shaders/attention.wgsl"),
         "conv.wgsl" => include_str!("../../../shaders/conv.wgsl"),
+        "conv_transpose.wgsl" => include_str!("../../../shaders/conv_transpose.wgsl"),
         "argmax.wgsl" => include_str!("../../../shaders/argmax.wgsl"),
         "write_at.wgsl" => include_str!("../../../shaders/write_at.wgsl"),
         _ => return None,

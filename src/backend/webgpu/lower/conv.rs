@@ -1,4 +1,5 @@
-//! Convolution lowering: 1-D convolution as 2-D with height 1, one direct dispatch.
+//! Convolution lowering: 1-D convolution as 2-D with height 1, and the transposed 2-D
+//! convolution; one direct dispatch each.
 
 use super::super::compiler::{linear, Compiler, Val, DUMMY};
 use super::super::params::ConvKernelParams;
@@ -13,7 +14,8 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
     let x = at.arg(c, 0, false)?;
     let w = at.arg(c, 1, false)?;
     let bias = if node.inputs.len() > 2 { Some(at.arg(c, 2, false)?) } else { None };
-    let two = matches!(node.op, Op::Conv2d(_));
+    let two = matches!(node.op, Op::Conv2d(_) | Op::ConvTranspose2d(_));
+    let transposed = matches!(node.op, Op::ConvTranspose2d(_));
     // 1-D convolution is 2-D with height 1.
     let sp = |v: &[usize], k: usize| {
         if two {
@@ -36,7 +38,8 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
         c: u(xd[1]),
         h: u(sp(&xd[2..], 0)),
         w: u(sp(&xd[2..], 1)),
-        o: u(wd[0]),
+        // The output channels: [O, C/g, ..] for a convolution, [C, O, ..] transposed.
+        o: u(if transposed { wd[1] } else { wd[0] }),
         kh: u(sp(&wd[2..], 0)),
         kw: u(sp(&wd[2..], 1)),
         oh: u(sp(&dims[2..], 0)),
@@ -52,7 +55,8 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
     };
     let out = c.alloc(numel)?;
     let bbuf = bias.map_or(DUMMY, |b| b.buf);
-    let wg = c.wg("conv.wgsl");
-    c.push("conv.wgsl", "main", p, vec![x.buf, w.buf, bbuf, out], linear(numel, wg));
+    let file = if transposed { "conv_transpose.wgsl" } else { "conv.wgsl" };
+    let wg = c.wg(file);
+    c.push(file, "main", p, vec![x.buf, w.buf, bbuf, out], linear(numel, wg));
     Ok(Val { buf: out, dims })
 }

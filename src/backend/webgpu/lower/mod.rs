@@ -181,7 +181,7 @@ pub(super) fn node_value(c: &mut Compiler, at: &Lowering, fused: &Fusions, check
             Ok(Val { buf: out, dims })
         }
         Op::WriteAt { axis } => write_at::write_at(c, at, checks, axis),
-        Op::Conv1d(cp) | Op::Conv2d(cp) => conv::conv(c, at, cp),
+        Op::Conv1d(cp) | Op::Conv2d(cp) | Op::ConvTranspose2d(cp) => conv::conv(c, at, cp),
         Op::Input { .. } | Op::Constant(_) => Err(Error::InvalidGraph("leaf nodes are not compiled".into())),
     }
 }

@@ -1,0 +1,141 @@
+//! What every model runner holds and does the same way: the backend it runs on, its
+//! graphs by shape (an LRU), its session (shared weights, the run queue, the output
+//! cache) and its hold on the weights, released with the model.
+
+use super::files::{ModelFiles, WEIGHTS};
+use crate::backend::webgpu::WebGpuBackend;
+use crate::backend::{Backend, BackendKind};
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::runtime::{digest_bytes, Digest, Lease, Lru, Session};
+use crate::tensor::Tensor;
+use crate::weights::{read_safetensors, Weights};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+/// Graphs kept (one per batch size and input shape); past it the least recently used
+/// shape is built again when seen.
+const MAX_GRAPHS: usize = 16;
+
+pub struct ModelCore<K: Hash + Eq + Clone> {
+    /// Where the model runs: the CPU backend unless `set_backend` chose another.
+    backend: Arc<dyn Backend>,
+    graphs: Mutex<Lru<K, Arc<Graph>>>,
+    /// The session sharing this model's weights, backends and output cache, if any, and
+    /// this model's hold on the weights.
+    session: Option<(Session, Lease)>,
+    /// What the output cache knows this model by: its files, weights and options.
+    pub model_id: u64,
+}
+
+impl<K: Hash + Eq + Clone> Drop for ModelCore<K> {
+    fn drop(&mut self) {
+        // The last holder of the weights takes the model's plans with it; a model sharing
+        // them keeps using those plans (they are keyed by content).
+        let last = self.session.take().is_none_or(|(_, lease)| lease.release());
+        if last {
+            for g in self.graphs.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+                self.backend.release(&g);
+            }
+        }
+    }
+}
+
+/// The weights file of `files`, parsed: shared through `session` (not read at all when
+/// the session holds the whole file) or, without one, the model's own.
+pub fn load_weights(files: &mut ModelFiles, session: Option<&Session>) -> Result<(Weights, Option<(Session, Lease)>)> {
+    let buf = files.take(WEIGHTS);
+    match session {
+        None => Ok((read_safetensors(buf)?, None)),
+        Some(s) => {
+            let (w, lease) = s.share(files.weights_id.as_deref(), || read_safetensors(buf))?;
+            Ok((w, Some((s.clone(), lease))))
+        }
+    }
+}
+
+/// A model's identity for the output cache: `parts` (its configs, its options) and its
+/// weights by identity (a session's shared tensors are one storage).
+pub fn model_id(parts: &[&[u8]], weights: &Weights) -> u64 {
+    let mut ids: Vec<String> = weights
+        .iter()
+        .map(|(n, t)| format!("{n}:{:?}:{:?}", t.f32_storage().map(|(s, o)| (Arc::as_ptr(s) as usize, o)), t.dims()))
+        .collect();
+    ids.sort_unstable();
+    let joined = ids.join("\n");
+    let mut all: Vec<&[u8]> = parts.to_vec();
+    all.push(joined.as_bytes());
+    let d = digest_bytes(&all);
+    u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+}
+
+impl<K: Hash + Eq + Clone> ModelCore<K> {
+    pub fn new(backend: Arc<dyn Backend>, session: Option<(Session, Lease)>, model_id: u64) -> Self {
+        ModelCore { backend, graphs: Mutex::new(Lru::new(MAX_GRAPHS, u64::MAX)), session, model_id }
+    }
+
+    pub fn set_backend(&mut self, backend: Arc<dyn Backend>) {
+        self.backend = backend;
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref().map(|(s, _)| s)
+    }
+
+    pub fn backend_kind(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// The WebGPU backend running the model, if it is one.
+    pub fn webgpu(&self) -> Option<&WebGpuBackend> {
+        self.backend.as_any().downcast_ref()
+    }
+
+    /// The graph for `key`, built by `build` on first use.
+    pub fn graph(&self, key: K, build: impl FnOnce() -> Result<Graph>) -> Result<Arc<Graph>> {
+        let mut cache = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = cache.get(&key) {
+            return Ok(g.clone());
+        }
+        let g = Arc::new(build()?);
+        cache.insert(key, g.clone(), 0);
+        Ok(g)
+    }
+
+    /// Runs `graph` on the model's backend, taking its turn in the device's queue.
+    pub async fn run(&self, graph: &Arc<Graph>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        // Runs on one device take turns, in call order, across every model.
+        let _turn = match self.session() {
+            Some(s) => Some(s.queue(self.backend.kind()).turn().await),
+            None => None,
+        };
+        self.backend.run(graph, inputs).await
+    }
+
+    /// The session's cached output of this model for `input`, if any.
+    pub fn cached(&self, input: &Digest) -> Option<Arc<Vec<f32>>> {
+        self.session().and_then(|s| s.output(self.model_id, input))
+    }
+
+    /// Keeps an output in the session's cache.
+    pub fn keep(&self, input: Digest, value: Arc<Vec<f32>>) {
+        if let Some(s) = self.session() {
+            s.keep_output(self.model_id, input, value);
+        }
+    }
+
+    /// `Err` for a backend that must wait (WebGPU) where the caller cannot: the sync
+    /// entry points run the async ones with `runtime::now`.
+    pub fn must_wait(&self, op: &'static str) -> Error {
+        Error::arg(op, format!("the {} backend runs asynchronously; use the async call", self.backend.kind()))
+    }
+}
+
+/// Output `index`'s vector, or `non_finite_output`: a NaN or infinity (weights checked at
+/// load can still overflow) is never returned as if it were a result.
+pub fn finite(what: &str, index: usize, v: Vec<f32>) -> Result<Vec<f32>> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(j) => Err(Error::NonFiniteOutput(format!("element {j} of {what} {index}'s vector is {}", v[j]))),
+        None => Ok(v),
+    }
+}
