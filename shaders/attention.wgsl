@@ -41,15 +41,30 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         if p.has_mask == 1u && mask[b * sk + j] == 0.0 { continue; }
         if p.causal == 1u && i32(j) > first + i32(i) { continue; }
         let ko = (bh * sk + j) * d;
+        // Four elements an iteration: fewer loop iterations per invocation, which also
+        // keeps long sequences under llvmpipe's cap of 65535 per invocation (lavapipe
+        // returns garbage past it).
         var s = 0.0;
-        for (var e = 0u; e < d; e++) { s += q[qo + e] * k[ko + e]; }
+        var e = 0u;
+        for (; e + 4u <= d; e += 4u) {
+            s += q[qo + e] * k[ko + e] + q[qo + e + 1u] * k[ko + e + 1u]
+                + q[qo + e + 2u] * k[ko + e + 2u] + q[qo + e + 3u] * k[ko + e + 3u];
+        }
+        for (; e < d; e++) { s += q[qo + e] * k[ko + e]; }
         s *= scale;
         let m2 = max(m, s);
         let corr = exp(m - m2);
         let w = exp(s - m2);
         l = l * corr + w;
         let vo = (bh * sk + j) * dv;
-        for (var e = 0u; e < dv; e++) { acc[e] = acc[e] * corr + w * v[vo + e]; }
+        var f = 0u;
+        for (; f + 4u <= dv; f += 4u) {
+            acc[f] = acc[f] * corr + w * v[vo + f];
+            acc[f + 1u] = acc[f + 1u] * corr + w * v[vo + f + 1u];
+            acc[f + 2u] = acc[f + 2u] * corr + w * v[vo + f + 2u];
+            acc[f + 3u] = acc[f + 3u] * corr + w * v[vo + f + 3u];
+        }
+        for (; f < dv; f++) { acc[f] = acc[f] * corr + w * v[vo + f]; }
         m = m2;
     }
     let oo = (bh * sq + i) * dv;

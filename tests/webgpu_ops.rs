@@ -213,3 +213,46 @@ fn every_backend_runs_through_the_contract() {
 async fn every_backend_runs_through_the_contract() {
     through_the_contract().await;
 }
+
+/// Attention over long sequences (a 448-pixel ViT input has 1025 tokens, Whisper's
+/// encoder 1500) agrees with the CPU backend: llvmpipe (lavapipe, and Firefox's WebGPU
+/// here) stops a shader invocation after 65535 loop iterations, which the kernel's
+/// per-key loops once passed at about 500 keys of 64 dims.
+async fn long_attention() {
+    use ipfs_accelerate::graph::GraphBuilder;
+    use ipfs_accelerate::tensor::DType;
+    let gpu = backend(None).await;
+    let cpu = CpuBackend::new();
+    let (heads, t, d) = (2, 1500, 64);
+    let mut x = 12345u32;
+    let data: Vec<f32> = (0..heads * t * d)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect();
+    let mut g = GraphBuilder::new();
+    let q = g.input("q", &[1, heads, t, d], DType::F32);
+    let a = g.attention(q, q, q, None, false, 0.125).unwrap();
+    let graph = Arc::new(g.build(&[a]).unwrap());
+    let input = [Tensor::from_f32(vec![1, heads, t, d], data).unwrap()];
+    let want = Backend::run(&cpu, &graph, &input).await.unwrap()[0].to_f32_vec();
+    let got = gpu.run(&graph, &input).await.unwrap()[0].to_f32_vec();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(within(*g as f64, *w as f64, tolerance(false)), "element {i}: {g} vs {w}");
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn attention_over_long_sequences_agrees_with_the_cpu() {
+    pollster::block_on(long_attention());
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test]
+async fn attention_over_long_sequences_agrees_with_the_cpu() {
+    long_attention().await;
+}
