@@ -1,6 +1,7 @@
 // The package entry: loads the wasm module once and exposes the SDK's JS surface.
 // Errors thrown here and by the wasm module are `Error`s with a stable `code`.
 import wasmInit, {
+  ImageEmbedder,
   Session,
   Tensor,
   TextEmbedder,
@@ -13,7 +14,8 @@ import wasmInit, {
   cpuPath,
 } from './wasm/ipfs_accelerate.js';
 import { detect } from './detect.js';
-import { WorkerTextEmbedder } from './worker-host.js';
+import { WorkerImageEmbedder, WorkerTextEmbedder } from './worker-host.js';
+import { allPixels, toPixels } from './image-input.js';
 
 let ready = null;
 
@@ -115,6 +117,7 @@ function guardFreed(cls, what) {
 }
 guardFreed(Tensor, 'Tensor');
 guardFreed(TextEmbedder, 'TextEmbedder');
+guardFreed(ImageEmbedder, 'ImageEmbedder');
 guardFreed(WeightStore, 'WeightStore');
 guardFreed(Session, 'Session');
 
@@ -172,27 +175,45 @@ export async function recommend(task, opts) {
   return recommendFor(await detect(), task, opts);
 }
 
-// `backend: 'auto'` (the default) asks `recommend`; the choice and its reasons stay on
-// the embedder as `backend` and `backendReasons`. `worker: true` loads the model in the
-// SDK's worker instead (where 'auto' is resolved), behind the same API.
-const loadWith = TextEmbedder.load;
-TextEmbedder.load = async function load(baseUrl, opts) {
-  if (opts != null && typeof opts === 'object' && 'worker' in opts) {
-    const { worker, ...rest } = opts;
-    if (typeof worker !== 'boolean') throw codeError('invalid_argument', 'TextEmbedder.load: option worker must be a boolean');
-    if (worker) return WorkerTextEmbedder.load(baseUrl, rest, { codeError, Tokenizer });
-    opts = rest;
-  }
-  const auto = opts == null || (typeof opts === 'object' && (opts.backend ?? 'auto') === 'auto');
-  if (!auto) {
-    const e = await loadWith.call(this, baseUrl, opts);
-    e.backendReasons = [`${e.backend}: requested by the caller`];
+// `backend: 'auto'` (the default) asks `recommend` for the class's task; the choice and
+// its reasons stay on the model as `backend` and `backendReasons`. `worker: true` loads
+// the model in the SDK's worker instead (where 'auto' is resolved), behind the same API.
+function wrapLoad(cls, name, task, workerLoad) {
+  const loadWith = cls.load;
+  cls.load = async function load(baseUrl, opts) {
+    if (opts != null && typeof opts === 'object' && 'worker' in opts) {
+      const { worker, ...rest } = opts;
+      if (typeof worker !== 'boolean') throw codeError('invalid_argument', `${name}.load: option worker must be a boolean`);
+      if (worker) return workerLoad(baseUrl, rest);
+      opts = rest;
+    }
+    const auto = opts == null || (typeof opts === 'object' && (opts.backend ?? 'auto') === 'auto');
+    if (!auto) {
+      const e = await loadWith.call(this, baseUrl, opts);
+      e.backendReasons = [`${e.backend}: requested by the caller`];
+      return e;
+    }
+    const rec = await recommend(task);
+    const e = await loadWith.call(this, baseUrl, { ...opts, backend: rec.backend });
+    e.backendReasons = rec.reasons;
     return e;
-  }
-  const rec = await recommend('text-embedding');
-  const e = await loadWith.call(this, baseUrl, { ...opts, backend: rec.backend });
-  e.backendReasons = rec.reasons;
-  return e;
+  };
+}
+wrapLoad(TextEmbedder, 'TextEmbedder', 'text-embedding', (url, opts) =>
+  WorkerTextEmbedder.load(url, opts, { codeError, Tokenizer }),
+);
+wrapLoad(ImageEmbedder, 'ImageEmbedder', 'image-embedding', (url, opts) =>
+  WorkerImageEmbedder.load(url, opts, { codeError, allPixels, toPixels }),
+);
+
+// Images of every kind become pixels here, before the wasm module sees them.
+const rawEmbed = ImageEmbedder.prototype.embed;
+ImageEmbedder.prototype.embed = async function embed(images, opts) {
+  return rawEmbed.call(this, await allPixels(images, 'ImageEmbedder.embed', codeError), opts);
+};
+const rawSaliency = ImageEmbedder.prototype.saliency;
+ImageEmbedder.prototype.saliency = async function saliency(image, opts) {
+  return rawSaliency.call(this, await toPixels(image, 'image', codeError), opts);
 };
 
-export { Session, Tensor, TextEmbedder, WeightStore, detect, memoryBytes, version, cpuPath };
+export { ImageEmbedder, Session, Tensor, TextEmbedder, WeightStore, detect, memoryBytes, version, cpuPath };

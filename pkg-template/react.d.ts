@@ -1,5 +1,15 @@
 // Types for ipfs-accelerate/react.
-import type { Capabilities, DetectOptions, IpfsAccelerateError, LoadProgress, TextEmbedderOptions } from './index.js';
+import type {
+  Capabilities,
+  DetectOptions,
+  ImageEmbedOptions,
+  ImageEmbedderOptions,
+  ImageInput,
+  IpfsAccelerateError,
+  LoadProgress,
+  SaliencyMap,
+  TextEmbedderOptions,
+} from './index.js';
 
 export function useCapabilities(opts?: DetectOptions): Capabilities | null;
 
@@ -14,5 +24,18 @@ export interface UseTextEmbedder {
 }
 
 export function useTextEmbedder(url: string | null, opts?: TextEmbedderOptions): UseTextEmbedder;
+
+export interface UseImageEmbedder {
+  embed(images: ImageInput[], opts?: ImageEmbedOptions): Promise<Float32Array[]>;
+  saliency(image: ImageInput, opts?: { signal?: AbortSignal }): Promise<SaliencyMap>;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  progress: LoadProgress | null;
+  error: IpfsAccelerateError | null;
+  backend: string | null;
+  backendReasons: string[] | null;
+  loadedFrom: 'cache' | 'network' | null;
+}
+
+export function useImageEmbedder(url: string | null, opts?: ImageEmbedderOptions): UseImageEmbedder;
 
 export function modelStats(): { loads: number; disposed: number; live: number };

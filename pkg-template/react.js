@@ -5,7 +5,7 @@
 // deferred by a tick, so StrictMode's mount → unmount → mount in development reuses the
 // model instead of loading it twice.
 import { useCallback, useEffect, useReducer, useState } from 'react';
-import { detect, init, TextEmbedder } from './index.js';
+import { detect, ImageEmbedder, init, TextEmbedder } from './index.js';
 
 const models = new Map();
 const stats = { loads: 0, disposed: 0 };
@@ -20,7 +20,7 @@ function keyOf(url, opts) {
   return `${url}\n${JSON.stringify(opts ?? {}, (k, v) => (typeof v === 'function' ? undefined : v))}`;
 }
 
-function acquire(key, url, opts) {
+function acquire(key, cls, url, opts) {
   let entry = models.get(key);
   if (entry) {
     entry.refs += 1;
@@ -32,7 +32,7 @@ function acquire(key, url, opts) {
   stats.loads += 1;
   entry.ready = init()
     .then(() =>
-      TextEmbedder.load(url, {
+      cls.load(url, {
         ...opts,
         onProgress: (p) => {
           entry.progress = p;
@@ -87,17 +87,13 @@ export function useCapabilities(opts) {
   return caps;
 }
 
-/**
- * A shared `TextEmbedder` for `url` (null: none). Returns `{ embed, status, progress,
- * error, backend, backendReasons, loadedFrom }`; `status` is 'idle', 'loading', 'ready'
- * or 'error'.
- */
-export function useTextEmbedder(url, opts) {
-  const key = url == null ? null : keyOf(url, opts);
+/** A shared model of class `cls` for `url` (null: none), and its entry's state. */
+function useModel(hook, cls, url, opts) {
+  const key = url == null ? null : `${cls.name ?? hook}\n${keyOf(url, opts)}`;
   const [, rerender] = useReducer((n) => n + 1, 0);
   useEffect(() => {
     if (key == null) return undefined;
-    const entry = acquire(key, url, opts);
+    const entry = acquire(key, cls, url, opts);
     entry.listeners.add(rerender);
     rerender();
     return () => {
@@ -107,22 +103,22 @@ export function useTextEmbedder(url, opts) {
     // The key captures url and opts.
   }, [key]);
   const entry = key == null ? undefined : models.get(key);
-  const embed = useCallback(
-    async (texts) => {
+  /** Calls `method` on the loaded model, waiting for the load. */
+  const call = useCallback(
+    async (method, ...args) => {
       const e = key == null ? null : models.get(key);
-      const embedder = e && (await e.ready);
-      if (!embedder) {
-        const err = new Error(`useTextEmbedder: no model is loaded${e?.error ? `: ${e.error.message}` : ''}`);
+      const model = e && (await e.ready);
+      if (!model) {
+        const err = new Error(`${hook}: no model is loaded${e?.error ? `: ${e.error.message}` : ''}`);
         err.name = 'IpfsAccelerateError';
         err.code = e?.error?.code ?? 'disposed';
         throw err;
       }
-      return embedder.embed(texts);
+      return model[method](...args);
     },
     [key],
   );
-  return {
-    embed,
+  const state = {
     status: entry?.status ?? 'idle',
     progress: entry?.progress ?? null,
     error: entry?.error ?? null,
@@ -130,4 +126,27 @@ export function useTextEmbedder(url, opts) {
     backendReasons: entry?.embedder?.backendReasons ?? null,
     loadedFrom: entry?.embedder?.loadedFrom ?? null,
   };
+  return { call, state };
+}
+
+/**
+ * A shared `TextEmbedder` for `url` (null: none). Returns `{ embed, status, progress,
+ * error, backend, backendReasons, loadedFrom }`; `status` is 'idle', 'loading', 'ready'
+ * or 'error'.
+ */
+export function useTextEmbedder(url, opts) {
+  const { call, state } = useModel('useTextEmbedder', TextEmbedder, url, opts);
+  const embed = useCallback((texts) => call('embed', texts), [call]);
+  return { embed, ...state };
+}
+
+/**
+ * A shared `ImageEmbedder` for `url` (null: none). Returns `{ embed, saliency, status,
+ * progress, error, backend, backendReasons, loadedFrom }`.
+ */
+export function useImageEmbedder(url, opts) {
+  const { call, state } = useModel('useImageEmbedder', ImageEmbedder, url, opts);
+  const embed = useCallback((images, o) => call('embed', images, o), [call]);
+  const saliency = useCallback((image, o) => call('saliency', image, o), [call]);
+  return { embed, saliency, ...state };
 }

@@ -86,17 +86,22 @@ function wire(op, opts, codeError) {
   return out;
 }
 
-/** A `TextEmbedder` whose model runs in the SDK's worker; the same API. */
-export class WorkerTextEmbedder {
-  static async load(url, opts, { codeError, Tokenizer }) {
-    const e = new WorkerTextEmbedder();
-    e.codeError = codeError;
-    e.url = url;
-    e.wired = wire('TextEmbedder.load', opts, codeError);
-    const info = await e.attach({ signal: opts?.signal, onProgress: opts?.onProgress });
-    e.tokenizer = Tokenizer.fromJson(info.tokenizer, info.maxTokens);
-    for (const k of ['dims', 'backend', 'maxTokens', 'pooling', 'backendReasons', 'loadedFrom', 'gpuInfo']) e[k] = info[k];
-    return e;
+/** A model whose work runs in the SDK's worker, behind its class's API: the page keeps
+ * the load's options to load it again in a fresh worker after a crash. */
+class WorkerModel {
+  static async open(cls, url, opts, codeError) {
+    const m = new this();
+    m.cls = cls;
+    m.codeError = codeError;
+    m.url = url;
+    m.wired = wire(`${cls}.load`, opts, codeError);
+    const info = await m.attach({ signal: opts?.signal, onProgress: opts?.onProgress });
+    m.update(info);
+    return { m, info };
+  }
+
+  update(info) {
+    for (const [k, v] of Object.entries(info)) if (k !== 'handle' && k !== 'tokenizer') this[k] = v;
   }
 
   /** The worker holding this model: the current one, loading the model there again when
@@ -105,38 +110,35 @@ export class WorkerTextEmbedder {
     if (this.host && !this.host.dead) return this.host;
     const h = current(this.codeError);
     await h.ready;
-    const info = await h.call('load', { url: this.url, opts: this.wired }, control);
+    const info = await h.call('load', { cls: this.cls, url: this.url, opts: this.wired }, control);
     this.host = h;
     this.handle = info.handle;
     return info;
   }
 
   check(op) {
-    if (this.disposed) throw this.codeError('disposed', `TextEmbedder.${op}: the model was disposed`);
+    if (this.disposed) throw this.codeError('disposed', `${this.cls}.${op}: the model was disposed`);
   }
 
-  async embed(texts, opts) {
-    this.check('embed');
-    await this.attach({ signal: opts?.signal });
-    const r = await this.host.call('embed', { handle: this.handle, texts }, { signal: opts?.signal });
-    this.gpuInfo = r.gpuInfo;
-    return r.vectors;
-  }
-
-  tokenCount(text) {
-    this.check('tokenCount');
-    return this.tokenizer.tokenCount(text);
+  /** Calls `method(...args)` on the model in the worker; the options (last) argument's
+   * signal aborts it there. */
+  async invoke(method, args, signal) {
+    this.check(method);
+    await this.attach({ signal });
+    const r = await this.host.call('call', { handle: this.handle, method, args }, { signal });
+    this.update(r.info);
+    return r.value;
   }
 
   setGpuProfiling(on) {
     this.check('setGpuProfiling');
-    // Applies from the next embed; the answer is the worker's.
-    this.host?.call('setGpuProfiling', { handle: this.handle, on: Boolean(on) }).catch(() => {});
+    // Applies from the next run; the answer is the worker's.
+    this.invoke('setGpuProfiling', [Boolean(on)]).catch(() => {});
     return Boolean(on) && this.backend === 'webgpu' && Boolean(this.gpuInfo?.granted?.includes('timestamp-query'));
   }
 
   loseDeviceForTesting() {
-    this.host?.call('loseDeviceForTesting', { handle: this.handle }).catch(() => {});
+    this.invoke('loseDeviceForTesting', []).catch(() => {});
   }
 
   /** Ends the worker, as a crash would: pending calls fail with `worker_failed`, and the
@@ -149,10 +151,63 @@ export class WorkerTextEmbedder {
     if (this.disposed) return;
     this.disposed = true;
     if (this.host && !this.host.dead) this.host.call('dispose', { handle: this.handle }).catch(() => {});
-    this.tokenizer?.free();
   }
 
   free() {
     this.dispose();
   }
+}
+
+/** A `TextEmbedder` whose model runs in the SDK's worker; the same API. `tokenCount`
+ * stays synchronous through a page-side copy of the tokenizer. */
+export class WorkerTextEmbedder extends WorkerModel {
+  static async load(url, opts, { codeError, Tokenizer }) {
+    const { m, info } = await this.open('TextEmbedder', url, opts, codeError);
+    m.tokenizer = Tokenizer.fromJson(info.tokenizer, info.maxTokens);
+    return m;
+  }
+
+  embed(texts, opts) {
+    return this.invoke('embed', [texts, strip(opts)], opts?.signal);
+  }
+
+  tokenCount(text) {
+    this.check('tokenCount');
+    return this.tokenizer.tokenCount(text);
+  }
+
+  dispose() {
+    if (!this.disposed) this.tokenizer?.free();
+    super.dispose();
+  }
+}
+
+/** An `ImageEmbedder` whose model runs in the SDK's worker; the same API. Images are
+ * read into pixels on the page (elements and canvases cannot be sent to a worker). */
+export class WorkerImageEmbedder extends WorkerModel {
+  static async load(url, opts, { codeError, allPixels, toPixels }) {
+    const { m } = await this.open('ImageEmbedder', url, opts, codeError);
+    m.allPixels = allPixels;
+    m.toPixels = toPixels;
+    return m;
+  }
+
+  async embed(images, opts) {
+    this.check('embed');
+    const px = await this.allPixels(images, 'ImageEmbedder.embed', this.codeError);
+    return this.invoke('embed', [px, strip(opts)], opts?.signal);
+  }
+
+  async saliency(image, opts) {
+    this.check('saliency');
+    const px = await this.toPixels(image, 'image', this.codeError);
+    return this.invoke('saliency', [px, strip(opts)], opts?.signal);
+  }
+}
+
+/** Options without their signal, which cannot be sent (the call forwards it). */
+function strip(opts) {
+  if (opts == null || typeof opts !== 'object') return opts;
+  const { signal, ...rest } = opts;
+  return rest;
 }

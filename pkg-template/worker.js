@@ -1,28 +1,47 @@
 // The SDK's dedicated worker: models loaded with `{ worker: true }` run here, off the
-// page's thread. Messages from the page are calls `{ id, op, ... }`; each is answered
-// with `{ id, ok, result | error }`, a load's progress with `{ id, progress }`. Vectors
-// go back transferred, not copied. Models here share this worker's own page session.
-import { init, TextEmbedder } from './index.js';
+// page's thread. One protocol serves every model class. Messages from the page are
+// calls `{ id, op, ... }`: `init`, `load { cls, url, opts }`, `call { handle, method,
+// args }` and `dispose { handle }`; each is answered with `{ id, ok, result | error }`,
+// a load's progress with `{ id, progress }`. Float32Arrays go back transferred, not
+// copied. Models here share this worker's own page session.
+import { init, ImageEmbedder, TextEmbedder } from './index.js';
 
-const models = new Map();
+/** Per class: what the page mirrors of a model, and the methods it may call. The last
+ * argument of an async method is its options, to which the call's signal is added. */
+const CLASSES = {
+  TextEmbedder: {
+    cls: TextEmbedder,
+    info: ['dims', 'backend', 'maxTokens', 'pooling', 'backendReasons', 'loadedFrom', 'gpuInfo'],
+    extra: (e) => ({ tokenizer: e.tokenizerJson() }),
+    methods: { embed: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
+  },
+  ImageEmbedder: {
+    cls: ImageEmbedder,
+    info: ['dims', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'hasSaliency', 'unusedWeights'],
+    extra: () => ({}),
+    methods: { embed: 2, saliency: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
+  },
+};
+
+const models = new Map(); // handle → { e, kind }
 const calls = new Map(); // call id → AbortController, for the page's signals
 let nextHandle = 1;
 let ready = null;
 
-const snapshot = (e) => ({
-  dims: e.dims,
-  backend: e.backend,
-  maxTokens: e.maxTokens,
-  pooling: e.pooling,
-  backendReasons: e.backendReasons,
-  loadedFrom: e.loadedFrom,
-  gpuInfo: e.gpuInfo,
-});
+const snapshot = (e, kind) => Object.fromEntries(CLASSES[kind].info.map((k) => [k, e[k]]));
 
 function model(handle) {
-  const e = models.get(handle);
-  if (!e) throw Object.assign(new Error(`no model ${handle} in this worker`), { code: 'disposed' });
-  return e;
+  const m = models.get(handle);
+  if (!m) throw Object.assign(new Error(`no model ${handle} in this worker`), { code: 'disposed' });
+  return m;
+}
+
+/** The Float32Arrays' buffers in a result, to transfer. */
+function buffers(v, out = []) {
+  if (v instanceof Float32Array) out.push(v.buffer);
+  else if (Array.isArray(v)) v.forEach((x) => buffers(x, out));
+  else if (v && typeof v === 'object') Object.values(v).forEach((x) => buffers(x, out));
+  return out;
 }
 
 const ops = {
@@ -31,32 +50,33 @@ const ops = {
     await ready;
     return null;
   },
-  async load({ id, url, opts }) {
+  async load({ id, cls, url, opts }) {
+    const c = CLASSES[cls];
+    if (!c) throw Object.assign(new Error(`no model class ${cls}`), { code: 'invalid_argument' });
     const { progress, ...rest } = opts;
-    const e = await TextEmbedder.load(url, {
+    const e = await c.cls.load(url, {
       ...rest,
       signal: calls.get(id).signal,
       ...(progress ? { onProgress: (p) => self.postMessage({ id, progress: p }) } : {}),
     });
     const handle = nextHandle++;
-    models.set(handle, e);
-    return { handle, ...snapshot(e), tokenizer: e.tokenizerJson() };
+    models.set(handle, { e, kind: cls });
+    return { handle, ...snapshot(e, cls), ...c.extra(e) };
   },
-  async embed({ id, handle, texts }) {
-    const e = model(handle);
-    const vectors = await e.embed(texts, { signal: calls.get(id).signal });
-    return { vectors, gpuInfo: e.gpuInfo };
+  async call({ id, handle, method, args }) {
+    const { e, kind } = model(handle);
+    const arity = CLASSES[kind].methods[method];
+    if (arity === undefined) {
+      throw Object.assign(new Error(`${kind} has no method ${method} here`), { code: 'invalid_argument' });
+    }
+    const a = [...args];
+    if (arity > 0) a[arity - 1] = { ...(a[arity - 1] ?? {}), signal: calls.get(id).signal };
+    const value = await e[method](...a);
+    return { value, info: snapshot(e, kind) };
   },
   async dispose({ handle }) {
-    models.get(handle)?.dispose();
+    models.get(handle)?.e.dispose();
     models.delete(handle);
-    return null;
-  },
-  async setGpuProfiling({ handle, on }) {
-    return model(handle).setGpuProfiling(on);
-  },
-  async loseDeviceForTesting({ handle }) {
-    model(handle).loseDeviceForTesting();
     return null;
   },
 };
@@ -71,8 +91,7 @@ self.onmessage = async ({ data }) => {
   calls.set(id, ctl);
   try {
     const result = await ops[op](data);
-    const transfer = result?.vectors ? result.vectors.map((v) => v.buffer) : [];
-    self.postMessage({ id, ok: true, result }, transfer);
+    self.postMessage({ id, ok: true, result }, buffers(result));
   } catch (err) {
     self.postMessage({ id, ok: false, error: { message: err?.message ?? String(err), code: err?.code ?? 'worker_failed' } });
   } finally {

@@ -133,3 +133,58 @@ on_every_backend! {
         Ok(2 * fx.sizes.len())
     }
 }
+
+/// Bad input is a coded error naming the problem, and the next call works: corrupt
+/// bytes, zero size, a wrong channel count, data of the wrong length; a weights file with
+/// a tensor the model never asks for loads and reports it; a wrong shape names the tensor.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn bad_images_and_weights_are_coded_errors() {
+    use ipfs_accelerate::models::vit::{decode, Pixels};
+    use ipfs_accelerate::models::ImageEmbedder;
+    use ipfs_accelerate::weights::AlignedBuf;
+    let e = pollster::block_on(embedder(ImageOptions::default()));
+    assert!(e.unused_weights().is_empty(), "{:?}", e.unused_weights());
+    let good = image("small_97x61.png");
+    let works = || e.embed(&[good.pixels()], Pooling::Cls, false).map(|v| v[0].len()).unwrap();
+    let corrupt = decode(&[137, 80, 78, 71, 13, 10, 26, 10, 0, 0]).unwrap_err();
+    assert_eq!(corrupt.code(), "invalid_image", "{corrupt}");
+    assert_eq!(decode(&[]).unwrap_err().code(), "invalid_image");
+    let data = vec![0u8; 48];
+    for (px, says) in [
+        (Pixels { data: &[], width: 0, height: 4, channels: 3 }, "0 × 4"),
+        (Pixels { data: &data, width: 4, height: 4, channels: 4 }, "48 bytes"),
+        (Pixels { data: &data, width: 2, height: 4, channels: 6 }, "channels is 6"),
+    ] {
+        let err = e.embed(&[good.pixels(), px], Pooling::Cls, false).unwrap_err();
+        assert_eq!(err.code(), "invalid_image", "{err}");
+        assert!(err.to_string().contains("image 1") && err.to_string().contains(says), "{err}");
+        assert_eq!(works(), 384, "the next call works");
+    }
+    // A tensor the model never asks for, and one of the wrong shape.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/dinov2-small");
+    let with = |extra: &str, dims: Vec<usize>| {
+        let mut files = ipfs_accelerate::models::ModelFiles::from_dir(dir, ImageEmbedder::FILES).unwrap();
+        let bytes = files.get("model.safetensors").unwrap().to_vec();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let zeros = vec![0u8; dims.iter().product::<usize>() * 4];
+        let mut all: Vec<(String, safetensors::tensor::TensorView)> =
+            st.tensors().into_iter().filter(|(n, _)| n != extra).collect();
+        all.push((
+            extra.to_string(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, dims, &zeros).unwrap(),
+        ));
+        let out = safetensors::serialize(all, None).unwrap();
+        files.set("model.safetensors", AlignedBuf::from(out.as_slice()));
+        ImageEmbedder::from_files(files, &ImageOptions::default())
+    };
+    let e2 = with("encoder.layer.3.surprise", vec![2]).unwrap();
+    assert_eq!(e2.unused_weights(), vec!["encoder.layer.3.surprise".to_string()]);
+    let err = with("layernorm.weight", vec![5]).err().unwrap();
+    assert_eq!(err.code(), "invalid_weights", "{err}");
+    assert!(err.to_string().contains("layernorm.weight") && err.to_string().contains("[5]"), "{err}");
+    let mut files = ipfs_accelerate::models::ModelFiles::from_dir(dir, ImageEmbedder::FILES).unwrap();
+    files.set("model.safetensors", AlignedBuf::from(&b"not a safetensors file"[..]));
+    let err = ImageEmbedder::from_files(files, &ImageOptions::default()).err().unwrap();
+    assert_eq!(err.code(), "invalid_weights", "{err}");
+}

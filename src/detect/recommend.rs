@@ -10,13 +10,32 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
     TextEmbedding,
+    ImageEmbedding,
 }
 
 impl Task {
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "text-embedding" => Ok(Task::TextEmbedding),
-            other => Err(Error::arg("recommend", format!("task '{other}' is not one of: text-embedding"))),
+            "image-embedding" => Ok(Task::ImageEmbedding),
+            other => {
+                Err(Error::arg("recommend", format!("task '{other}' is not one of: text-embedding, image-embedding")))
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::TextEmbedding => "text-embedding",
+            Task::ImageEmbedding => "image-embedding",
+        }
+    }
+
+    /// The work in words, for the reasons.
+    fn describe(self, work: Workload) -> String {
+        match self {
+            Task::TextEmbedding => format!("{} input(s) of {} tokens", work.batch, work.input_tokens),
+            Task::ImageEmbedding => format!("{} image(s)", work.batch),
         }
     }
 }
@@ -61,7 +80,6 @@ fn engine_of(engine: &str) -> &'static str {
 /// WebGPU on the same CPU as wasm, with more overhead, so it is passed over; an adapter
 /// that does not say what it is (Firefox hides adapter details) is passed over too.
 pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendation> {
-    let Task::TextEmbedding = task;
     let mut reasons = Vec::new();
     let gpu = &caps.webgpu;
     let mut webgpu_variant = None;
@@ -108,8 +126,7 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
         reasons.push(format!("webnn: navigator.ml is present but no context can be created ({why})"));
     }
     if let Some(v) = webgpu_variant {
-        reasons
-            .push(format!("wasm: not chosen: {} input(s) of {} tokens run on the GPU", work.batch, work.input_tokens));
+        reasons.push(format!("wasm: not chosen: {} ({}) run on the GPU", task.describe(work), task.name()));
         return Ok(Recommendation { backend: BackendKind::WebGpu.name().into(), variant: v, reasons });
     }
     if !caps.wasm.simd {
@@ -124,8 +141,9 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
         "no relaxed SIMD, so the plain simd128 build"
     };
     reasons.push(format!(
-        "wasm: chosen for {} input(s) of {} tokens: WebAssembly SIMD is available; {why}",
-        work.batch, work.input_tokens
+        "wasm: chosen for {} ({}): WebAssembly SIMD is available; {why}",
+        task.describe(work),
+        task.name()
     ));
     Ok(Recommendation { backend: BackendKind::Cpu.name().into(), variant: variant.into(), reasons })
 }
@@ -163,6 +181,16 @@ mod tests {
         assert!(r.reasons[0].contains("'google swiftshader' is a software adapter"), "{:?}", r.reasons);
         assert!(r.reasons[1].contains("navigator.ml is absent"));
         assert!(r.reasons[2].contains("8 input(s) of 158 tokens"));
+    }
+
+    #[test]
+    fn each_task_is_named_in_its_reasons() {
+        let c = caps(r#"{"webgpu":{"available":false},"wasm":{"simd":true,"relaxedSimd":true}}"#);
+        let r = recommend(&c, Task::parse("image-embedding").unwrap(), Workload { input_tokens: 0, batch: 8 }).unwrap();
+        assert_eq!(r.backend, "wasm");
+        assert!(r.reasons[2].contains("8 image(s) (image-embedding)"), "{:?}", r.reasons);
+        let e = Task::parse("speech").unwrap_err();
+        assert!(e.to_string().contains("text-embedding, image-embedding"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod bert;
 pub mod common;
 mod core;
+pub mod family;
 pub mod files;
 mod image_embedder;
 mod pooling;
@@ -15,6 +16,7 @@ pub mod vit;
 
 pub use bert::{Bert, BertConfig};
 pub use common::Activation;
+pub use family::Family;
 pub use files::{FileSpec, ModelFiles};
 pub use image_embedder::{ImageEmbedder, ImageOptions, Saliency};
 pub use pooling::{Pooling, PoolingConfig};

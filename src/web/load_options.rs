@@ -1,43 +1,92 @@
-//! `LoadOptions`: every option a `load` (or `prefetch`) takes, read once from the JS
-//! object: plain values through serde-wasm-bindgen, JS objects (a callback, a signal, a
-//! store) as handles. An unknown option, or one of the wrong type, is `invalid_argument`
-//! naming it.
+//! `LoadOptions`: the options every `load` (and `prefetch`) takes, read once from the JS
+//! object, plus the model family's own (`F`, read by `FamilyOptions`): plain values
+//! through serde-wasm-bindgen, JS objects (a callback, a signal, a store) as handles. An
+//! unknown option, or one of the wrong type, is `invalid_argument` naming it.
 
 use super::control::{signal_field, Control, DEFAULT_STALL_MS};
 use super::options::check_known;
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
-use crate::models::{EmbedderOptions, Pooling, Truncation};
+use crate::models::{EmbedderOptions, ImageOptions, Pooling, Truncation};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// Every option name a load knows, for the unknown-option check (serde-wasm-bindgen reads
-/// only the fields a struct names, so `deny_unknown_fields` would never fire).
-const KNOWN: &[&str] = &[
-    "backend",
-    "shaderVariant",
-    "pooling",
-    "normalize",
-    "truncation",
-    "cache",
-    "stallTimeoutMs",
-    "onProgress",
-    "store",
-    "signal",
-    "session",
-];
+/// Every option name every load knows, for the unknown-option check (serde-wasm-bindgen
+/// reads only the fields a struct names, so `deny_unknown_fields` would never fire).
+const KNOWN: &[&str] =
+    &["backend", "shaderVariant", "cache", "stallTimeoutMs", "onProgress", "store", "signal", "session"];
 
-/// The options that are plain values.
+/// The common options that are plain values.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Plain {
     backend: Option<String>,
     shader_variant: Option<String>,
+    cache: Option<bool>,
+    stall_timeout_ms: Option<f64>,
+}
+
+/// A model family's own load options: their names and how they are read.
+pub trait FamilyOptions: Sized {
+    const KNOWN: &'static [&'static str];
+    fn from_js(op: &'static str, obj: &JsValue) -> Result<Self>;
+}
+
+/// Plain fields of `obj` into `T`, naming the option of a wrong type.
+fn plain_fields<T: DeserializeOwned>(op: &'static str, obj: &JsValue) -> Result<T> {
+    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(obj.clone())).map_err(|e| {
+        let inner = e.inner().to_string();
+        Error::arg(op, format!("option {}: {inner}", e.path()))
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TextPlain {
     pooling: Option<String>,
     normalize: Option<bool>,
     truncation: Option<String>,
-    cache: Option<bool>,
-    stall_timeout_ms: Option<f64>,
+}
+
+impl FamilyOptions for EmbedderOptions {
+    const KNOWN: &'static [&'static str] = &["pooling", "normalize", "truncation"];
+    fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
+        let p: TextPlain = plain_fields(op, obj)?;
+        Ok(EmbedderOptions {
+            pooling: p.pooling.as_deref().map(Pooling::parse).transpose()?,
+            normalize: p.normalize,
+            truncation: p.truncation.as_deref().map(Truncation::parse).transpose()?.unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ImagePlain {
+    size: Option<f64>,
+}
+
+impl FamilyOptions for ImageOptions {
+    const KNOWN: &'static [&'static str] = &["size"];
+    fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
+        let p: ImagePlain = plain_fields(op, obj)?;
+        let size = match p.size {
+            None => None,
+            Some(n) if n.fract() == 0.0 && (1.0..=4096.0).contains(&n) => Some(n as usize),
+            Some(n) => {
+                return Err(Error::arg(op, format!("option size {n} is not a whole number of pixels in 1..=4096")))
+            }
+        };
+        Ok(ImageOptions { size })
+    }
+}
+
+/// No family options (`prefetch`'s own are read apart).
+impl FamilyOptions for () {
+    const KNOWN: &'static [&'static str] = &[];
+    fn from_js(_: &'static str, _: &JsValue) -> Result<Self> {
+        Ok(())
+    }
 }
 
 /// Where a load's files are kept.
@@ -50,12 +99,13 @@ pub enum StoreChoice {
     Named(String),
 }
 
-pub struct LoadOptions {
+pub struct LoadOptions<F> {
     /// `None` for "auto" (the JS facade resolves it with `recommend()` first).
     pub backend: Option<BackendKind>,
     /// A forced WebGPU shader variant ("tiled", "subgroup", "f16").
     pub shader_variant: Option<String>,
-    pub embedder: EmbedderOptions,
+    /// The model family's own options.
+    pub family: F,
     pub store: StoreChoice,
     pub progress: Option<js_sys::Function>,
     /// The caller's `signal` and the download stall limit.
@@ -64,21 +114,18 @@ pub struct LoadOptions {
     pub session: crate::runtime::Session,
 }
 
-impl LoadOptions {
-    /// Reads `opts` (an object, or `undefined`/`null` for the defaults) for `op`.
-    pub fn from_js(op: &'static str, opts: &JsValue) -> Result<Self> {
+impl<F: FamilyOptions> LoadOptions<F> {
+    /// Reads `opts` (an object, or `undefined`/`null` for the defaults) for `op`; `extra`
+    /// names options the caller reads itself.
+    pub fn from_js(op: &'static str, opts: &JsValue, extra: &[&str]) -> Result<Self> {
         if !(opts.is_undefined() || opts.is_null() || opts.is_object()) {
             return Err(Error::arg(op, "options must be an object"));
         }
         let obj = if opts.is_object() { opts.clone() } else { js_sys::Object::new().into() };
         let obj: &js_sys::Object = obj.unchecked_ref();
-        check_known(op, obj, KNOWN)?;
-        let plain: Plain =
-            serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(JsValue::from(obj.clone())))
-                .map_err(|e| {
-                    let inner = e.inner().to_string();
-                    Error::arg(op, format!("option {}: {inner}", e.path()))
-                })?;
+        let known: Vec<&str> = KNOWN.iter().chain(F::KNOWN).chain(extra).copied().collect();
+        check_known(op, obj, &known)?;
+        let plain: Plain = plain_fields(op, &JsValue::from(obj.clone()))?;
         let get = |key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED);
         let absent = |v: &JsValue| v.is_undefined() || v.is_null();
 
@@ -109,15 +156,11 @@ impl LoadOptions {
                 StoreChoice::Named(name)
             }
         };
-        let embedder = EmbedderOptions {
-            pooling: plain.pooling.as_deref().map(Pooling::parse).transpose()?,
-            normalize: plain.normalize,
-            truncation: plain.truncation.as_deref().map(Truncation::parse).transpose()?.unwrap_or_default(),
-        };
+        let family = F::from_js(op, &JsValue::from(obj.clone()))?;
         Ok(LoadOptions {
             backend: BackendKind::parse(op, plain.backend.as_deref().unwrap_or("auto"))?,
             shader_variant: plain.shader_variant,
-            embedder,
+            family,
             store,
             progress,
             control: Control::new(op, signal, stall),

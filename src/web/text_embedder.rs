@@ -2,35 +2,32 @@
 
 use super::control::{signal_field, yield_now, Control};
 use super::error::to_js;
-use super::load_options::LoadOptions;
-use super::model_source::load_model;
+use super::model::{JsModel, Runner};
 use super::options::check_options;
-use super::weight_store::store_for;
-use crate::backend::webgpu::GpuOptions;
-use crate::backend::BackendKind;
+use crate::backend::webgpu::WebGpuBackend;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::models::TextEmbedder;
-use std::rc::Rc;
+use crate::models::{EmbedderOptions, FileSpec, ModelFiles, TextEmbedder};
+use crate::runtime::Session;
+use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(js_name = TextEmbedder)]
-pub struct JsTextEmbedder {
-    /// Shared with in-flight WebGPU embeds, which outlive the call that started them.
-    inner: Option<Rc<TextEmbedder>>,
-    backend: BackendKind,
-    loaded_from: &'static str,
-}
+pub struct JsTextEmbedder(JsModel<TextEmbedder>);
 
-/// The backend a load asks for: the CPU (wasm SIMD) backend or WebGPU; WebNN is not
-/// built yet. "auto" reaches here only without the JS facade, which resolves it first.
-fn choose_backend(requested: Option<BackendKind>) -> Result<BackendKind> {
-    match requested {
-        None | Some(BackendKind::Cpu) => Ok(BackendKind::Cpu),
-        Some(BackendKind::WebGpu) => Ok(BackendKind::WebGpu),
-        Some(BackendKind::WebNn) => {
-            Err(Error::BackendUnavailable("webnn (not built yet; use 'wasm', 'webgpu' or 'auto')".into()))
-        }
+impl Runner for TextEmbedder {
+    const CLASS: &'static str = "TextEmbedder";
+    const FILES: &'static [FileSpec] = TextEmbedder::FILES;
+    type Options = EmbedderOptions;
+    fn build(files: ModelFiles, opts: &EmbedderOptions, session: &Session) -> Result<Self> {
+        TextEmbedder::from_files_in(files, opts, session)
+    }
+    fn set_backend(&mut self, backend: Arc<dyn Backend>) {
+        TextEmbedder::set_backend(self, backend)
+    }
+    fn webgpu(&self) -> Option<&WebGpuBackend> {
+        TextEmbedder::webgpu(self)
     }
 }
 
@@ -38,57 +35,17 @@ fn choose_backend(requested: Option<BackendKind>) -> Result<BackendKind> {
 impl JsTextEmbedder {
     /// Loads `config.json`, `tokenizer.json`, `model.safetensors` (and the
     /// sentence-transformers pooling configs when present) from `baseUrl`, through the
-    /// weight store: from IndexedDB when it holds the model, else downloaded into it.
-    /// Options: `{ backend ('auto' | 'wasm' | 'webgpu'), shaderVariant, onProgress({file,
-    /// loaded, total}), pooling, normalize, truncation, cache = true, store, signal,
-    /// stallTimeoutMs (default 30000) }`. Nothing is stored for a model that does not
-    /// build; an aborted or stalled download keeps its finished chunks for the next load.
+    /// weight store. Options: `{ backend ('auto' | 'wasm' | 'webgpu'), shaderVariant,
+    /// onProgress({file, loaded, total}), pooling, normalize, truncation, cache = true,
+    /// store, session, signal, stallTimeoutMs (default 30000) }`.
     pub async fn load(base_url: JsValue, opts: JsValue) -> std::result::Result<JsTextEmbedder, JsValue> {
-        let base =
-            base_url.as_string().ok_or_else(|| to_js(Error::arg("TextEmbedder.load", "baseUrl must be a string")))?;
-        const OP: &str = "TextEmbedder.load";
-        let lo = LoadOptions::from_js(OP, &opts).map_err(to_js)?;
-        let backend = choose_backend(lo.backend).map_err(to_js)?;
-        // The device first (the session's): without one there is no point downloading.
-        let session = lo.session.clone();
-        let gpu = match backend {
-            BackendKind::WebGpu => Some(
-                session
-                    .webgpu(GpuOptions { variant: lo.shader_variant.clone(), ..Default::default() })
-                    .await
-                    .map_err(to_js)?,
-            ),
-            _ => None,
-        };
-        lo.control.check().map_err(to_js)?;
-        let store = store_for(&lo.store).await.map_err(to_js)?;
-        let mut build = |files| TextEmbedder::from_files_in(files, &lo.embedder, &session);
-        let held = |sha: &str| session.has_file(sha);
-        let (mut inner, origin) = load_model(
-            &base,
-            TextEmbedder::FILES,
-            store.as_deref(),
-            lo.progress.as_ref(),
-            &lo.control,
-            &held,
-            &mut build,
-        )
-        .await
-        .map_err(to_js)?;
-        if let Some(gpu) = gpu {
-            inner.set_backend(gpu);
-        }
-        Ok(JsTextEmbedder { inner: Some(Rc::new(inner)), backend, loaded_from: origin.name() })
+        JsModel::load("TextEmbedder.load", base_url, opts).await.map(JsTextEmbedder)
     }
 
     /// Where the files came from: "cache" (the weight store) or "network".
     #[wasm_bindgen(getter, js_name = loadedFrom)]
     pub fn loaded_from(&self) -> String {
-        self.loaded_from.to_string()
-    }
-
-    fn get(&self) -> Result<&Rc<TextEmbedder>> {
-        self.inner.as_ref().ok_or(Error::Disposed("TextEmbedder"))
+        self.0.loaded_from()
     }
 
     /// `embed(texts: string[], { signal }) → Promise<Float32Array[]>`. Texts run in
@@ -96,7 +53,7 @@ impl JsTextEmbedder {
     /// run during a long call on the CPU) and stops with `aborted` if `signal` fired.
     pub fn embed(&self, texts: JsValue, opts: JsValue) -> js_sys::Promise {
         const OP: &str = "embed";
-        let parsed = self.get().cloned().and_then(|e| {
+        let parsed = self.0.get().cloned().and_then(|e| {
             check_options(OP, &opts)?;
             Ok((e, texts_of(&texts)?, Control::new(OP, signal_field(OP, &opts)?, None)))
         });
@@ -118,46 +75,21 @@ impl JsTextEmbedder {
     /// The WebGPU shader variant in use and what the device granted; null on the CPU.
     #[wasm_bindgen(getter, js_name = gpuInfo)]
     pub fn gpu_info(&self) -> JsValue {
-        let Some(g) = self.inner.as_ref().and_then(|e| e.webgpu()) else { return JsValue::NULL };
-        let o = js_sys::Object::new();
-        let granted: js_sys::Array = g.granted().iter().map(|f| JsValue::from_str(f)).collect();
-        let s = g.stats();
-        for (k, v) in [
-            ("adapter", JsValue::from_str(&g.adapter())),
-            ("shaderVariant", JsValue::from_str(&g.variant())),
-            ("granted", granted.into()),
-            ("submissions", JsValue::from_f64(s.submissions as f64)),
-            ("readbacks", JsValue::from_f64(s.readbacks as f64)),
-            ("devices", JsValue::from_f64(s.devices as f64)),
-            // GPU time of the last profiled forward pass (timestamp queries), if any.
-            ("lastGpuMs", {
-                let p = g.last_profile();
-                if p.is_empty() {
-                    JsValue::NULL
-                } else {
-                    JsValue::from_f64(p.iter().map(|(_, ms)| ms).sum())
-                }
-            }),
-        ] {
-            let _ = js_sys::Reflect::set(&o, &k.into(), &v);
-        }
-        o.into()
+        self.0.gpu_info()
     }
 
     /// Turns per-dispatch GPU timing (timestamp queries) on or off for later embeds;
     /// returns whether it is on (false on the CPU or without `timestamp-query`).
     #[wasm_bindgen(js_name = setGpuProfiling)]
     pub fn set_gpu_profiling(&self, on: bool) -> bool {
-        self.inner.as_ref().and_then(|e| e.webgpu()).is_some_and(|g| g.set_profiling(on))
+        self.0.set_gpu_profiling(on)
     }
 
     /// Destroys the GPU device, as a driver reset would; the next `embed` makes a new one.
     /// For tests of device loss.
     #[wasm_bindgen(js_name = loseDeviceForTesting)]
     pub fn lose_device_for_testing(&self) {
-        if let Some(g) = self.inner.as_ref().and_then(|e| e.webgpu()) {
-            g.destroy_device();
-        }
+        self.0.lose_device_for_testing()
     }
 }
 
@@ -191,33 +123,33 @@ impl JsTextEmbedder {
     #[wasm_bindgen(js_name = tokenCount)]
     pub fn token_count(&self, text: JsValue) -> std::result::Result<usize, JsValue> {
         let t = text.as_string().ok_or_else(|| to_js(Error::arg("tokenCount", "text must be a string")))?;
-        self.get().and_then(|e| e.token_count(&t)).map_err(to_js)
+        self.0.get().and_then(|e| e.token_count(&t)).map_err(to_js)
     }
 
     #[wasm_bindgen(getter)]
     pub fn dims(&self) -> usize {
-        self.inner.as_ref().map_or(0, |e| e.dims())
+        self.0.inner().map_or(0, |e| e.dims())
     }
 
     /// The backend running the model: "wasm" (the CPU SIMD backend) or "webgpu".
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.name().to_string()
+        self.0.backend()
     }
 
     #[wasm_bindgen(getter, js_name = maxTokens)]
     pub fn max_tokens(&self) -> usize {
-        self.inner.as_ref().map_or(0, |e| e.max_tokens())
+        self.0.inner().map_or(0, |e| e.max_tokens())
     }
 
     #[wasm_bindgen(getter)]
     pub fn pooling(&self) -> String {
-        self.inner.as_ref().map_or("", |e| e.pooling().name()).to_string()
+        self.0.inner().map_or("", |e| e.pooling().name()).to_string()
     }
 
     /// Releases the model's memory; later calls fail with `disposed`.
     pub fn dispose(&mut self) {
-        self.inner = None;
+        self.0.dispose()
     }
 }
 
@@ -226,7 +158,7 @@ impl JsTextEmbedder {
     /// The tokenizer as `tokenizer.json` text; a model in a worker sends it to the page.
     #[wasm_bindgen(js_name = tokenizerJson)]
     pub fn tokenizer_json(&self) -> std::result::Result<String, JsValue> {
-        self.get().and_then(|e| e.tokenizer_json()).map_err(to_js)
+        self.0.get().and_then(|e| e.tokenizer_json()).map_err(to_js)
     }
 }
 

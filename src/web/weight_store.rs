@@ -4,11 +4,13 @@
 //! the budget lives in the database, so it holds for every page and every later `open`.
 
 use super::error::to_js;
+use super::fetch::fetch_bytes;
 use super::load_options::{LoadOptions, StoreChoice};
 use super::model_source::{load_model, WebStore};
 use super::options::{bool_field, check_options, field, plain, string_field, u64_field};
 use crate::error::{Error, Result};
-use crate::models::{EmbedderOptions, TextEmbedder};
+use crate::models::files::CONFIG;
+use crate::models::{Family, ModelFiles};
 use crate::store::{storage_call, IdbBackend, Store};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -154,31 +156,36 @@ impl JsWeightStore {
         future_to_promise(async move { s.clear().await.map(|_| JsValue::UNDEFINED).map_err(to_js) })
     }
 
-    /// Downloads a model into the store (or verifies it there). The files are checked as a
-    /// load would check them, so only a model that loads is stored; nothing stays built.
-    /// Options: a load's (`onProgress({file, loaded, total})`, `signal`,
-    /// `stallTimeoutMs`; the others are accepted and do nothing here). Resolves to
-    /// its `list()` entry.
+    /// Downloads a model into the store (or verifies it there). Its file set is the
+    /// family's that option `model` names ('text-embedding', 'image-embedding'), or by
+    /// default ('auto') the one its `config.json`'s `model_type` says. The configs are
+    /// parsed and the safetensors headers checked before anything is committed, so only
+    /// a sound model is stored; nothing is built. Options: a load's (`onProgress({file,
+    /// loaded, total})`, `signal`, `stallTimeoutMs`; the others are accepted and do
+    /// nothing here) and `model`. Resolves to its `list()` entry.
     pub fn prefetch(&self, base_url: JsValue, opts: JsValue) -> js_sys::Promise {
         const OP: &str = "WeightStore.prefetch";
         let s = self.inner.clone();
         future_to_promise(async move {
             let run = async {
                 let base = base_url.as_string().ok_or_else(|| Error::arg(OP, "baseUrl must be a string"))?;
-                let lo = LoadOptions::from_js(OP, &opts)?;
-                // The files are a text embedder's today (`ModelFiles`); the image and speech
-                // models will bring their own file lists and checks.
-                let mut check = |files| TextEmbedder::from_files(files, &EmbedderOptions::default()).map(|_| ());
-                load_model(
-                    &base,
-                    TextEmbedder::FILES,
-                    Some(&s),
-                    lo.progress.as_ref(),
-                    &lo.control,
-                    &|_| false,
-                    &mut check,
-                )
-                .await?;
+                let family_options = ["model", "pooling", "normalize", "truncation", "size"];
+                let lo = LoadOptions::<()>::from_js(OP, &opts, &family_options)?;
+                let named = match string_field(OP, &opts, "model")? {
+                    Some(m) => Family::parse(OP, &m)?,
+                    None => None,
+                };
+                let family = match named {
+                    Some(f) => f,
+                    None => {
+                        let url = format!("{}{CONFIG}", super::fetch::normalize_base(&base));
+                        let config = fetch_bytes(&url, CONFIG, None, false, &lo.control).await?;
+                        Family::of_config(config.as_ref().map_or(&[][..], |c| c.as_bytes()))?
+                    }
+                };
+                let mut check = |files: ModelFiles| family.check(&files);
+                load_model(&base, family.files(), Some(&s), lo.progress.as_ref(), &lo.control, &|_| false, &mut check)
+                    .await?;
                 let source = super::fetch::normalize_base(&base);
                 let list = s.list().await?;
                 list.into_iter()

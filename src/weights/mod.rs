@@ -6,4 +6,4 @@ mod safetensors;
 
 pub use aligned::{AlignedBuf, MAX_BUFFER_BYTES};
 pub use convert::widen_to_f32;
-pub use safetensors::{read_safetensors, Weights};
+pub use safetensors::{check_header, read_safetensors, Weights};

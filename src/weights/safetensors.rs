@@ -95,6 +95,12 @@ fn describe(e: SafeTensorError, bytes: &[u8]) -> Error {
     }
 }
 
+/// Checks a safetensors file's header (lengths, offsets, dtype × shape) without reading
+/// any tensor; the number of tensors.
+pub fn check_header(bytes: &[u8]) -> Result<usize> {
+    SafeTensors::deserialize(bytes).map(|st| st.len()).map_err(|e| describe(e, bytes))
+}
+
 /// Parses a safetensors file held in `buf`. Float tensors (f32, f16, bf16) are returned
 /// as f32; other dtypes (integer position ids, say) are skipped, since models build those.
 pub fn read_safetensors(buf: AlignedBuf) -> Result<Weights> {
