@@ -44,8 +44,8 @@ fn preprocessing_matches_the_reference() {
 /// How much of the reference runs on `place`. The heaviest model reference runs once
 /// per place and backend kind, on what a load would pick: the best CPU path, eight
 /// images in one run (the six and two repeated), two of them also alone, two saliency
-/// maps; the default WebGPU variant, two images in one run, one alone, one map (a ViT-S
-/// pass takes seconds on lavapipe and SwiftShader). The other variants and CPU paths run
+/// maps (one of each in the browsers); the default WebGPU variant, two images in one run,
+/// one alone, one map (a ViT-S pass takes seconds on lavapipe and SwiftShader). The other variants and CPU paths run
 /// no model: the op references cover their kernels.
 struct Share {
     images: usize,
@@ -54,8 +54,10 @@ struct Share {
 }
 
 fn share(place: &common::backends::Place) -> Option<Share> {
+    let browser = cfg!(target_arch = "wasm32");
     match (place.default, place.is_gpu()) {
         (false, _) => None,
+        (true, false) if browser => Some(Share { images: 8, alone: 1, saliency: 1 }),
         (true, false) => Some(Share { images: 8, alone: 2, saliency: 2 }),
         (true, true) => Some(Share { images: 2, alone: 1, saliency: 1 }),
     }
@@ -110,10 +112,10 @@ on_every_backend! {
 
     // 448 and 518 pixel inputs: the 37 x 37 position grid interpolated to 32 x 32 (and
     // kept at 37 x 37) as Hugging Face's Dinov2 does. The interpolation is host code, the
-    // same for every backend, and WebGPU's long-sequence attention has its own test
-    // (webgpu_ops.rs), so this runs on the best CPU path only.
+    // same for every backend and target, and WebGPU's long-sequence attention has its own
+    // test (webgpu_ops.rs), so this runs natively on the best CPU path only.
     other_sizes_interpolate_positions(place) {
-        if !place.default || place.is_gpu() {
+        if !place.default || place.is_gpu() || cfg!(target_arch = "wasm32") {
             return Ok(0);
         }
         let fx = fixture();

@@ -136,7 +136,7 @@ impl Preprocessor {
             Ok([v[0] as f32, v[1] as f32, v[2] as f32])
         };
         let std = three("image_std", d.std)?;
-        if std.iter().any(|s| *s == 0.0) {
+        if std.contains(&0.0) {
             return Err(Error::config(PREPROCESSOR, "image_std has a zero entry"));
         }
         Ok(Preprocessor {
