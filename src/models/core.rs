@@ -3,6 +3,7 @@
 //! cache) and its hold on the weights, released with the model.
 
 use super::files::{ModelFiles, WEIGHTS};
+use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
@@ -70,7 +71,12 @@ pub fn model_id(parts: &[&[u8]], weights: &Weights) -> u64 {
 }
 
 impl<K: Hash + Eq + Clone> ModelCore<K> {
-    pub fn new(backend: Arc<dyn Backend>, session: Option<(Session, Lease)>, model_id: u64) -> Self {
+    /// A model on the CPU: its session's CPU backend, or without a session one of its own.
+    pub fn new(session: Option<(Session, Lease)>, model_id: u64) -> Self {
+        let backend: Arc<dyn Backend> = match &session {
+            Some((s, _)) => s.cpu(),
+            None => Arc::new(CpuBackend::new()),
+        };
         ModelCore { backend, graphs: Mutex::new(Lru::new(MAX_GRAPHS, u64::MAX)), session, model_id }
     }
 

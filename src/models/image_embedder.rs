@@ -10,7 +10,6 @@ use super::scope::WeightScope;
 use super::vit::preprocess::{Resize, PREPROCESSOR};
 use super::vit::saliency::{SaliencyHead, HEAD_CONFIG, HEAD_WEIGHTS};
 use super::vit::{Pixels, Preprocessor, VitConfig, VitEncoder};
-use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
@@ -125,11 +124,7 @@ impl ImageEmbedder {
         if let Some((h, w)) = fixed {
             encoder.grid_of(h, w)?;
         }
-        let backend: Arc<dyn Backend> = match session {
-            Some(s) => s.cpu(),
-            None => Arc::new(CpuBackend::new()),
-        };
-        Ok(ImageEmbedder { encoder, head, pre, core: ModelCore::new(backend, held, id) })
+        Ok(ImageEmbedder { encoder, head, pre, core: ModelCore::new(held, id) })
     }
 
     /// Runs the model on `backend` from now on.

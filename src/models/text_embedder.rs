@@ -7,7 +7,6 @@ use super::core::{finite, load_weights, model_id, ModelCore};
 use super::files::{parse_json, FileSpec, ModelFiles, CONFIG};
 use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
-use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
@@ -115,17 +114,13 @@ impl TextEmbedder {
             &weights,
         );
         let bert = Bert::new(config, weights)?;
-        let backend: Arc<dyn Backend> = match session {
-            Some(s) => s.cpu(),
-            None => Arc::new(CpuBackend::new()),
-        };
         Ok(TextEmbedder {
             bert,
             tokenizer,
             pooling,
             normalize,
             truncation: opts.truncation,
-            core: ModelCore::new(backend, held, id),
+            core: ModelCore::new(held, id),
         })
     }
 
