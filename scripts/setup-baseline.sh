@@ -30,6 +30,12 @@ if [ ! -f "$OUT/.stamp" ] || [ scripts/baseline/make_onnx.py -nt "$OUT/.stamp" ]
   touch "$OUT/.stamp"
 fi
 
+DINO=models/dinov2-small
+if [ ! -f "$DINO/onnx/model_quantized.onnx" ] || [ scripts/baseline/make_dinov2_q8.py -nt "$DINO/onnx/model_quantized.onnx" ]; then
+  step "making the q8 DINOv2 ONNX in $DINO/onnx"
+  PYTHONPATH=$PY python3 scripts/baseline/make_dinov2_q8.py "$DINO"
+fi
+
 TJS=www/bench/baseline
 if [ ! -f $TJS/node_modules/.package-lock.json ] || [ $TJS/package-lock.json -nt $TJS/node_modules/.package-lock.json ]; then
   step "installing transformers.js"
