@@ -23,12 +23,13 @@ pub fn open(path: &Path) -> Result<Connection> {
             load_network_ms REAL, load_cache_ms REAL, first_ms REAL,
             median_ms REAL, p90_ms REAL, throughput REAL, memory_bytes INTEGER);",
     )?;
-    // Added after the first databases were written: older files gain the columns.
-    for col in ["confirm_median_ms", "gpu_ms"] {
+    // Added after the first databases were written: older files gain the columns (their
+    // cells were all text cells).
+    for (col, ty) in [("confirm_median_ms", "REAL"), ("gpu_ms", "REAL"), ("task", "TEXT NOT NULL DEFAULT 'text'")] {
         let has: i64 =
             c.query_row("SELECT COUNT(*) FROM pragma_table_info('cells') WHERE name = ?1", [col], |r| r.get(0))?;
         if has == 0 {
-            c.execute_batch(&format!("ALTER TABLE cells ADD COLUMN {col} REAL;"))?;
+            c.execute_batch(&format!("ALTER TABLE cells ADD COLUMN {col} {ty};"))?;
         }
     }
     Ok(c)
@@ -43,6 +44,8 @@ pub struct Cell {
     pub library: String,
     pub backend: String,
     pub dtype: String,
+    /// "text" (`tokens` per input) or "image" (`tokens` is the image side in pixels).
+    pub task: String,
     pub tokens: i64,
     pub batch: i64,
     pub status: String,
@@ -63,9 +66,27 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// What identifies a cell across runs.
+    /// What identifies a cell across runs (text cells keep the key they had before image
+    /// cells existed).
     pub fn key(&self) -> String {
-        format!("{}/{}/{}/{}/{}x{}", self.browser, self.library, self.backend, self.dtype, self.tokens, self.batch)
+        let task = if self.is_image() { "image/" } else { "" };
+        format!(
+            "{task}{}/{}/{}/{}/{}x{}",
+            self.browser, self.library, self.backend, self.dtype, self.tokens, self.batch
+        )
+    }
+
+    pub fn is_image(&self) -> bool {
+        self.task == "image"
+    }
+
+    /// The input size: "158" tokens, or "224px" for an image.
+    pub fn size(&self) -> String {
+        if self.is_image() {
+            format!("{}px", self.tokens)
+        } else {
+            self.tokens.to_string()
+        }
     }
 }
 
@@ -82,12 +103,12 @@ pub fn insert(c: &Connection, run: i64, x: &Cell) -> Result<()> {
     c.execute(
         "INSERT INTO cells (run_id, browser, browser_version, adapter, library, backend, dtype, tokens, batch,
             status, error, attempts, load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes,
-            confirm_median_ms, gpu_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+            confirm_median_ms, gpu_ms, task)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
         params![
             run, x.browser, x.browser_version, x.adapter, x.library, x.backend, x.dtype, x.tokens, x.batch, x.status,
             x.error, x.attempts, x.load_network_ms, x.load_cache_ms, x.first_ms, x.median_ms, x.p90_ms, x.throughput,
-            x.memory_bytes, x.confirm_median_ms, x.gpu_ms
+            x.memory_bytes, x.confirm_median_ms, x.gpu_ms, if x.task.is_empty() { "text" } else { &x.task }
         ],
     )?;
     Ok(())
@@ -103,7 +124,8 @@ pub fn runs(c: &Connection) -> Result<Vec<(i64, String, String)>> {
 pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
     let mut s = c.prepare(
         "SELECT browser, browser_version, adapter, library, backend, dtype, tokens, batch, status, error, attempts,
-            load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes, confirm_median_ms, gpu_ms
+            load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes, confirm_median_ms, gpu_ms,
+            task
          FROM cells WHERE run_id = ?1 ORDER BY id",
     )?;
     let rows = s.query_map([run], |r| {
@@ -128,6 +150,7 @@ pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
             memory_bytes: r.get(17)?,
             confirm_median_ms: r.get(18)?,
             gpu_ms: r.get(19)?,
+            task: r.get(20)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -149,8 +172,18 @@ pub fn set_confirm(c: &Connection, run: i64, key: &str, median_ms: f64) -> Resul
     for cell in cells(c, run)?.into_iter().filter(|x| x.key() == key) {
         c.execute(
             "UPDATE cells SET confirm_median_ms = ?1 WHERE run_id = ?2 AND browser = ?3 AND library = ?4
-                AND backend = ?5 AND dtype = ?6 AND tokens = ?7 AND batch = ?8",
-            params![median_ms, run, cell.browser, cell.library, cell.backend, cell.dtype, cell.tokens, cell.batch],
+                AND backend = ?5 AND dtype = ?6 AND tokens = ?7 AND batch = ?8 AND task = ?9",
+            params![
+                median_ms,
+                run,
+                cell.browser,
+                cell.library,
+                cell.backend,
+                cell.dtype,
+                cell.tokens,
+                cell.batch,
+                cell.task
+            ],
         )?;
     }
     Ok(())

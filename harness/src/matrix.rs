@@ -23,8 +23,15 @@ pub struct BenchArgs {
     /// transformers.js dtypes (the baseline); empty for none.
     #[arg(long, value_delimiter = ',', default_value = "fp32,q8")]
     baselines: Vec<String>,
+    /// What the models do: "text" (MiniLM, `--tokens` per input) or "image" (DINOv2,
+    /// square images of `--sizes` pixels).
+    #[arg(long, default_value = "text", value_parser = ["text", "image"])]
+    task: String,
     #[arg(long, value_delimiter = ',', default_value = "12,158")]
     tokens: Vec<u32>,
+    /// With `--task image`: image sizes in pixels.
+    #[arg(long, value_delimiter = ',', default_value = "224")]
+    sizes: Vec<u32>,
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     batches: Vec<u32>,
     /// Timed runs per cell, after one warm-up.
@@ -120,7 +127,8 @@ async fn run_matrix(root: &Path, args: &BenchArgs) -> Result<()> {
         backend: "wasm".into(),
         dtype: d.clone(),
     }));
-    let shapes: Vec<(u32, u32)> = args.tokens.iter().flat_map(|&t| args.batches.iter().map(move |&b| (t, b))).collect();
+    let sizes = if args.task == "image" { &args.sizes } else { &args.tokens };
+    let shapes: Vec<(u32, u32)> = sizes.iter().flat_map(|&t| args.batches.iter().map(move |&b| (t, b))).collect();
     let mut fault = args.kill_browser_after_ms;
     for name in &args.browsers {
         let mut browser = launch(root, name, args.webdriver_url.as_deref()).await?;
@@ -160,6 +168,7 @@ async fn run_matrix(root: &Path, args: &BenchArgs) -> Result<()> {
                     library: g.library.into(),
                     backend: g.backend.clone(),
                     dtype: g.dtype.clone(),
+                    task: args.task.clone(),
                     tokens: t.into(),
                     batch: b.into(),
                     ..Default::default()
@@ -205,7 +214,7 @@ async fn confirm(
     for g in groups {
         let suspects: Vec<&Cell> = cur
             .iter()
-            .filter(|c| c.library == g.library && c.backend == g.backend && c.dtype == g.dtype)
+            .filter(|c| c.library == g.library && c.backend == g.backend && c.dtype == g.dtype && c.task == args.task)
             .filter(|c| noise::suspect(history.get(&c.key()).map_or(&[], Vec::as_slice), c, drift))
             .collect();
         if suspects.is_empty() {
@@ -265,8 +274,8 @@ async fn run_group(
     let model = if broken { "&model=no-such-model" } else { "" };
     let url = |phase: &str| {
         format!(
-            "{base}bench/cell.html?lib={}&backend={}&dtype={}&phase={phase}&shapes={shapes_param}&iters={}{model}",
-            g.library, g.backend, g.dtype, args.iters
+            "{base}bench/cell.html?lib={}&backend={}&dtype={}&phase={phase}&shapes={shapes_param}&iters={}&task={}{model}",
+            g.library, g.backend, g.dtype, args.iters, args.task
         )
     };
     let timeout = Duration::from_secs(args.timeout);

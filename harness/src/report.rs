@@ -60,6 +60,7 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
                     o.browser == c.browser
                         && o.library == "tjs"
                         && o.dtype == dtype
+                        && o.task == c.task
                         && o.tokens == c.tokens
                         && o.batch == c.batch
                 })
@@ -87,7 +88,7 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
             "{:<10} {:<12} {:>6} {:>5} {:>18} {:>8} {:>9} {:>8} {:>8} {:>8} {}",
             c.browser,
             label(c),
-            c.tokens,
+            c.size(),
             c.batch,
             cell,
             ms(c.first_ms),
@@ -103,7 +104,7 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
             esc(&c.key()),
             esc(&c.browser),
             esc(&label(c)),
-            c.tokens,
+            c.size(),
             c.batch,
             ms(c.median_ms),
             ms(c.p90_ms),

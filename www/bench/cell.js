@@ -1,8 +1,9 @@
 // One page visit of `harness bench`: loads a model with one library (ours or transformers.js,
 // the baseline) and measures it. URL parameters:
 //   lib=ours|tjs, backend=wasm|webgpu (ours), dtype=fp32|q8 (tjs), phase=network|cache,
-//   shapes=12x1,158x8 (tokens x batch), iters=N, model=NAME (a folder of models/; the
-//   default is each library's MiniLM, and a missing one is how tests force a failure).
+//   task=text|image, shapes=12x1,158x8 (tokens x batch; for images, pixels x batch),
+//   iters=N, model=NAME (a folder of models/; the default is each library's MiniLM, or
+//   DINOv2 for images, and a missing one is how tests force a failure).
 // phase=network empties the library's cache first and times the load only; phase=cache
 // times the load from the cache, then for each shape the first inference, a warm-up and N
 // timed runs. Results land in window.cellResults; a failure in window.cellResults.error.
@@ -14,6 +15,7 @@ const phase = q.get('phase') ?? 'cache';
 const iters = Number(q.get('iters') ?? 10);
 const shapes = (q.get('shapes') ?? '12x1').split(',').map((s) => s.split('x').map(Number));
 const model = q.get('model');
+const image = q.get('task') === 'image';
 document.getElementById('params').textContent = location.search;
 
 async function ours() {
@@ -21,7 +23,9 @@ async function ours() {
   await m.init();
   if (phase === 'network') await (await m.WeightStore.open({ name: 'harness' })).clear();
   const t0 = performance.now();
-  const e = await m.TextEmbedder.load(new URL(`../../models/${model ?? 'all-MiniLM-L6-v2'}/`, import.meta.url).href, {
+  const Model = image ? m.ImageEmbedder : m.TextEmbedder;
+  const folder = model ?? (image ? 'dinov2-small' : 'all-MiniLM-L6-v2');
+  const e = await Model.load(new URL(`../../models/${folder}/`, import.meta.url).href, {
     backend: q.get('backend') ?? 'wasm',
     store: 'harness',
     // No output cache: every timed run must run the model, not repeat a cached answer.
@@ -31,7 +35,7 @@ async function ours() {
     library: `ipfs-accelerate ${m.version()} (${m.cpuPath()})`,
     loadMs: performance.now() - t0,
     loadedFrom: e.loadedFrom,
-    embed: (texts) => e.embed(texts),
+    embed: (inputs) => e.embed(inputs),
     countTokens: (t) => e.tokenCount(t),
     memoryBytes: () => m.memoryBytes(),
     // On WebGPU with timestamp queries: the GPU time of one more, profiled pass (kept out
@@ -46,7 +50,7 @@ async function ours() {
 }
 
 async function tjs() {
-  const { pipeline, env } = await import('./baseline/node_modules/@huggingface/transformers/dist/transformers.js');
+  const { pipeline, env, RawImage } = await import('./baseline/node_modules/@huggingface/transformers/dist/transformers.js');
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.useBrowserCache = true; // the Cache API is transformers.js's model cache
@@ -55,6 +59,16 @@ async function tjs() {
   env.backends.onnx.wasm.numThreads = 1;
   if (phase === 'network') for (const k of await caches.keys()) await caches.delete(k);
   const t0 = performance.now();
+  if (image) {
+    const x = await pipeline('image-feature-extraction', model ?? 'dinov2-small', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
+    return {
+      library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
+      loadMs: performance.now() - t0,
+      loadedFrom: phase,
+      embed: (images) => x(images.map((p) => new RawImage(p.data, p.width, p.height, 4))),
+      memoryBytes: () => null,
+    };
+  }
   const x = await pipeline('feature-extraction', model ?? 'minilm-onnx', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
   return {
     library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
@@ -72,14 +86,14 @@ async function main() {
   const out = { library: m.library, phase, loadMs: m.loadMs, loadedFrom: m.loadedFrom, cells: [] };
   if (phase === 'cache') {
     for (const [tokens, batch] of shapes) {
-      const texts = new Array(batch).fill(textOf(tokens, m.countTokens));
+      const texts = image ? imagesOf(tokens, batch) : new Array(batch).fill(textOf(tokens, m.countTokens));
       const t0 = performance.now();
       await m.embed(texts);
       const firstMs = performance.now() - t0;
       const r = await timeWithin(() => m.embed(texts), iters, firstMs);
       out.cells.push({
         tokens,
-        actualTokens: m.countTokens(texts[0]),
+        actualTokens: image ? tokens : m.countTokens(texts[0]),
         batch,
         firstMs,
         medianMs: r.median,
@@ -111,6 +125,24 @@ async function timeWithin(f, iters, firstMs) {
   }
   times.sort((a, b) => a - b);
   return { median: times[times.length >> 1], p90: times[Math.floor(times.length * 0.9)], runs: times.length };
+}
+
+/** `batch` distinct square images of `n` pixels (a smooth pattern with edges), as
+ * `ImageData` for ours; the baseline wraps the same pixels as its RawImage. */
+function imagesOf(n, batch) {
+  return Array.from({ length: batch }, (_, k) => {
+    const data = new Uint8ClampedArray(n * n * 4);
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        const i = (y * n + x) * 4;
+        data[i] = 128 + 100 * Math.sin(x / (17 + k) + k);
+        data[i + 1] = 128 + 100 * Math.cos(y / (23 + k));
+        data[i + 2] = ((x >> 5) + (y >> 5) + k) % 2 ? 220 : 40;
+        data[i + 3] = 255;
+      }
+    }
+    return new ImageData(data, n, n);
+  });
 }
 
 /** A text of `n` tokens: the 12-token fox sentence, or the long text cases() grows. */
