@@ -2,8 +2,9 @@
 // scripts/convert/dinov2_from_onnx.py), against onnxruntime's outputs on the original
 // ONNX (tests/fixtures/dinov2/reference.json):
 // - from a Blob, an ImageData and raw RGBA pixels (the browser's decoder, then our
-//   resize): CLS cosine >= 0.99 on wasm and webgpu; the saliency map within 0.01 mean
-//   |difference| on the reference's sample points;
+//   resize): CLS cosine >= 0.99 on wasm and webgpu; on webgpu an image alone equals it in
+//   the batch within 1e-4 (on wasm the wasm-bindgen suite checks that); the saliency map within 0.01 mean |difference| on the reference's sample
+//   points;
 // - bad inputs give coded errors and the next call works: a corrupt image and a closed
 //   ImageBitmap (invalid_image), zero size and a wrong channel count (invalid_image), a
 //   corrupt weights file (invalid_weights);
@@ -46,7 +47,10 @@ async function accuracy({ backend, images, salSample }) {
     const base = new URL('/models/dinov2-small/', location.href).href;
     const blob = (b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'image/png' });
     const code = (p) => p.then(() => 'resolved', (e) => e.code ?? `no code: ${e.message}`);
-    const e = await m.ImageEmbedder.load(base, { backend, cache: false });
+    // On webgpu no output cache, so an image alone below is run again, not answered from
+    // the cache (on wasm the wasm-bindgen suite compares a batch with images alone).
+    const session = backend === 'webgpu' ? m.Session.create({ budget: 0 }) : undefined;
+    const e = await m.ImageEmbedder.load(base, { backend, cache: false, session });
     const landscape = blob(images['landscape_320x240.png']);
     // An ImageData, and raw RGBA pixels, from the browser's own decoding.
     const bitmap = await createImageBitmap(blob(images['gray_512x128.png']), { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
@@ -59,11 +63,14 @@ async function accuracy({ backend, images, salSample }) {
     c2.drawImage(rgba, 0, 0);
     const raw = { data: new Uint8Array(c2.getImageData(0, 0, rgba.width, rgba.height).data.buffer), width: rgba.width, height: rgba.height, channels: 4 };
     const vs = backend === 'wasm' ? await e.embed([landscape, imageData, raw]) : await e.embed([landscape, imageData]);
+    // The second image alone gives what it gave in the batch.
+    const [alone] = backend === 'webgpu' ? await e.embed([imageData]) : [vs[1]];
+    const aloneDiff = Math.max(...Array.from(alone, (x, j) => Math.abs(x - vs[1][j])));
     const sal = await e.saliency(landscape);
     const sample = [];
     for (let y = 0; y < 224; y += 4) for (let x = 0; x < 224; x += 4) sample.push(sal.data[y * 224 + x]);
     const mad = sample.reduce((s, v, i) => s + Math.abs(v - salSample[i]), 0) / sample.length;
-    const out = { backend: e.backend, dims: e.dims, vs: vs.map((v) => Array.from(v)), mad, salSize: [sal.width, sal.height], errors: {} };
+    const out = { backend: e.backend, dims: e.dims, vs: vs.map((v) => Array.from(v)), aloneDiff, mad, salSize: [sal.width, sal.height], errors: {} };
     if (backend === 'wasm') {
       // Bad inputs, each followed by a call that works (answered by the output cache).
       const works = async () => (await e.embed([landscape]))[0].length === 384;
@@ -179,6 +186,7 @@ for (const name of browsersToTest()) {
           assert.ok(cos >= 0.99, `${names[i]}: CLS cosine ${cos}`);
           console.log(`images: ${name} ${backend} ${names[i]} CLS cosine ${cos.toFixed(6)}`);
         });
+        assert.ok(r.aloneDiff <= 1e-4, `an image alone and in a batch differ by ${r.aloneDiff}`);
         assert.deepEqual(r.salSize, [224, 224]);
         assert.ok(r.mad <= 0.01, `saliency mean |diff| ${r.mad}`);
         if (backend === 'wasm') {
