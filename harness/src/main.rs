@@ -31,8 +31,9 @@ enum Command {
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
-    /// Run the benchmark matrix and store the results.
-    Bench(matrix::BenchArgs),
+    /// Run the benchmark matrix and store the results. (Boxed: the matrix's many options
+    /// would make every variant as large.)
+    Bench(Box<matrix::BenchArgs>),
     /// Turn stored results into a terminal table and an HTML report with SVG charts.
     Report {
         #[arg(long, default_value = "target/bench/results.sqlite")]
@@ -51,7 +52,7 @@ async fn main() -> Result<()> {
             println!("serving {} on http://{addr}/", cli.root.display());
             server.await??;
         }
-        Command::Bench(args) => matrix::run(&cli.root, args).await?,
+        Command::Bench(args) => matrix::run(&cli.root, *args).await?,
         Command::Report { db, out } => {
             let conn = db::open(&db)?;
             let text = report::write(&conn, &out)?;

@@ -25,6 +25,20 @@ thread_local! {
     static OPEN: RefCell<HashMap<String, Rc<WebStore>>> = RefCell::new(HashMap::new());
 }
 
+/// The family of the model at `base`, by its `config.json`: the stored copy when the
+/// store holds the model (so a prefetch that only verifies works offline), else the
+/// server's.
+async fn family_of(store: &WebStore, base: &str, control: &super::control::Control) -> Result<Family> {
+    let source = super::fetch::normalize_base(base);
+    if let Some(entry) = store.manifest(&source).await?.and_then(|m| m.file(CONFIG).cloned()) {
+        if let Ok(bytes) = store.read_file(&entry, &mut |_| {}).await? {
+            return Family::of_config(bytes.as_bytes());
+        }
+    }
+    let config = fetch_bytes(&format!("{source}{CONFIG}"), CONFIG, None, false, control).await?;
+    Family::of_config(config.as_ref().map_or(&[][..], |c| c.as_bytes()))
+}
+
 #[wasm_bindgen(js_name = WeightStore)]
 pub struct JsWeightStore {
     inner: Rc<WebStore>,
@@ -177,11 +191,7 @@ impl JsWeightStore {
                 };
                 let family = match named {
                     Some(f) => f,
-                    None => {
-                        let url = format!("{}{CONFIG}", super::fetch::normalize_base(&base));
-                        let config = fetch_bytes(&url, CONFIG, None, false, &lo.control).await?;
-                        Family::of_config(config.as_ref().map_or(&[][..], |c| c.as_bytes()))?
-                    }
+                    None => family_of(&s, &base, &lo.control).await?,
                 };
                 let mut check = |files: ModelFiles| family.check(&files);
                 load_model(&base, family.files(), Some(&s), lo.progress.as_ref(), &lo.control, &|_| false, &mut check)

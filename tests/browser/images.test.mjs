@@ -12,7 +12,7 @@
 //   its vectors equal the page's within 1e-4, a killed worker fails the call it is running
 //   with worker_failed and the next call works;
 // - WeightStore.prefetch of the DINOv2 directory (model read from config.json) stores
-//   its five files; two loads in one session share every weight tensor; saliency after
+//   its five files, and verifies them with the network down; two loads in one session share every weight tensor; saliency after
 //   embed of the same image is an output-cache hit (one encoder run).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,8 +163,20 @@ async function storeAndSession({ images }) {
     const after = session.stats().outputs;
     a.dispose();
     b.dispose();
+    // With the network down, prefetch verifies the stored model (its family read from the
+    // stored config.json).
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = () => Promise.reject(new TypeError('the network is down'));
+    let offline;
+    try {
+      offline = (await store.prefetch(base)).files.length;
+    } catch (e) {
+      offline = `${e.code}: ${e.message}`;
+    } finally {
+      globalThis.fetch = realFetch;
+    }
     await store.clear();
-    return { files: entry.files.slice().sort(), one, two, before, after, loadedFrom: [a.loadedFrom, b.loadedFrom] };
+    return { files: entry.files.slice().sort(), one, two, before, after, offline, loadedFrom: [a.loadedFrom, b.loadedFrom] };
   } catch (err) {
     return { error: `${err.code}: ${err.message}\n${err.stack}` };
   }
@@ -227,6 +239,7 @@ for (const name of browsersToTest()) {
       assert.equal(r.two.tensors.count, r.one.tensors.count, 'the second load added no tensors');
       assert.equal(r.two.tensors.shared, r.two.tensors.count);
       assert.equal(r.after.hits, r.before.hits + 1, 'saliency found the encoder output embed left');
+      assert.equal(r.offline, 5, 'prefetch of a stored model works offline');
       console.log(`images store: ${name}: ${r.files.length} files; ${r.two.tensors.count} tensors shared by 2 loads`);
     });
   });
