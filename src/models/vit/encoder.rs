@@ -142,8 +142,9 @@ impl VitEncoder {
         let g = self.config.grid();
         let first: Vec<f32> = self.cls.iter().zip(&self.pos_cls).map(|(a, b)| a + b).collect();
         let rows = Tensor::from_f32(vec![batch, 1, d], first.repeat(batch))?;
-        let grid = match map.values().find(|(_, grid)| grid.dims() == [1, gh * gw, d]) {
-            Some((_, grid)) => grid.clone(),
+        // The same grid shape (not only the same patch count: 16 × 32 is not 32 × 16).
+        let grid = match map.iter().find(|(&(_, h, w), _)| (h, w) == (gh, gw)) {
+            Some((_, (_, grid))) => grid.clone(),
             None => Tensor::from_f32(vec![1, gh * gw, d], interpolate(&self.pos_grid, (g, g), d, (gh, gw)))?,
         };
         map.insert((batch, gh, gw), (rows.clone(), grid.clone()));

@@ -5,6 +5,7 @@
 use super::resize::{resize_u8, Filter};
 use crate::error::{Error, Result};
 use crate::models::common::{dimension, Config};
+use crate::tensor::MAX_ELEMENTS;
 use serde_json::Value;
 
 pub const PREPROCESSOR: &str = "preprocessor_config.json";
@@ -156,12 +157,14 @@ impl Preprocessor {
         let mut p = self.clone();
         let base = self.crop.map_or(size, |(h, _)| h);
         p.resize = match self.resize {
-            Some(Resize::ShortestEdge(n)) => Some(Resize::ShortestEdge((n * size).div_ceil(base).max(size))),
+            Some(Resize::ShortestEdge(n)) => {
+                let n = n.checked_mul(size).map_or(size, |m| m.div_ceil(base)).clamp(size, MAX_ELEMENTS);
+                Some(Resize::ShortestEdge(n))
+            }
             Some(Resize::Exact(..)) | None => Some(Resize::Exact(size, size)),
         };
-        if self.crop.is_some() {
-            p.crop = Some((size, size));
-        }
+        // Square, whatever the preprocessor did without a crop.
+        p.crop = Some((size, size));
         p
     }
 
@@ -187,8 +190,14 @@ impl Preprocessor {
         px.check()?;
         let rgb = px.to_rgb();
         let (rw, rh) = self.resized(px.width, px.height);
-        if rw.checked_mul(rh).and_then(|n| n.checked_mul(3)).is_none_or(|n| n > crate::tensor::MAX_ELEMENTS) {
-            return Err(Error::InvalidImage(format!("resizing to {rw} × {rh} is larger than memory allows")));
+        // The horizontal pass makes `rw × height` first, then the vertical one `rw × rh`.
+        let fits =
+            |w: usize, h: usize| w.checked_mul(h).and_then(|n| n.checked_mul(3)).is_some_and(|n| n <= MAX_ELEMENTS);
+        if !fits(rw, rh) || !fits(rw, px.height) {
+            return Err(Error::InvalidImage(format!(
+                "resizing {} × {} to {rw} × {rh} is larger than memory allows",
+                px.width, px.height
+            )));
         }
         let resized = resize_u8(&rgb, (px.width, px.height), 3, (rw, rh), self.filter);
         let (ch, cw) = self.crop.unwrap_or((rh, rw));
@@ -234,5 +243,29 @@ impl Preprocessor {
             }
         }
         Ok((out, (h, w)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A very tall image is refused before the first resize pass allocates `224 × height`.
+    #[test]
+    fn an_intermediate_larger_than_memory_is_an_error() {
+        let p = Preprocessor { resize: Some(Resize::Exact(224, 224)), crop: None, ..Preprocessor::default() };
+        let data = vec![0u8; 4_000_000];
+        let px = Pixels { data: &data, width: 1, height: 4_000_000, channels: 1 };
+        let e = p.run(&px).unwrap_err();
+        assert_eq!(e.code(), "invalid_image", "{e}");
+    }
+
+    #[test]
+    fn at_size_is_square_with_or_without_a_crop() {
+        let no_crop = Preprocessor { crop: None, ..Preprocessor::default() };
+        for p in [Preprocessor::default(), no_crop] {
+            let q = p.at_size(448);
+            assert_eq!(q.output_size(640, 427), (448, 448));
+        }
     }
 }
