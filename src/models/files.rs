@@ -87,10 +87,6 @@ impl ModelFiles {
     pub fn weights_skipped(&self) -> bool {
         self.weights_id.is_some() && self.get(WEIGHTS).is_none_or(<[u8]>::is_empty)
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
-    }
 }
 
 /// The whole of a file in an aligned buffer, or `None` when it does not exist.

@@ -162,15 +162,6 @@ impl ImageEmbedder {
         self.head.is_some()
     }
 
-    pub fn preprocessor(&self) -> &Preprocessor {
-        &self.pre
-    }
-
-    /// The model input for one image, `[3, H, W]`, and its size.
-    pub fn preprocess(&self, px: &Pixels) -> Result<(Vec<f32>, (usize, usize))> {
-        self.pre.run(px)
-    }
-
     fn input(&self, px: &Pixels) -> Result<Input> {
         let (pixels, size) = self.pre.run(px)?;
         self.encoder.grid_of(size.0, size.1)?;

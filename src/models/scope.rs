@@ -113,11 +113,6 @@ impl WeightScope {
         v.sort_unstable();
         v
     }
-
-    /// Every weight in the file, for identifying a model by its tensors.
-    pub fn weights(&self) -> &Weights {
-        &self.inner.weights
-    }
 }
 
 /// `x · Wᵀ + b`: a matmul and a constant bias, the shape the fusion pass folds.

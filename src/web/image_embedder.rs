@@ -6,7 +6,7 @@
 use super::control::{signal_field, yield_now, Control};
 use super::error::to_js;
 use super::model::{JsModel, Runner};
-use super::options::{check_known, check_options, field};
+use super::options::{check_known, check_options, field, string_field};
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -115,11 +115,8 @@ impl JsImageEmbedder {
         let parsed = self.0.get().cloned().and_then(|e| {
             check_options(OP, &opts)?;
             check_known(OP, &opts, &["pooling", "normalize", "signal"])?;
-            let pooling = match field(&opts, "pooling").as_string() {
-                Some(p) => Pooling::parse(&p)?,
-                None if field(&opts, "pooling").is_undefined() || field(&opts, "pooling").is_null() => Pooling::Cls,
-                None => return Err(Error::arg(OP, "option pooling must be 'cls', 'mean' or 'none'")),
-            };
+            let pooling =
+                string_field(OP, &opts, "pooling")?.map(|p| Pooling::parse(&p)).transpose()?.unwrap_or(Pooling::Cls);
             let normalize = super::options::bool_field(OP, &opts, "normalize", false)?;
             let arr =
                 images.dyn_ref::<js_sys::Array>().ok_or_else(|| Error::arg(OP, "images must be an array of images"))?;
