@@ -26,6 +26,7 @@ export interface IpfsAccelerateError extends Error {
     | 'out_of_memory'
     | 'aborted'
     | 'invalid_image'
+    | 'invalid_audio'
     | 'worker_failed';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;

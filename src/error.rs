@@ -50,6 +50,8 @@ pub enum Error {
     Aborted(String),
     #[error("invalid image: {0}")]
     InvalidImage(String),
+    #[error("invalid audio: {0}")]
+    InvalidAudio(String),
 }
 
 impl Error {
@@ -77,6 +79,7 @@ impl Error {
             Error::OutOfMemory(_) => "out_of_memory",
             Error::Aborted(_) => "aborted",
             Error::InvalidImage(_) => "invalid_image",
+            Error::InvalidAudio(_) => "invalid_audio",
         }
     }
 
@@ -129,6 +132,7 @@ mod tests {
             Error::OutOfMemory("m".into()),
             Error::Aborted("a".into()),
             Error::InvalidImage("i".into()),
+            Error::InvalidAudio("a".into()),
         ];
         for e in &all {
             match e {
@@ -152,7 +156,8 @@ mod tests {
                 | Error::NonFiniteOutput(_)
                 | Error::OutOfMemory(_)
                 | Error::Aborted(_)
-                | Error::InvalidImage(_) => {}
+                | Error::InvalidImage(_)
+                | Error::InvalidAudio(_) => {}
             }
         }
         all

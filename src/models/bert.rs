@@ -11,7 +11,7 @@ use crate::weights::Weights;
 use serde_json::Value;
 
 /// sentence-transformers' files beside the Hugging Face ones.
-pub const TOKENIZER: &str = "tokenizer.json";
+pub use super::files::TOKENIZER;
 pub const POOLING: &str = "1_Pooling/config.json";
 pub const SENTENCE_BERT: &str = "sentence_bert_config.json";
 pub const MODULES: &str = "modules.json";

@@ -137,6 +137,44 @@ impl<'a> Config<'a> {
         }
     }
 
+    /// A list of token ids below `vocab`, `default` when absent.
+    pub fn ids_or(&self, key: &str, vocab: usize, default: &[u32]) -> Result<Vec<u32>> {
+        match self.v.get(key) {
+            None | Some(Value::Null) => Ok(default.to_vec()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| x.as_u64().filter(|&x| x < vocab as u64).map(|x| x as u32))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.bad(key, &format!("has an entry that is not a token id below {vocab}"))),
+            Some(_) => Err(self.bad(key, "is not a list of token ids")),
+        }
+    }
+
+    /// A token id below `vocab`, `default` when absent.
+    pub fn id_or(&self, key: &str, vocab: usize, default: Option<u32>) -> Result<u32> {
+        match (self.v.get(key), default) {
+            (None | Some(Value::Null), Some(d)) => Ok(d),
+            (v, _) => v
+                .and_then(Value::as_u64)
+                .filter(|&x| x < vocab as u64)
+                .map(|x| x as u32)
+                .ok_or_else(|| self.bad(key, &format!("is missing or not a token id below {vocab}"))),
+        }
+    }
+
+    /// A map of names to token ids below `vocab` (`lang_to_id`), empty when absent.
+    pub fn id_map(&self, key: &str, vocab: usize) -> Result<Vec<(String, u32)>> {
+        match self.v.get(key) {
+            None | Some(Value::Null) => Ok(vec![]),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, x)| x.as_u64().filter(|&x| x < vocab as u64).map(|x| (k.clone(), x as u32)))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.bad(key, &format!("has an entry that is not a token id below {vocab}"))),
+            Some(_) => Err(self.bad(key, "is not a map of names to token ids")),
+        }
+    }
+
     /// `hidden_act` (or another activation field), `default` when absent.
     pub fn activation(&self, key: &str, default: &str) -> Result<Activation> {
         Activation::parse(self.str_or(key, default)?)

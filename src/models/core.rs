@@ -5,7 +5,7 @@
 use super::files::{ModelFiles, WEIGHTS};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Backend, BackendKind, Value};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::runtime::{digest_bytes, Digest, Lease, Lru, Session};
@@ -116,6 +116,26 @@ impl<K: Hash + Eq + Clone> ModelCore<K> {
             None => None,
         };
         self.backend.run(graph, inputs).await
+    }
+
+    /// Runs `graph` on values (some left on the device, as `on_device` asks), taking its
+    /// turn in the device's queue: a decoder's step.
+    pub async fn run_values(&self, graph: &Arc<Graph>, inputs: Vec<Value>, on_device: &[bool]) -> Result<Vec<Value>> {
+        let _turn = match self.session() {
+            Some(s) => Some(s.queue(self.backend.kind()).turn().await),
+            None => None,
+        };
+        self.backend.run_values(graph, inputs, on_device).await
+    }
+
+    /// A value's contents on the host.
+    pub async fn read(&self, v: &Value) -> Result<Tensor> {
+        self.backend.read(v).await
+    }
+
+    /// A copy of `t` on the model's device.
+    pub fn upload(&self, t: &Tensor) -> Result<Value> {
+        self.backend.upload(t)
     }
 
     /// The session's cached output of this model for `input`, if any.

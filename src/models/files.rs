@@ -9,6 +9,8 @@ use std::collections::HashMap;
 /// The Hugging Face names every family shares.
 pub const CONFIG: &str = "config.json";
 pub const WEIGHTS: &str = "model.safetensors";
+pub const TOKENIZER: &str = "tokenizer.json";
+pub const PREPROCESSOR: &str = "preprocessor_config.json";
 
 /// One file of a model, relative to its base directory or URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

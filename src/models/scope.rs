@@ -93,10 +93,17 @@ impl WeightScope {
     }
 
     /// A square-kernel Conv2d (`weight [out, in/groups, k, k]`, optional `bias [out]`).
-    pub fn conv2d(&self, input: usize, out: usize, k: usize, params: ConvParams, bias: bool) -> Result<Conv2d> {
+    pub fn conv2d(&self, input: usize, out: usize, k: usize, params: ConvParams, bias: bool) -> Result<Conv> {
         let groups = params.groups.max(1);
         let w = self.get("weight", &[out, input / groups, k, k])?;
-        Ok(Conv2d { w, b: bias.then(|| self.get("bias", &[out])).transpose()?, params })
+        Ok(Conv { w, b: bias.then(|| self.get("bias", &[out])).transpose()?, params })
+    }
+
+    /// A Conv1d (`weight [out, in/groups, k]`, optional `bias [out]`).
+    pub fn conv1d(&self, input: usize, out: usize, k: usize, params: ConvParams, bias: bool) -> Result<Conv> {
+        let groups = params.groups.max(1);
+        let w = self.get("weight", &[out, input / groups, k])?;
+        Ok(Conv { w, b: bias.then(|| self.get("bias", &[out])).transpose()?, params })
     }
 
     /// Weights in the file that no `get` asked for, leaving out those under any of
@@ -149,17 +156,21 @@ impl LayerNorm {
     }
 }
 
-pub struct Conv2d {
+/// A convolution, 1-D or 2-D by its weight's rank.
+pub struct Conv {
     pub w: Tensor,
     pub b: Option<Tensor>,
     pub params: ConvParams,
 }
 
-impl Conv2d {
+impl Conv {
     pub fn forward(&self, g: &mut GraphBuilder, x: NodeId) -> Result<NodeId> {
         let w = g.constant(self.w.clone());
         let b = self.b.clone().map(|b| g.constant(b));
-        g.conv2d(x, w, b, self.params.clone())
+        match self.w.dims().len() {
+            3 => g.conv1d(x, w, b, self.params.clone()),
+            _ => g.conv2d(x, w, b, self.params.clone()),
+        }
     }
 }
 

@@ -44,6 +44,12 @@ impl TextTokenizer {
         self.inner.to_string(false).map_err(|e| Error::config(TOKENIZER, e.to_string()))
     }
 
+    /// The text of `ids`, special tokens left out (ids past the vocabulary too: Whisper's
+    /// timestamps have no entries).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner.decode(ids, true).map_err(|e| Error::arg("decode", format!("could not decode tokens: {e}")))
+    }
+
     /// Tokens of `text`, special tokens included, cut to the limit.
     pub fn encode(&self, text: &str) -> Result<Encoded> {
         let enc =

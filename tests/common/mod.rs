@@ -8,6 +8,7 @@ pub mod backends;
 pub mod decoder;
 pub mod dinov2;
 pub mod minilm;
+pub mod whisper;
 
 use backends::Place;
 use ipfs_accelerate::graph::{ConvParams, GraphBuilder, NodeId};

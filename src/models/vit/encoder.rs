@@ -7,7 +7,7 @@ use super::position::interpolate;
 use crate::error::{Error, Result};
 use crate::graph::{ConvParams, Graph, GraphBuilder, NodeId};
 use crate::models::files::WEIGHTS;
-use crate::models::scope::{Conv2d, LayerNorm, Linear, WeightScope};
+use crate::models::scope::{Conv, LayerNorm, Linear, WeightScope};
 use crate::tensor::{DType, Tensor};
 use crate::weights::Weights;
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ type Positions = (Tensor, Tensor);
 
 pub struct VitEncoder {
     pub config: VitConfig,
-    patch: Conv2d,
+    patch: Conv,
     cls: Vec<f32>,
     pos_cls: Vec<f32>,
     pos_grid: Vec<f32>,

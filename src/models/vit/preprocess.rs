@@ -8,7 +8,7 @@ use crate::models::common::{dimension, Config};
 use crate::tensor::MAX_ELEMENTS;
 use serde_json::Value;
 
-pub const PREPROCESSOR: &str = "preprocessor_config.json";
+pub use crate::models::files::PREPROCESSOR;
 
 /// Decoded pixels: `channels` interleaved u8 samples per pixel (1 gray, 2 gray + alpha,
 /// 3 RGB, 4 RGBA), row by row.
