@@ -315,6 +315,8 @@ export class ImageEmbedder {
   killWorkerForTesting?(): void;
 }
 
+export * from './speech.js';
+
 export interface GpuInfo {
   adapter: string;
   shaderVariant: 'tiled' | 'subgroup' | 'f16';
@@ -467,7 +469,7 @@ export interface Capabilities {
 /** Probes the platform; never throws (a failed probe is reported with its reason). */
 export function detect(opts?: DetectOptions): Promise<Capabilities>;
 
-export type Task = 'text-embedding' | 'image-embedding';
+export type Task = 'text-embedding' | 'image-embedding' | 'speech-recognition';
 
 export interface Recommendation {
   backend: 'wasm' | 'webgpu' | 'webnn';

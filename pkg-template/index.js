@@ -8,14 +8,16 @@ import wasmInit, {
   Tokenizer,
   WeightStore,
   RawOps,
+  SpeechRecognizer,
   recommendFor,
   memoryBytes,
   version,
   cpuPath,
 } from './wasm/ipfs_accelerate.js';
 import { detect } from './detect.js';
-import { WorkerImageEmbedder, WorkerTextEmbedder } from './worker-host.js';
+import { WorkerImageEmbedder, WorkerSpeechRecognizer, WorkerTextEmbedder } from './worker-host.js';
 import { allPixels, toPixels } from './image-input.js';
+import { toAudio } from './audio-input.js';
 
 let ready = null;
 
@@ -118,6 +120,7 @@ function guardFreed(cls, what) {
 guardFreed(Tensor, 'Tensor');
 guardFreed(TextEmbedder, 'TextEmbedder');
 guardFreed(ImageEmbedder, 'ImageEmbedder');
+guardFreed(SpeechRecognizer, 'SpeechRecognizer');
 guardFreed(WeightStore, 'WeightStore');
 guardFreed(Session, 'Session');
 
@@ -206,6 +209,16 @@ wrapLoad(ImageEmbedder, 'ImageEmbedder', 'image-embedding', (url, opts) =>
   WorkerImageEmbedder.load(url, opts, { codeError, allPixels, toPixels }),
 );
 
+wrapLoad(SpeechRecognizer, 'SpeechRecognizer', 'speech-recognition', (url, opts) =>
+  WorkerSpeechRecognizer.load(url, opts, { codeError, toAudio }),
+);
+
+// Audio of every kind becomes samples here (the browser decodes files on this thread).
+const rawTranscribe = SpeechRecognizer.prototype.transcribe;
+SpeechRecognizer.prototype.transcribe = async function transcribe(audio, opts) {
+  return rawTranscribe.call(this, await toAudio(audio, 'audio', codeError), opts);
+};
+
 // Images of every kind become pixels here, before the wasm module sees them.
 const rawEmbed = ImageEmbedder.prototype.embed;
 ImageEmbedder.prototype.embed = async function embed(images, opts) {
@@ -216,4 +229,15 @@ ImageEmbedder.prototype.saliency = async function saliency(image, opts) {
   return rawSaliency.call(this, await toPixels(image, 'image', codeError), opts);
 };
 
-export { ImageEmbedder, Session, Tensor, TextEmbedder, WeightStore, detect, memoryBytes, version, cpuPath };
+export {
+  ImageEmbedder,
+  Session,
+  SpeechRecognizer,
+  Tensor,
+  TextEmbedder,
+  WeightStore,
+  detect,
+  memoryBytes,
+  version,
+  cpuPath,
+};

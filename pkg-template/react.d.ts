@@ -8,6 +8,10 @@ import type {
   IpfsAccelerateError,
   LoadProgress,
   SaliencyMap,
+  SpeechRecognizerOptions,
+  AudioInput,
+  TranscribeOptions,
+  Transcript,
   TextEmbedderOptions,
 } from './index.js';
 
@@ -37,5 +41,17 @@ export interface UseImageEmbedder {
 }
 
 export function useImageEmbedder(url: string | null, opts?: ImageEmbedderOptions): UseImageEmbedder;
+
+export interface UseSpeechRecognizer {
+  transcribe(audio: AudioInput, opts?: TranscribeOptions): Promise<Transcript>;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  progress: LoadProgress | null;
+  error: IpfsAccelerateError | null;
+  backend: string | null;
+  backendReasons: string[] | null;
+  loadedFrom: 'cache' | 'network' | null;
+}
+
+export function useSpeechRecognizer(url: string | null, opts?: SpeechRecognizerOptions): UseSpeechRecognizer;
 
 export function modelStats(): { loads: number; disposed: number; live: number };

@@ -5,7 +5,7 @@
 // deferred by a tick, so StrictMode's mount → unmount → mount in development reuses the
 // model instead of loading it twice.
 import { useCallback, useEffect, useReducer, useState } from 'react';
-import { detect, ImageEmbedder, init, TextEmbedder } from './index.js';
+import { detect, ImageEmbedder, init, SpeechRecognizer, TextEmbedder } from './index.js';
 
 const models = new Map();
 const stats = { loads: 0, disposed: 0 };
@@ -149,4 +149,14 @@ export function useImageEmbedder(url, opts) {
   const embed = useCallback((images, o) => call('embed', images, o), [call]);
   const saliency = useCallback((image, o) => call('saliency', image, o), [call]);
   return { embed, saliency, ...state };
+}
+
+/**
+ * A shared `SpeechRecognizer` for `url` (null: none). Returns `{ transcribe, status,
+ * progress, error, backend, backendReasons, loadedFrom }`.
+ */
+export function useSpeechRecognizer(url, opts) {
+  const { call, state } = useModel('useSpeechRecognizer', SpeechRecognizer, url, opts);
+  const transcribe = useCallback((audio, o) => call('transcribe', audio, o), [call]);
+  return { transcribe, ...state };
 }

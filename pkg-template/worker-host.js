@@ -121,11 +121,11 @@ class WorkerModel {
   }
 
   /** Calls `method(...args)` on the model in the worker; the options (last) argument's
-   * signal aborts it there. */
-  async invoke(method, args, signal) {
+   * signal aborts it there; `onEvent` hears the callbacks the worker relays. */
+  async invoke(method, args, signal, onEvent) {
     this.check(method);
     await this.attach({ signal });
-    const r = await this.host.call('call', { handle: this.handle, method, args }, { signal });
+    const r = await this.host.call('call', { handle: this.handle, method, args }, { signal, onProgress: onEvent });
     this.update(r.info);
     return r.value;
   }
@@ -202,6 +202,33 @@ export class WorkerImageEmbedder extends WorkerModel {
     this.check('saliency');
     const px = await this.toPixels(image, 'image', this.codeError);
     return this.invoke('saliency', [px, strip(opts)], opts?.signal);
+  }
+}
+
+/** A `SpeechRecognizer` whose model runs in the SDK's worker; the same API. Encoded audio
+ * is decoded on the page (workers have no audio decoder); `onSegment` and `onToken` are
+ * relayed from the worker as they fire. */
+export class WorkerSpeechRecognizer extends WorkerModel {
+  static async load(url, opts, { codeError, toAudio }) {
+    const { m } = await this.open('SpeechRecognizer', url, opts, codeError);
+    m.toAudio = toAudio;
+    return m;
+  }
+
+  async transcribe(audio, opts) {
+    this.check('transcribe');
+    const samples = await this.toAudio(audio, 'audio', this.codeError);
+    const { signal, ...rest } = opts ?? {};
+    const events = {};
+    for (const name of ['onSegment', 'onToken']) {
+      // A function cannot be sent; anything else goes as it is, for the worker to refuse.
+      if (typeof rest[name] === 'function') {
+        events[name] = rest[name];
+        delete rest[name];
+      }
+    }
+    const args = [samples, { ...rest, relay: Object.keys(events) }];
+    return this.invoke('transcribe', args, signal, ({ event, value }) => events[event]?.(value));
   }
 }
 

@@ -2,9 +2,10 @@
 // page's thread. One protocol serves every model class. Messages from the page are
 // calls `{ id, op, ... }`: `init`, `load { cls, url, opts }`, `call { handle, method,
 // args }` and `dispose { handle }`; each is answered with `{ id, ok, result | error }`,
-// a load's progress with `{ id, progress }`. Float32Arrays go back transferred, not
+// a load's progress and a call's relayed callbacks (a transcription's segments and tokens)
+// with `{ id, progress }`. Float32Arrays go back transferred, not
 // copied. Models here share this worker's own page session.
-import { init, ImageEmbedder, TextEmbedder } from './index.js';
+import { init, ImageEmbedder, SpeechRecognizer, TextEmbedder } from './index.js';
 
 /** Per class: what the page mirrors of a model, and the methods it may call. The last
  * argument of an async method is its options, to which the call's signal is added. */
@@ -20,6 +21,12 @@ const CLASSES = {
     info: ['dims', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'hasSaliency', 'unusedWeights'],
     extra: () => ({}),
     methods: { embed: 2, saliency: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
+  },
+  SpeechRecognizer: {
+    cls: SpeechRecognizer,
+    info: ['backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'isMultilingual', 'unusedWeights'],
+    extra: () => ({}),
+    methods: { transcribe: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },
 };
 
@@ -70,7 +77,12 @@ const ops = {
       throw Object.assign(new Error(`${kind} has no method ${method} here`), { code: 'invalid_argument' });
     }
     const a = [...args];
-    if (arity > 0) a[arity - 1] = { ...(a[arity - 1] ?? {}), signal: calls.get(id).signal };
+    if (arity > 0) {
+      // Callbacks named in `relay` fire here and are posted to the page as progress.
+      const { relay = [], ...opts } = a[arity - 1] ?? {};
+      for (const name of relay) opts[name] = (value) => self.postMessage({ id, progress: { event: name, value } });
+      a[arity - 1] = { ...opts, signal: calls.get(id).signal };
+    }
     const value = await e[method](...a);
     return { value, info: snapshot(e, kind) };
   },

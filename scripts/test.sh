@@ -69,6 +69,7 @@ PORT=$(grep -oE 'localhost:[0-9]+' "$LOGS/server.log" | head -1 | cut -d: -f2)
 [ -n "$PORT" ] || { echo "the model server did not start:"; cat "$LOGS/server.log"; exit 1; }
 export IPFS_ACCELERATE_MODEL_URL="http://127.0.0.1:$PORT/models/all-MiniLM-L6-v2/"
 export IPFS_ACCELERATE_DINOV2_URL="http://127.0.0.1:$PORT/models/dinov2-small/"
+export IPFS_ACCELERATE_WHISPER_URL="http://127.0.0.1:$PORT/models/whisper-tiny.en/"
 rm -rf target/test-logs/places # written afresh by the tests (tests/common/backends.rs)
 
 # Clippy runs as the compiler of this workspace's own crates while they are built for the

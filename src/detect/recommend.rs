@@ -11,6 +11,7 @@ use serde::Serialize;
 pub enum Task {
     TextEmbedding,
     ImageEmbedding,
+    SpeechRecognition,
 }
 
 impl Task {
@@ -18,9 +19,11 @@ impl Task {
         match s {
             "text-embedding" => Ok(Task::TextEmbedding),
             "image-embedding" => Ok(Task::ImageEmbedding),
-            other => {
-                Err(Error::arg("recommend", format!("task '{other}' is not one of: text-embedding, image-embedding")))
-            }
+            "speech-recognition" => Ok(Task::SpeechRecognition),
+            other => Err(Error::arg(
+                "recommend",
+                format!("task '{other}' is not one of: text-embedding, image-embedding, speech-recognition"),
+            )),
         }
     }
 
@@ -28,6 +31,7 @@ impl Task {
         match self {
             Task::TextEmbedding => "text-embedding",
             Task::ImageEmbedding => "image-embedding",
+            Task::SpeechRecognition => "speech-recognition",
         }
     }
 
@@ -36,6 +40,7 @@ impl Task {
         match self {
             Task::TextEmbedding => format!("{} input(s) of {} tokens", work.batch, work.input_tokens),
             Task::ImageEmbedding => format!("{} image(s)", work.batch),
+            Task::SpeechRecognition => format!("{} audio clip(s)", work.batch),
         }
     }
 }

@@ -5,7 +5,8 @@
 use super::files::{parse_json, FileSpec, ModelFiles, CONFIG, WEIGHTS};
 use super::vit::saliency::HEAD_WEIGHTS;
 use super::vit::VitConfig;
-use super::{BertConfig, ImageEmbedder, TextEmbedder};
+use super::whisper::WhisperConfig;
+use super::{BertConfig, ImageEmbedder, SpeechRecognizer, TextEmbedder};
 use crate::error::{Error, Result};
 use crate::weights::check_header;
 
@@ -13,6 +14,7 @@ use crate::weights::check_header;
 pub enum Family {
     Text,
     Image,
+    Speech,
 }
 
 impl Family {
@@ -22,9 +24,12 @@ impl Family {
             "auto" => Ok(None),
             "text-embedding" | "TextEmbedder" => Ok(Some(Family::Text)),
             "image-embedding" | "ImageEmbedder" => Ok(Some(Family::Image)),
+            "speech-recognition" | "SpeechRecognizer" => Ok(Some(Family::Speech)),
             other => Err(Error::arg(
                 op,
-                format!("option model '{other}' is not one of auto, text-embedding, image-embedding"),
+                format!(
+                    "option model '{other}' is not one of auto, text-embedding, image-embedding, speech-recognition"
+                ),
             )),
         }
     }
@@ -35,8 +40,9 @@ impl Family {
         match v.get("model_type").and_then(serde_json::Value::as_str) {
             Some("bert") => Ok(Family::Text),
             Some("dinov2" | "vit") => Ok(Family::Image),
+            Some("whisper") => Ok(Family::Speech),
             other => Err(Error::UnsupportedModel(format!(
-                "config.json has model_type '{}'; supported: bert (text), dinov2 and vit (images)",
+                "config.json has model_type '{}'; supported: bert (text), dinov2 and vit (images), whisper (speech)",
                 other.unwrap_or("(none)")
             ))),
         }
@@ -46,6 +52,7 @@ impl Family {
         match self {
             Family::Text => TextEmbedder::FILES,
             Family::Image => ImageEmbedder::FILES,
+            Family::Speech => SpeechRecognizer::FILES,
         }
     }
 
@@ -55,6 +62,7 @@ impl Family {
         match self {
             Family::Text => BertConfig::from_json(&config).map(|_| ())?,
             Family::Image => VitConfig::from_json(&config).map(|_| ())?,
+            Family::Speech => WhisperConfig::from_json(&config).map(|_| ())?,
         }
         for name in [WEIGHTS, HEAD_WEIGHTS] {
             if let Some(b) = files.get(name).filter(|b| !b.is_empty()) {

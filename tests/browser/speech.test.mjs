@@ -1,0 +1,199 @@
+// SpeechRecognizer in real browsers (Whisper tiny.en from models/whisper-tiny.en, converted
+// by scripts/convert/whisper_from_ct2.py), against the float32 numpy Whisper with openai's
+// rules (tests/fixtures/whisper/reference.json, gen_whisper.py):
+// - wasm: hello.wav as a Blob (the browser's decodeAudioData) and hello_44k.wav as raw
+//   44.1 kHz samples (our windowed-sinc resampler): token ids equal the reference, or where
+//   a near-tie flips one, WER against faster-whisper <= 0.05; onSegment fires once per
+//   segment in order, onToken once per token;
+// - webgpu: hello.wav, the same check (the clip is one 30 s window: the software adapters
+//   here run the encoder slowly, so the long clip runs natively and on wasm only);
+// - bad inputs give coded errors and the next call works: empty audio, a NaN sample, a
+//   corrupt Blob (invalid_audio), sample rates 0, -1 and NaN (invalid_audio), an aborted
+//   call (aborted), a corrupt weights file (invalid_weights), an unknown model_type
+//   (unsupported_model);
+// - `{ worker: true }`: the Blob decoded on the page, the transcript equal to the page's,
+//   onSegment relayed from the worker.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { browsersToTest } from '../../scripts/drive.mjs';
+import { openPage } from './page-setup.mjs';
+
+const here = new URL('../fixtures/whisper/', import.meta.url);
+const ref = JSON.parse(readFileSync(new URL('reference.json', here)));
+const wavBytes = (name) => readFileSync(new URL(`audio/${name}`, here));
+
+/** The 16-bit PCM samples of a WAV file (its `data` chunk), as floats, and its rate. */
+function pcm(name) {
+  const b = wavBytes(name);
+  const rate = b.readUInt32LE(24);
+  const channels = b.readUInt16LE(22);
+  let at = 12;
+  while (b.toString('ascii', at, at + 4) !== 'data') at += 8 + b.readUInt32LE(at + 4);
+  const n = b.readUInt32LE(at + 4) / 2;
+  const out = new Array(n / channels);
+  for (let i = 0; i < out.length; i++) out[i] = b.readInt16LE(at + 8 + 2 * i * channels) / 32768;
+  return { samples: out, rate };
+}
+
+const args = {
+  hello: wavBytes('hello.wav').toString('base64'),
+  hello44k: pcm('hello_44k.wav'),
+};
+
+function words(t) {
+  return t.toLowerCase().replace(/[^a-z0-9' ]/g, ' ').split(/\s+/).filter(Boolean);
+}
+
+function wer(reference, hyp) {
+  const r = words(reference), h = words(hyp);
+  let d = Array.from({ length: h.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= r.length; i++) {
+    const prev = d;
+    d = [i];
+    for (let j = 1; j <= h.length; j++) d[j] = Math.min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r[i - 1] !== h[j - 1]));
+  }
+  return d[h.length] / Math.max(1, r.length);
+}
+
+/** Token ids equal the reference's segment by segment, or the WER is at most 0.05. */
+function checkTranscript(what, clip, got) {
+  const want = ref[clip];
+  let last = 0;
+  for (const s of got.segments) {
+    assert.ok(s.start >= last && s.end >= s.start && s.end <= want.seconds + 0.5, `${what}: segment ${JSON.stringify(s)}`);
+    last = s.start;
+  }
+  const same =
+    got.segments.length === want.segments.length &&
+    got.segments.every((s, i) => JSON.stringify(s.tokens) === JSON.stringify(want.segments[i].tokens));
+  const w = wer(want.faster_whisper, got.text);
+  if (!same) assert.ok(w <= 0.05, `${what}: ids differ and WER ${w} > 0.05: ${got.text}`);
+  console.log(`speech: ${what}: ids ${same ? 'equal' : 'differ'}, WER ${w.toFixed(3)}: ${got.text}`);
+}
+
+async function transcribePage({ backend, hello, hello44k }) {
+  try {
+    const m = await import('/pkg/index.js');
+    await m.init();
+    const base = new URL('/models/whisper-tiny.en/', location.href).href;
+    const bytes = Uint8Array.from(atob(hello), (c) => c.charCodeAt(0));
+    const blob = new Blob([bytes], { type: 'audio/wav' });
+    const code = (p) => p.then(() => 'resolved', (e) => e.code ?? `no code: ${e.message}`);
+    const r = await m.SpeechRecognizer.load(base, { backend, cache: false });
+    const events = { segments: [], tokens: 0 };
+    const out = {
+      backend: r.backend,
+      multilingual: r.isMultilingual,
+      unused: r.unusedWeights,
+      hello: await r.transcribe(blob, { onSegment: (s) => events.segments.push(s), onToken: () => (events.tokens += 1) }),
+      events,
+    };
+    if (backend === 'wasm') {
+      out.hello44k = await r.transcribe({ data: Float32Array.from(hello44k.samples), sampleRate: hello44k.rate });
+      const ok = new Float32Array(16000);
+      const ctl = new AbortController();
+      let seen = 0;
+      const cases = {
+        empty: () => r.transcribe(new Float32Array(0)),
+        nan: () => r.transcribe(Float32Array.of(0, NaN, 0)),
+        corruptBlob: () => r.transcribe(new Blob([new Uint8Array([82, 73, 70, 70, 1, 2, 3, 4, 5])], { type: 'audio/wav' })),
+        rateZero: () => r.transcribe({ data: ok, sampleRate: 0 }),
+        rateNegative: () => r.transcribe({ data: ok, sampleRate: -1 }),
+        rateNaN: () => r.transcribe({ data: ok, sampleRate: NaN }),
+        notAudio: () => r.transcribe(42),
+        badOption: () => r.transcribe(ok, { language: 'de' }),
+        aborted: () => r.transcribe(blob, { signal: ctl.signal, onToken: () => ++seen === 3 && ctl.abort() }),
+      };
+      out.errors = {};
+      for (const [k, f] of Object.entries(cases)) out.errors[k] = await code(f());
+      // A weights file that is not safetensors, and a config of an unknown model type:
+      // every other file is the real model's.
+      const realFetch = globalThis.fetch;
+      globalThis.fetch = (url, init) => {
+        const u = String(url);
+        if (u.includes('/broken-whisper/model.safetensors')) return Promise.resolve(new Response(new Uint8Array(12)));
+        if (u.includes('/unknown-whisper/config.json')) return Promise.resolve(new Response('{"model_type": "speecht5"}'));
+        return realFetch(u.replace(/\/(broken|unknown)-whisper\//, '/models/whisper-tiny.en/'), init);
+      };
+      const at = (p) => new URL(p, location.href).href;
+      out.errors.badWeights = await code(m.SpeechRecognizer.load(at('/broken-whisper/'), { backend, cache: false }));
+      out.errors.unknownModel = await code(m.SpeechRecognizer.load(at('/unknown-whisper/'), { backend, cache: false }));
+      globalThis.fetch = realFetch;
+      // The next call works after every error above.
+      out.after = await r.transcribe(blob);
+    }
+    r.dispose();
+    out.afterDispose = await code(r.transcribe(new Float32Array(16000)));
+    return out;
+  } catch (err) {
+    return { error: `${err.code}: ${err.message}\n${err.stack}` };
+  }
+}
+
+async function inWorker({ hello }) {
+  try {
+    const m = await import('/pkg/index.js');
+    await m.init();
+    const base = new URL('/models/whisper-tiny.en/', location.href).href;
+    const blob = new Blob([Uint8Array.from(atob(hello), (c) => c.charCodeAt(0))], { type: 'audio/wav' });
+    const w = await m.SpeechRecognizer.load(base, { backend: 'wasm', cache: false, worker: true });
+    const segments = [];
+    let tokens = 0;
+    const got = await w.transcribe(blob, { onSegment: (s) => segments.push(s), onToken: () => (tokens += 1) });
+    const info = { backend: w.backend, multilingual: w.isMultilingual };
+    w.dispose();
+    return { got, segments, tokens, info };
+  } catch (err) {
+    return { error: `${err.code}: ${err.message}\n${err.stack}` };
+  }
+}
+
+for (const name of browsersToTest()) {
+  describe(`SpeechRecognizer in ${name}`, () => {
+    const ctx = openPage(name);
+
+    for (const backend of ['wasm', 'webgpu']) {
+      test(`matches the numpy reference (${backend})`, async () => {
+        const r = await ctx.page.evaluate(transcribePage, { backend, ...args });
+        assert.ok(!r.error, r.error);
+        assert.equal(r.backend, backend);
+        assert.equal(r.multilingual, false);
+        assert.deepEqual(r.unused, []);
+        checkTranscript(`${name} ${backend} hello.wav (Blob)`, 'hello.wav', r.hello);
+        assert.deepEqual(r.events.segments, r.hello.segments, 'onSegment saw each segment, in order');
+        const tokens = r.hello.segments.reduce((n, s) => n + s.tokens.length, 0);
+        assert.equal(r.events.tokens, tokens, 'onToken fired per token');
+        assert.equal(r.hello.language, 'en');
+        if (backend === 'wasm') {
+          checkTranscript(`${name} wasm hello_44k.wav (44.1 kHz samples)`, 'hello_44k.wav', r.hello44k);
+          const want = {
+            empty: 'invalid_audio',
+            nan: 'invalid_audio',
+            corruptBlob: 'invalid_audio',
+            rateZero: 'invalid_audio',
+            rateNegative: 'invalid_audio',
+            rateNaN: 'invalid_audio',
+            notAudio: 'invalid_audio',
+            badOption: 'invalid_argument',
+            aborted: 'aborted',
+            badWeights: 'invalid_weights',
+            unknownModel: 'unsupported_model',
+          };
+          assert.deepEqual(r.errors, want);
+          checkTranscript(`${name} wasm hello.wav after the errors`, 'hello.wav', r.after);
+        }
+        assert.equal(r.afterDispose, 'disposed');
+      });
+    }
+
+    test('{ worker: true } transcribes and relays segments', async () => {
+      const r = await ctx.page.evaluate(inWorker, args);
+      assert.ok(!r.error, r.error);
+      assert.deepEqual(r.info, { backend: 'wasm', multilingual: false });
+      checkTranscript(`${name} worker hello.wav`, 'hello.wav', r.got);
+      assert.deepEqual(r.segments, r.got.segments);
+      assert.equal(r.tokens, r.got.segments.reduce((n, s) => n + s.tokens.length, 0));
+    });
+  });
+}
