@@ -9,9 +9,10 @@
 mod common;
 
 use common::whisper::{check, files, fixture, wav};
+use ipfs_accelerate::backend::webgpu::WebGpuBackend;
 use ipfs_accelerate::models::whisper::audio::decode_wav;
 use ipfs_accelerate::models::whisper::mel::{LogMel, MelFilters, N_FRAMES};
-use ipfs_accelerate::models::{SpeechRecognizer, TranscribeOptions};
+use ipfs_accelerate::models::{Quiet, SpeechRecognizer, TranscribeOptions};
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -35,31 +36,69 @@ fn log_mel_matches_openai() {
     assert!((max - want.max).abs() <= 1e-4, "max {max} vs {}", want.max);
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-#[test]
-fn transcripts_match_the_reference_on_the_cpu() {
-    let fx = fixture();
-    let r = SpeechRecognizer::from_files(pollster::block_on(files())).expect("Whisper loads");
-    assert!(r.unused_weights().is_empty(), "{:?}", r.unused_weights());
-    let mut equal = 0;
-    for (name, clip) in &fx {
-        let audio = decode_wav(wav(name)).unwrap();
-        let got = r.transcribe(&audio, 16000.0, &TranscribeOptions::default()).unwrap();
-        if check(name, clip, &got) {
-            equal += 1;
-        }
-        println!("{name}: {} segments: {}", got.segments.len(), got.text);
-        if name == "long.wav" {
-            assert!(got.segments.iter().any(|s| s.end > 60.0), "long.wav: no segment past 60 s");
-        }
-        if name == "silence.wav" {
-            assert!(got.text.is_empty(), "silence.wav gave words: {}", got.text);
-        }
+/// The clips each place transcribes. The heaviest model reference runs once per place and
+/// backend kind, on what a load would pick: every clip on the best CPU path (natively and
+/// in both browsers); hello.wav alone on the default WebGPU variant natively (lavapipe
+/// runs the encoder slowly). In the browsers WebGPU is the page tests' (speech.test.mjs).
+fn clips(place: &common::backends::Place) -> &'static [&'static str] {
+    const ALL: &[&str] = &["hello.wav", "hello_44k.wav", "long.wav", "numbers.wav", "silence.wav", "stereo_22k.wav"];
+    match (place.default, place.is_gpu(), cfg!(target_arch = "wasm32")) {
+        (false, ..) | (true, true, true) => &[],
+        (true, false, _) => ALL,
+        (true, true, false) => &["hello.wav"],
     }
-    println!("{equal} of {} clips with ids equal to the reference", fx.len());
-    let hello = &fx["hello.wav"];
-    let audio = decode_wav(wav("hello.wav")).unwrap();
-    let opts = TranscribeOptions { timestamps: false, ..Default::default() };
-    let got = r.transcribe(&audio, 16000.0, &opts).unwrap();
-    assert_eq!(Some(&got.segments[0].tokens), hello.no_timestamps.as_ref(), "without timestamps");
+}
+
+on_every_backend! {
+    // Token ids against the numpy reference; on the GPU the state (caches, cross keys and
+    // values) is held once, as device values, not also in the plans.
+    transcripts_match_the_reference(place) {
+        let names = clips(place);
+        if names.is_empty() {
+            return Ok(0);
+        }
+        let fx = fixture();
+        let mut r = SpeechRecognizer::from_files(files().await).map_err(|e| e.to_string())?;
+        if !r.unused_weights().is_empty() {
+            return Err(format!("unused weights: {:?}", r.unused_weights()));
+        }
+        r.set_backend(place.backend.clone());
+        let mut equal = 0;
+        for name in names {
+            let clip = &fx[*name];
+            let audio = decode_wav(wav(name)).map_err(|e| e.to_string())?;
+            let got = r.transcribe_with(&audio, 16000.0, &TranscribeOptions::default(), &mut Quiet).await.map_err(|e| format!("{name}: {e}"))?;
+            equal += check(name, clip, &got)? as usize;
+            if *name == "long.wav" && !got.segments.iter().any(|s| s.end > 60.0) {
+                return Err("long.wav: no segment past 60 s".into());
+            }
+            if *name == "silence.wav" && !got.text.is_empty() {
+                return Err(format!("silence.wav gave words: {}", got.text));
+            }
+        }
+        if let Some(g) = place.backend.as_any().downcast_ref::<WebGpuBackend>() {
+            let s = g.stats();
+            let state = r.state_bytes();
+            let step = r.decode_plan_bytes().map_err(|e| e.to_string())?.unwrap_or(0);
+            eprintln!(
+                "whisper gpu bytes: weights {} + plans {} (the decode step's {step}) + values alive {} (one window's state: {state})",
+                s.weight_bytes, s.plan_bytes, s.value_bytes
+            );
+            if step >= state / 4 {
+                return Err(format!("the decode step's plan holds {step} bytes against a state of {state}: resident inputs got buffers"));
+            }
+        }
+        if place.default && !place.is_gpu() {
+            // Without timestamps: one segment, the ids of the reference's decode.
+            let hello = &fx["hello.wav"];
+            let audio = decode_wav(wav("hello.wav")).map_err(|e| e.to_string())?;
+            let opts = TranscribeOptions { timestamps: false, ..Default::default() };
+            let got = r.transcribe_with(&audio, 16000.0, &opts, &mut Quiet).await.map_err(|e| e.to_string())?;
+            if Some(&got.segments[0].tokens) != hello.no_timestamps.as_ref() {
+                return Err(format!("without timestamps: {:?}", got.segments[0].tokens));
+            }
+        }
+        eprintln!("whisper: {}: {equal} of {} clips with ids equal to the reference", place.name, names.len());
+        Ok(names.len())
+    }
 }

@@ -125,7 +125,14 @@ impl GraphBuilder {
     }
 
     pub fn input(&mut self, name: &str, shape: &[usize], dtype: DType) -> NodeId {
-        let op = Op::Input { name: name.to_string(), dtype };
+        let op = Op::Input { name: name.to_string(), dtype, resident: false };
+        self.leaf(op, Shape::new(shape.to_vec()), dtype)
+    }
+
+    /// A resident input: state given as a device value each run (see `Op::Input`). A host
+    /// value is still accepted, and uploaded for that run alone.
+    pub fn state(&mut self, name: &str, shape: &[usize], dtype: DType) -> NodeId {
+        let op = Op::Input { name: name.to_string(), dtype, resident: true };
         self.leaf(op, Shape::new(shape.to_vec()), dtype)
     }
 

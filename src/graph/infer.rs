@@ -175,6 +175,8 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
         }
         Op::WriteAt { axis } => {
             arity(3, 3)?;
+            // The kernels write f32 caches; an i32 base would reach them as an empty slice.
+            want_f32(&[0, 1])?;
             want_offset(inputs[2])?;
             let (base, update) = (dims(0), dims(1));
             let same_rest = base.len() == update.len()

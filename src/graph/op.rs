@@ -50,10 +50,14 @@ impl ConvParams {
 
 #[derive(Debug, Clone)]
 pub enum Op {
-    /// A value supplied at run time, in declaration order.
+    /// A value supplied at run time, in declaration order. A `resident` input is state
+    /// that lives on the device between runs (a decoder's KV caches, its cross keys and
+    /// values): every run binds the value it is given, so a backend keeps no buffer of its
+    /// own for it, and the state exists once, however many graphs read it.
     Input {
         name: String,
         dtype: DType,
+        resident: bool,
     },
     /// A value fixed at build time (weights).
     Constant(Tensor),

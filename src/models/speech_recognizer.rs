@@ -192,6 +192,23 @@ impl SpeechRecognizer {
         self.model.unused.clone()
     }
 
+    /// On WebGPU, bytes of the single-token decode plan's own buffers: its activations
+    /// only, since the caches and cross keys and values are resident inputs bound each
+    /// step (so they exist once, as the values the steps pass along).
+    pub fn decode_plan_bytes(&self) -> Result<Option<u64>> {
+        match self.webgpu() {
+            Some(g) => g.plan_bytes(&self.graph(GraphKey::Decode(1))?).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Bytes of one window's decoding state: the self-attention caches and the cross keys
+    /// and values of every layer, in f32.
+    pub fn state_bytes(&self) -> u64 {
+        let c = &self.model.config;
+        (2 * c.decoder_layers * (c.max_target_positions + c.max_source_positions) * c.d_model * 4) as u64
+    }
+
     /// Transcribes on the CPU, synchronously (native code, tests); other backends use
     /// `transcribe_with`.
     pub fn transcribe(&self, samples: &[f32], sample_rate: f64, opts: &TranscribeOptions) -> Result<Transcript> {

@@ -102,8 +102,8 @@ impl Toy {
         let pos = g.input("position", &[1], DType::I32);
         let caches: Vec<(NodeId, NodeId)> = (0..c.layers)
             .map(|l| {
-                let k = g.input(&format!("k{l}"), &self.cache_dims(), DType::F32);
-                let v = g.input(&format!("v{l}"), &self.cache_dims(), DType::F32);
+                let k = g.state(&format!("k{l}"), &self.cache_dims(), DType::F32);
+                let v = g.state(&format!("v{l}"), &self.cache_dims(), DType::F32);
                 (k, v)
             })
             .collect();

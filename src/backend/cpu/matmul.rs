@@ -72,8 +72,53 @@ pub fn matmul_packed(path: Path, a: &Operand, pb: &PackedB, out: &mut [f32], pa:
     }
 }
 
+/// Rows of `a` at most for which `gemv_t` beats packing: a decoder's step (one token, or
+/// a prompt of a few), where packing a weight would cost more than the product and keep
+/// a second copy of it (the tied token embedding of Whisper: 80 MB).
+pub const GEMV_ROWS: usize = 4;
+
+/// out (`rows × n`) = a (`rows × k`, contiguous) · Wᵀ for a row-major `W` (`n × k`): each
+/// output a contiguous dot product, W read in place.
+pub fn gemv_t(path: Path, a: &[f32], w: &[f32], k: usize, out: &mut [f32]) {
+    let n = w.len() / k.max(1);
+    for (row, o) in a.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
+        for (j, x) in o.iter_mut().enumerate() {
+            *x = super::simd::dot(path, row, &w[j * k..(j + 1) * k]);
+        }
+    }
+}
+
 /// Packs a 2-D weight operand for `matmul_packed`.
 pub fn pack_weight(b: &Operand) -> PackedB {
     let (k, n, bm) = b.mat(0);
     PackedB::new(bm, k, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// gemv_t against a float64 product, on every path, for lengths around the 8-lane
+    /// blocks.
+    #[test]
+    fn gemv_t_matches_a_float64_product() {
+        for path in Path::available() {
+            for (rows, k, n) in [(1, 1, 1), (1, 7, 3), (2, 8, 5), (3, 17, 9), (4, 384, 33)] {
+                let a: Vec<f32> = (0..rows * k).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
+                let w: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 29) as f32 - 14.0) / 9.0).collect();
+                let mut out = vec![0.0; rows * n];
+                gemv_t(path, &a, &w, k, &mut out);
+                for r in 0..rows {
+                    for j in 0..n {
+                        let want: f64 = (0..k).map(|t| a[r * k + t] as f64 * w[j * k + t] as f64).sum();
+                        let got = out[r * n + j] as f64;
+                        assert!(
+                            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                            "{path:?} {rows}x{k}x{n}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

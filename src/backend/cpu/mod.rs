@@ -18,6 +18,7 @@ pub mod simd;
 mod softmax;
 mod write_at;
 
+pub use matmul::GEMV_ROWS;
 /// Fallible allocation, for host buffers made outside the kernels (a JS tensor's copy).
 #[cfg(target_arch = "wasm32")]
 pub(crate) use pool::zeroed;
@@ -233,8 +234,14 @@ impl CpuBackend {
             Op::MatMul { transpose_a, transpose_b } => {
                 let a = matmul::Operand { data: f(0), dims: d(0), transposed: *transpose_a };
                 let b = matmul::Operand { data: f(1), dims: d(1), transposed: *transpose_b };
-                let packed = if const_b && d(1).len() == 2 { ws.packed.get(args[1], &b) } else { None };
+                let rows = a.data.len() / d(1)[d(1).len() - 1].max(1);
+                let gemv = const_b && *transpose_b && !*transpose_a && d(1).len() == 2 && rows <= matmul::GEMV_ROWS;
+                let packed = if const_b && d(1).len() == 2 && !gemv { ws.packed.get(args[1], &b) } else { None };
                 match packed {
+                    _ if gemv => {
+                        matmul::gemv_t(path, a.data, b.data, d(1)[1], &mut out);
+                        Ok(())
+                    }
                     Some(pb) => {
                         matmul::matmul_packed(path, &a, &pb, &mut out, &mut ws.gemm.pa);
                         Ok(())

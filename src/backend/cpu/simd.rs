@@ -276,6 +276,40 @@ pub fn sum_sq_dev(path: Path, x: &[f32], mean: f32) -> f32 {
     x.iter().map(|&e| (e - mean) * (e - mean)).sum()
 }
 
+/// The dot product of `a` and `b` (equal lengths), in eight lanes of partial sums.
+pub fn dot(path: Path, a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if path == Path::Simd128 {
+        let (mut s0, mut s1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+        for (x, y) in ca.zip(cb) {
+            // SAFETY: eight f32 in each chunk.
+            unsafe {
+                let (xp, yp) = (x.as_ptr() as *const v128, y.as_ptr() as *const v128);
+                s0 = f32x4_add(s0, f32x4_mul(v128_load(xp), v128_load(yp)));
+                s1 = f32x4_add(s1, f32x4_mul(v128_load(xp.add(1)), v128_load(yp.add(1))));
+            }
+        }
+        let s = f32x4_add(s0, s1);
+        return f32x4_extract_lane::<0>(s)
+            + f32x4_extract_lane::<1>(s)
+            + f32x4_extract_lane::<2>(s)
+            + f32x4_extract_lane::<3>(s)
+            + tail;
+    }
+    let _ = path;
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Sum of the elements.
 pub fn sum(path: Path, x: &[f32]) -> f32 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -120,6 +120,18 @@ impl Compiler<'_> {
         self.bufs.len() - 1
     }
 
+    /// A minimal buffer standing for a resident input in the plan's bind groups; every
+    /// run binds the input's value in its place.
+    pub(super) fn placeholder(&mut self) -> usize {
+        let b = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("resident input"),
+            size: 256,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.add(b, false)
+    }
+
     pub(super) fn shared(&mut self, b: wgpu::Buffer) -> usize {
         self.add(b, false)
     }

@@ -24,6 +24,7 @@ pub fn source(file: &str) -> Option<&'static str> {
         "conv_transpose.wgsl" => include_str!("../../../shaders/conv_transpose.wgsl"),
         "argmax.wgsl" => include_str!("../../../shaders/argmax.wgsl"),
         "write_at.wgsl" => include_str!("../../../shaders/write_at.wgsl"),
+        "gemv.wgsl" => include_str!("../../../shaders/gemv.wgsl"),
         _ => return None,
     })
 }

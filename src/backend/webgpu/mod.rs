@@ -67,6 +67,8 @@ pub struct GpuStats {
     /// Bytes of uploaded weights, and of the buffers cached plans hold.
     pub weight_bytes: u64,
     pub plan_bytes: u64,
+    /// Bytes of device values alive (every WebGPU backend's): state such as KV caches.
+    pub value_bytes: u64,
 }
 
 /// Everything tied to one device; replaced as a whole when the device is lost.
@@ -163,7 +165,14 @@ impl WebGpuBackend {
             (st.plans, st.plan_hits, st.plan_misses) = (p.entries, p.hits, p.misses);
             (st.weight_bytes, st.plan_bytes) = (s.weights.bytes, p.bytes);
         });
+        st.value_bytes = run::value_bytes();
         st
+    }
+
+    /// Bytes of the buffers `graph`'s plan holds (compiling it if needed): its activations,
+    /// and the buffers of its inputs that are not resident.
+    pub fn plan_bytes(&self, graph: &Arc<Graph>) -> Result<u64> {
+        Ok(self.plan(graph)?.1.held.iter().map(|b| b.size()).sum())
     }
 
     /// The kernel file of each dispatch `graph` compiles to, in order (compiling it if

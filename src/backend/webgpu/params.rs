@@ -142,6 +142,12 @@ params! {
     WriteAtParams for ["write_at.wgsl"] { n: u32, inner: u32, len: u32, full: u32 }
 }
 
+params! {
+    /// C = act(A·Wᵀ + bias) for `m` rows over `k`, W row-major `[n, k]` (a row range of
+    /// the weight: its outputs go to column `first` of rows `row_len` long).
+    GemvParams for ["gemv.wgsl"] { m: u32, n: u32, k: u32, act: u32, has_bias: u32, row_len: u32, first: u32 }
+}
+
 /// The WGSL declaration of the parameters `file` reads, if it reads any.
 pub(super) fn declaration(file: &str) -> Option<String> {
     fn of<P: Params>(file: &str) -> Option<String> {
@@ -158,6 +164,7 @@ pub(super) fn declaration(file: &str) -> Option<String> {
         .or_else(|| of::<ConvKernelParams>(file))
         .or_else(|| of::<MatmulParams>(file))
         .or_else(|| of::<WriteAtParams>(file))
+        .or_else(|| of::<GemvParams>(file))
 }
 
 /// `v` as u32s, zero-padded to `N` (a rank checked at lowering is at most `N`).
@@ -199,6 +206,7 @@ mod tests {
             "matmul.wgsl",
             "matmul_subgroup.wgsl",
             "write_at.wgsl",
+            "gemv.wgsl",
         ] {
             let decl = declaration(file).unwrap_or_else(|| panic!("{file}"));
             let name = decl.split_whitespace().nth(1).unwrap();

@@ -57,6 +57,9 @@ pub struct Plan {
     pub inputs: Vec<usize>,
     /// Per input: whether the plan writes into its buffer (a cache append in place).
     pub written: Vec<bool>,
+    /// Per input: whether it is resident (its plan buffer a placeholder that every run
+    /// replaces with the value given).
+    pub resident: Vec<bool>,
     pub checks: Vec<Check>,
     /// Output buffer indices with their dims and dtype.
     pub outputs: Vec<(usize, Vec<usize>, DType)>,
@@ -152,16 +155,20 @@ pub fn compile(
     let mut vals: Vec<Option<Val>> = vec![None; g.nodes.len()];
     let mut left = readers.clone();
     let mut inputs = vec![];
+    let mut resident_inputs = vec![];
     let mut checks = vec![];
     let mut input_index: HashMap<usize, usize> = HashMap::new();
     for (i, node) in g.nodes.iter().enumerate() {
         let dims = node.shape.dims().to_vec();
         let val = match &node.op {
-            Op::Input { .. } => {
-                let b = c.alloc(node.shape.numel())?;
+            Op::Input { resident, .. } => {
+                // A resident input's placeholder is never written or read: the run binds
+                // the value given in its place.
+                let b = if *resident { c.placeholder() } else { c.alloc(node.shape.numel())? };
                 c.pinned[b] = true;
                 input_index.insert(i, inputs.len());
                 inputs.push(b);
+                resident_inputs.push(*resident);
                 Some(Val { buf: b, dims })
             }
             // Uploaded where they are read, in the precision the reader wants.
@@ -240,7 +247,18 @@ pub fn compile(
         steps.push(Step { pipeline, bind_group, groups: p.groups, kernel: file, params: range, binds });
     }
     let held = c.bufs.iter().zip(&c.pooled).filter(|(_, &p)| p).map(|(b, _)| b.clone()).collect();
-    Ok(Plan { _graph: graph.clone(), steps, bufs: c.bufs, params, inputs, written, checks, outputs, held })
+    Ok(Plan {
+        _graph: graph.clone(),
+        steps,
+        bufs: c.bufs,
+        params,
+        inputs,
+        written,
+        resident: resident_inputs,
+        checks,
+        outputs,
+        held,
+    })
 }
 
 /// Where the lowering of one node stands: the graph, the node, the values computed so

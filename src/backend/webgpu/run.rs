@@ -48,9 +48,24 @@ fn readback(device: &wgpu::Device, bytes: u64, label: &str) -> wgpu::Buffer {
     })
 }
 
+/// Bytes of device values alive, over every WebGPU backend of this module: a decoder's
+/// caches and cross keys and values, tokens left on the device.
+static VALUE_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn value_bytes() -> u64 {
+    VALUE_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl GpuValue {
     fn new(buffer: wgpu::Buffer, generation: u64) -> Self {
+        VALUE_BYTES.fetch_add(buffer.size(), std::sync::atomic::Ordering::Relaxed);
         GpuValue(Arc::new(GpuBuf { buffer, generation }))
+    }
+}
+
+impl Drop for GpuBuf {
+    fn drop(&mut self) {
+        VALUE_BYTES.fetch_sub(self.buffer.size(), std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -142,6 +157,17 @@ impl WebGpuBackend {
         for (k, v) in inputs.into_iter().enumerate() {
             let at = plan.inputs[k];
             match v {
+                Value::Host(t) if plan.resident[k] => {
+                    // A resident input given from the host: uploaded for this run alone.
+                    let bytes = host_bytes(&t)?;
+                    let fresh = storage(&gpu.device, bytes.len() as u64);
+                    if !bytes.is_empty() {
+                        gpu.queue.write_buffer(&fresh, 0, &bytes);
+                    }
+                    bufs[at] = fresh.clone();
+                    swapped.push(at);
+                    given[at] = Some(GpuValue::new(fresh, generation));
+                }
                 Value::Host(t) => {
                     let bytes = host_bytes(&t)?;
                     if !bytes.is_empty() {

@@ -210,15 +210,15 @@ impl WhisperModel {
         let offset = g.input("offset", &[1], DType::I32);
         let caches: Vec<(NodeId, NodeId)> = (0..c.decoder_layers)
             .map(|l| {
-                let k = g.input(&format!("self_k{l}"), &self.cache_dims(), DType::F32);
-                let v = g.input(&format!("self_v{l}"), &self.cache_dims(), DType::F32);
+                let k = g.state(&format!("self_k{l}"), &self.cache_dims(), DType::F32);
+                let v = g.state(&format!("self_v{l}"), &self.cache_dims(), DType::F32);
                 (k, v)
             })
             .collect();
         let cross: Vec<(NodeId, NodeId)> = (0..c.decoder_layers)
             .map(|l| {
-                let k = g.input(&format!("cross_k{l}"), &cross_dims, DType::F32);
-                let v = g.input(&format!("cross_v{l}"), &cross_dims, DType::F32);
+                let k = g.state(&format!("cross_k{l}"), &cross_dims, DType::F32);
+                let v = g.state(&format!("cross_v{l}"), &cross_dims, DType::F32);
                 (k, v)
             })
             .collect();

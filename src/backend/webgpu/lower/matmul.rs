@@ -2,8 +2,8 @@
 //! uploaded transposed or as f16 as the variant asks, with a fused bias and activation.
 
 use super::super::compiler::act_code;
-use super::super::compiler::{contiguous, Compiler, Pending, Val, DUMMY};
-use super::super::params::{fixed, MatmulParams, Params};
+use super::super::compiler::{contiguous, linear, Compiler, Pending, Val, DUMMY};
+use super::super::params::{fixed, GemvParams, MatmulParams, Params};
 use super::super::plan::Lowering;
 use super::super::variants;
 use super::Fusions;
@@ -38,6 +38,12 @@ fn select(v: &variants::Variant, const_b: bool) -> Result<MatmulKernel> {
     })
 }
 
+/// Rows of A at most for which a product with a constant `[N, K]` weight read transposed
+/// (a Linear) runs as a GEMV over the weight as stored (`gemv.wgsl`), as a decoder's
+/// steps do: no transposed copy is uploaded, so a weight also used as a gather table (a
+/// tied embedding) is held once. The CPU backend's threshold, for the same reason.
+const GEMV_ROWS: usize = crate::backend::cpu::GEMV_ROWS;
+
 pub(super) fn matmul(
     c: &mut Compiler,
     at: &Lowering,
@@ -49,6 +55,12 @@ pub(super) fn matmul(
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
     let const_b = matches!(g.node(node.inputs[1]).op, Op::Constant(_));
+    if let Op::Constant(w) = &g.node(node.inputs[1]).op {
+        let rows = numel / dims[dims.len() - 1].max(1);
+        if *transpose_b && !*transpose_a && w.dims().len() == 2 && rows <= GEMV_ROWS {
+            return gemv(c, at, fused, w, rows);
+        }
+    }
     let kernel = select(c.variant, const_b)?;
     let use_f16 = kernel.f16;
     let a = at.arg(c, 0, false)?;
@@ -133,6 +145,67 @@ pub(super) fn matmul(
             groups,
             range: None,
         });
+    }
+    Ok(Val { buf: out, dims })
+}
+
+/// The GEMV arm: `rows` rows of A against the constant W (`[n, k]`) as stored, bound in
+/// row ranges that fit one binding (sharing one upload).
+fn gemv(c: &mut Compiler, at: &Lowering, fused: &Fusions, w: &crate::tensor::Tensor, rows: usize) -> Result<Val> {
+    let (g, i, node) = (at.g, at.i, at.node);
+    let dims = node.shape.dims().to_vec();
+    let (n, k) = (w.dims()[0], w.dims()[1]);
+    let a = at.arg(c, 0, false)?;
+    let (bias, act) = match fused.get(&i) {
+        Some(e) => match &g.nodes[e.bias].op {
+            Op::Constant(t) => (Some(c.constant(t, false, false)?), e.activation.map_or(0, act_code)),
+            _ => (None, 0),
+        },
+        None => (None, 0),
+    };
+    let row_bytes = (k * 4) as u64;
+    let whole = n as u64 * row_bytes;
+    if whole > c.limits.max_buffer_size {
+        return Err(Error::GpuError(format!(
+            "matmul: a weight of {whole} bytes exceeds this device's maxBufferSize of {}",
+            c.limits.max_buffer_size
+        )));
+    }
+    // The weight as a gather table would upload it: f32, not transposed, one buffer.
+    let upload = c.weights.get(c.device, w, false, false);
+    let wb = c.shared(upload);
+    let limit = c.limits.max_storage_buffer_binding_size;
+    let align = c.limits.min_storage_buffer_offset_alignment as u64;
+    let step = (limit / row_bytes).max(1).min(n as u64);
+    let step = (1..=step).rev().find(|r| (r * row_bytes) % align == 0 || *r == n as u64).ok_or_else(|| {
+        Error::GpuError(format!("matmul: rows of {row_bytes} bytes cannot be split at {align}-byte offsets"))
+    })?;
+    let out = c.alloc(node.shape.numel())?;
+    let wg = c.wg("gemv.wgsl");
+    let mut lo = 0u64;
+    while lo < n as u64 {
+        let hi = (lo + step).min(n as u64);
+        let p = GemvParams {
+            m: rows as u32,
+            n: (hi - lo) as u32,
+            k: k as u32,
+            act,
+            has_bias: bias.is_some() as u32,
+            row_len: n as u32,
+            first: lo as u32,
+        };
+        let (x, y, _) = linear((hi - lo) as usize, wg);
+        c.pending.push(Pending {
+            file: "gemv.wgsl",
+            f16: false,
+            entry: "main",
+            knobs: variants::knobs("gemv.wgsl"),
+            params: p.words(),
+            bufs: vec![Some(a.buf), Some(wb), Some(bias.unwrap_or(DUMMY)), Some(out)],
+            groups: (x, y, rows as u32),
+            range: (hi - lo < n as u64).then_some((2, lo * row_bytes, (hi - lo) * row_bytes)),
+        });
+        lo = hi;
     }
     Ok(Val { buf: out, dims })
 }
