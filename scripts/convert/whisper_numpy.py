@@ -292,12 +292,26 @@ def window(mel, seek):
     return np.ascontiguousarray(np.pad(w, ((0, 0), (0, N_FRAMES - size)))), size
 
 
-def transcribe(model, rules, audio, timestamps=True, language=None, no_speech_threshold=0.6, logprob_threshold=-1.0):
+def detect_language(model, rules, mel_window):
+    """openai's detect_language: the most likely language token after <|startoftranscript|>."""
+    cross = model.cross_kv(model.encode(mel_window))
+    logits = model.decode(np.array([rules.sot]), [], cross)[0]
+    ids = sorted(rules.lang_to_id.values())
+    return ids[int(np.argmax(logits[ids]))]
+
+
+def transcribe(
+    model, rules, audio, timestamps=True, language=None, task="transcribe", no_speech_threshold=0.6, logprob_threshold=-1.0
+):
     """openai/whisper's transcribe at temperature 0 without fallback or previous-text
-    conditioning: segments with start and end seconds and their tokens."""
+    conditioning: segments with start and end seconds and their tokens, and the language
+    (detected from the first window when a multilingual model is given none)."""
     mel = log_mel(audio, model.c["num_mel_bins"])
     content = mel.shape[1] - N_FRAMES
-    prompt = rules.prompt(language, timestamps=timestamps)
+    if rules.multilingual and language is None:
+        lang_id = detect_language(model, rules, window(mel, 0)[0])
+        language = next(k[2:-2] for k, v in rules.lang_to_id.items() if v == lang_id)
+    prompt = rules.prompt(language, task=task, timestamps=timestamps)
     seek, segments = 0, []
     while seek < content:
         offset = seek * HOP / SAMPLE_RATE
@@ -330,7 +344,7 @@ def transcribe(model, rules, audio, timestamps=True, language=None, no_speech_th
                 duration = (stamps[-1] - tb) * TIME_PRECISION
             segments.append(dict(start=offset, end=offset + duration, tokens=tokens))
             seek += size
-    return segments
+    return segments, language
 
 
 def load(dir_path):

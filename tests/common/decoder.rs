@@ -31,7 +31,7 @@ pub fn fixture() -> Fixture {
 }
 
 /// `n` values in [-scale, scale): gen_decoder.py's `hashed`, bit for bit.
-fn hashed(seed: u64, n: usize, scale: f64) -> Vec<f32> {
+pub fn hashed(seed: u64, n: usize, scale: f64) -> Vec<f32> {
     let m = 0xFFFF_FFFFu64;
     (0..n as u64)
         .map(|i| {
