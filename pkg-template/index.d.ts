@@ -327,6 +327,11 @@ export interface GpuInfo {
   readbacks: number;
   /** Devices made so far: more than one after a device loss. */
   devices: number;
+  /** Bytes on the device: uploaded weights, the buffers of cached plans, and values kept
+   * there between runs (a decoder's caches; none once a transcription ends). */
+  weightBytes: number;
+  planBytes: number;
+  valueBytes: number;
   /** GPU milliseconds of the last profiled forward pass (see setGpuProfiling), else null. */
   lastGpuMs: number | null;
 }

@@ -111,6 +111,11 @@ impl<R: Runner> JsModel<R> {
             ("submissions", JsValue::from_f64(s.submissions as f64)),
             ("readbacks", JsValue::from_f64(s.readbacks as f64)),
             ("devices", JsValue::from_f64(s.devices as f64)),
+            // Device memory: uploaded weights, the buffers of cached plans, and values
+            // kept on the device (a decoder's caches).
+            ("weightBytes", JsValue::from_f64(s.weight_bytes as f64)),
+            ("planBytes", JsValue::from_f64(s.plan_bytes as f64)),
+            ("valueBytes", JsValue::from_f64(s.value_bytes as f64)),
             // GPU time of the last profiled forward pass (timestamp queries), if any.
             ("lastGpuMs", {
                 let p = g.last_profile();
