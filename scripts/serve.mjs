@@ -1,4 +1,5 @@
-// Static server for the demos: www/ at /, pkg/ at /pkg/, models/ at /models/.
+// Static server for the demos: www/ at /, pkg/ at /pkg/, models/ at /models/, the
+// committed speech clips (tests/fixtures/whisper/audio/) at /clips/.
 // Sends COOP/COEP (so pages are cross-origin isolated, as wasm threads need), correct
 // MIME types (application/wasm for streaming compilation) and honours Range requests.
 // `node scripts/serve.mjs [port]` serves until killed; tests import `startServer`.
@@ -13,6 +14,7 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_MOUNTS = [
   ['/pkg/', join(ROOT, 'pkg')],
   ['/models/', join(ROOT, 'models')],
+  ['/clips/', join(ROOT, 'tests/fixtures/whisper/audio')],
   ['/', join(ROOT, 'www')],
 ];
 const MIME = {

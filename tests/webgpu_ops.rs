@@ -124,13 +124,15 @@ async fn split_matmul() -> Vec<String> {
 
 /// A decoder step's products (1 to 4 rows against a constant `[n, k]` weight read
 /// transposed) run as GEMVs over the weight as stored, bound in row ranges when it is over
-/// the binding limit (lowered to 4 KiB), bias and activation fused, on every variant; the
+/// the binding limit (lowered to 16 KiB), bias and activation fused, on every variant; the
 /// result is the CPU backend's within 1e-4. A weight that is also a gather table (a tied
 /// embedding) is uploaded once.
 async fn gemv_in_place() -> Vec<String> {
     use ipfs_accelerate::graph::GraphBuilder;
     use ipfs_accelerate::tensor::DType;
-    let (k, n) = (37, 100);
+    // Rows of 148 bytes (k not a multiple of 4, for the kernel's tail): 64 of them fill a
+    // range aligned to Chromium's 256-byte offsets within the 16 KiB limit.
+    let (k, n) = (37, 300);
     let granted = backend(None).await.granted();
     let mut lines = vec![];
     for v in variants::available(&granted) {
@@ -148,13 +150,13 @@ async fn gemv_in_place() -> Vec<String> {
             let graph = Arc::new(g.build(&[y]).unwrap());
             let input = [Tensor::from_i32(vec![1, m], (0..m as i32).map(|i| i * 31 % 100).collect()).unwrap()];
             let want = CpuBackend::new().run(&graph, &input).unwrap().remove(0).to_f32_vec();
-            let opts = GpuOptions { variant: Some(v.clone()), max_binding_bytes: Some(4096), ..Default::default() };
+            let opts = GpuOptions { variant: Some(v.clone()), max_binding_bytes: Some(16384), ..Default::default() };
             let gpu = WebGpuBackend::new(opts).await.unwrap();
             let kernels = gpu.dispatches(&graph).unwrap();
-            // 100 rows of 148 bytes: ranges of at most 27 rows (fewer where the offset
-            // alignment needs it), so 4 or more GEMV dispatches and no matmul.
+            // 300 rows of 148 bytes: ranges of at most 110 rows (64 where offsets must be
+            // 256-byte aligned), so 3 or more GEMV dispatches and no matmul.
             let gemvs = kernels.iter().filter(|k| **k == "gemv.wgsl").count();
-            assert!(gemvs >= 4 && !kernels.iter().any(|k| k.starts_with("matmul")), "{v}: {kernels:?}");
+            assert!(gemvs >= 3 && !kernels.iter().any(|k| k.starts_with("matmul")), "{v}: {kernels:?}");
             let got = gpu.run(&graph, &input).await.unwrap().remove(0).to_f32_vec();
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!(within(*g as f64, *w as f64, 1e-4), "{v}, {m} rows, element {i}: {g} vs {w}");

@@ -3,7 +3,7 @@
 //! openai's decoding rules (tests/fixtures/whisper, from gen_whisper.py). Tolerances: the
 //! log-mel within 1e-4 of numpy's; token ids equal, or where a near-tie flips one, a word
 //! error rate against faster-whisper's greedy text of at most 0.05; segments ordered and
-//! inside the audio; the long clip has segments past 60 s; the silent clip has no words.
+//! inside the audio; the silent clip has no words.
 
 #[macro_use]
 mod common;
@@ -37,17 +37,17 @@ fn log_mel_matches_openai() {
 }
 
 /// The clips each place transcribes. The heaviest model reference runs once per place and
-/// backend kind, on what a load would pick: every clip on the best CPU path natively, and
-/// in both browsers every clip but the long one, which the page tests transcribe ten times
-/// (speech.test.mjs, memory); hello.wav alone on the default WebGPU variant natively
-/// (lavapipe runs the encoder slowly). In the browsers WebGPU is the page tests'.
+/// backend kind, on what a load would pick: natively every clip but the long one on the
+/// best CPU path, and hello.wav on the default WebGPU variant (lavapipe). The long clip,
+/// and every clip in the browsers, is the page tests' (speech.test.mjs: hello.wav from a
+/// Blob on wasm and webgpu, hello_44k.wav from samples on wasm, the long clip on wasm in
+/// the memory test), which run the same Rust through the package: the CI budget allows each
+/// model reference once per place.
 fn clips(place: &common::backends::Place) -> &'static [&'static str] {
-    const ALL: &[&str] = &["hello.wav", "hello_44k.wav", "long.wav", "numbers.wav", "silence.wav", "stereo_22k.wav"];
     const SHORT: &[&str] = &["hello.wav", "hello_44k.wav", "numbers.wav", "silence.wav", "stereo_22k.wav"];
     match (place.default, place.is_gpu(), cfg!(target_arch = "wasm32")) {
-        (false, ..) | (true, true, true) => &[],
-        (true, false, false) => ALL,
-        (true, false, true) => SHORT,
+        (false, ..) | (_, _, true) => &[],
+        (true, false, false) => SHORT,
         (true, true, false) => &["hello.wav"],
     }
 }
@@ -72,24 +72,17 @@ on_every_backend! {
             let audio = decode_wav(wav(name)).map_err(|e| e.to_string())?;
             let got = r.transcribe_with(&audio, 16000.0, &TranscribeOptions::default(), &mut Quiet).await.map_err(|e| format!("{name}: {e}"))?;
             equal += check(name, clip, &got)? as usize;
-            if *name == "long.wav" && !got.segments.iter().any(|s| s.end > 60.0) {
-                return Err("long.wav: no segment past 60 s".into());
-            }
             if *name == "silence.wav" && !got.text.is_empty() {
                 return Err(format!("silence.wav gave words: {}", got.text));
             }
         }
         if let Some(g) = place.backend.as_any().downcast_ref::<WebGpuBackend>() {
-            // Memory is flat: a second run leaves the device as the first left it, and no
-            // device value outlives a call.
-            let bytes = |s: ipfs_accelerate::backend::webgpu::GpuStats| (s.weight_bytes, s.plan_bytes, s.value_bytes);
-            let first = bytes(g.stats());
-            let audio = decode_wav(wav("hello.wav")).map_err(|e| e.to_string())?;
-            r.transcribe_with(&audio, 16000.0, &TranscribeOptions::default(), &mut Quiet).await.map_err(|e| e.to_string())?;
-            if bytes(g.stats()) != first || first.2 != 0 {
-                return Err(format!("GPU bytes (weights, plans, values) {first:?} after one run, {:?} after two", bytes(g.stats())));
-            }
+            // No device value outlives a call (a second run leaving the device as the first
+            // left it is speech.test.mjs's check, in Firefox).
             let s = g.stats();
+            if s.value_bytes != 0 {
+                return Err(format!("{} bytes of device values outlive the call", s.value_bytes));
+            }
             let state = r.state_bytes();
             let step = r.decode_plan_bytes().map_err(|e| e.to_string())?.unwrap_or(0);
             eprintln!(

@@ -44,7 +44,10 @@ pub struct Cell {
     pub library: String,
     pub backend: String,
     pub dtype: String,
-    /// "text" (`tokens` per input) or "image" (`tokens` is the image side in pixels).
+    /// "text" (`tokens` per input), "image" (`tokens` is the image side in pixels) or
+    /// "speech" (`tokens` is the clip's length in seconds; `throughput` is then audio
+    /// seconds per second, the real-time factor, and `first_ms` the time to the first
+    /// segment of a warm transcription).
     pub task: String,
     pub tokens: i64,
     pub batch: i64,
@@ -69,23 +72,22 @@ impl Cell {
     /// What identifies a cell across runs (text cells keep the key they had before image
     /// cells existed).
     pub fn key(&self) -> String {
-        let task = if self.is_image() { "image/" } else { "" };
+        let task = match self.task.as_str() {
+            "image" | "speech" => format!("{}/", self.task),
+            _ => String::new(),
+        };
         format!(
             "{task}{}/{}/{}/{}/{}x{}",
             self.browser, self.library, self.backend, self.dtype, self.tokens, self.batch
         )
     }
 
-    pub fn is_image(&self) -> bool {
-        self.task == "image"
-    }
-
-    /// The input size: "158" tokens, or "224px" for an image.
+    /// The input size: "158" tokens, "224px" for an image, "65s" for a clip.
     pub fn size(&self) -> String {
-        if self.is_image() {
-            format!("{}px", self.tokens)
-        } else {
-            self.tokens.to_string()
+        match self.task.as_str() {
+            "image" => format!("{}px", self.tokens),
+            "speech" => format!("{}s", self.tokens),
+            _ => self.tokens.to_string(),
         }
     }
 }

@@ -23,15 +23,20 @@ pub struct BenchArgs {
     /// transformers.js dtypes (the baseline); empty for none.
     #[arg(long, value_delimiter = ',', default_value = "fp32,q8")]
     baselines: Vec<String>,
-    /// What the models do: "text" (MiniLM, `--tokens` per input) or "image" (DINOv2,
-    /// square images of `--sizes` pixels).
-    #[arg(long, default_value = "text", value_parser = ["text", "image"])]
+    /// What the models do: "text" (MiniLM, `--tokens` per input), "image" (DINOv2,
+    /// square images of `--sizes` pixels) or "speech" (Whisper tiny.en on the committed
+    /// clips of `--clips` seconds, one at a time).
+    #[arg(long, default_value = "text", value_parser = ["text", "image", "speech"])]
     task: String,
     #[arg(long, value_delimiter = ',', default_value = "12,158")]
     tokens: Vec<u32>,
     /// With `--task image`: image sizes in pixels.
     #[arg(long, value_delimiter = ',', default_value = "224")]
     sizes: Vec<u32>,
+    /// With `--task speech`: clips by their length in whole seconds: 4 (hello.wav) and 65
+    /// (long.wav, three 30 s windows); any other length is a page error.
+    #[arg(long, value_delimiter = ',', default_value = "4,65")]
+    clips: Vec<u32>,
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     batches: Vec<u32>,
     /// Timed runs per cell, after one warm-up.
@@ -127,8 +132,13 @@ async fn run_matrix(root: &Path, args: &BenchArgs) -> Result<()> {
         backend: "wasm".into(),
         dtype: d.clone(),
     }));
-    let sizes = if args.task == "image" { &args.sizes } else { &args.tokens };
-    let shapes: Vec<(u32, u32)> = sizes.iter().flat_map(|&t| args.batches.iter().map(move |&b| (t, b))).collect();
+    let (sizes, batches) = match args.task.as_str() {
+        "image" => (&args.sizes, args.batches.clone()),
+        // A clip is transcribed alone.
+        "speech" => (&args.clips, vec![1]),
+        _ => (&args.tokens, args.batches.clone()),
+    };
+    let shapes: Vec<(u32, u32)> = sizes.iter().flat_map(|&t| batches.iter().map(move |&b| (t, b))).collect();
     let mut fault = args.kill_browser_after_ms;
     for name in &args.browsers {
         let mut browser = launch(root, name, args.webdriver_url.as_deref()).await?;

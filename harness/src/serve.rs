@@ -1,4 +1,5 @@
-//! The static server: www/ at /, pkg/ at /pkg/, models/ at /models/, with the headers the
+//! The static server: www/ at /, pkg/ at /pkg/, models/ at /models/, the committed speech
+//! clips at /clips/, with the headers the
 //! pages need (COOP/COEP for cross-origin isolation, CORP/CORS for model files). tower-http's
 //! ServeDir answers Range requests and sets MIME types (application/wasm included).
 
@@ -23,6 +24,7 @@ pub async fn start(root: &Path, port: u16) -> Result<(SocketAddr, tokio::task::J
     let mut app = Router::new()
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/models", ServeDir::new(root.join("models")))
+        .nest_service("/clips", ServeDir::new(root.join("tests/fixtures/whisper/audio")))
         .fallback_service(ServeDir::new(root.join("www")));
     for (name, value) in HEADERS {
         app = app

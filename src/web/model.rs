@@ -148,3 +148,52 @@ impl<R: Runner> JsModel<R> {
         self.inner = None;
     }
 }
+
+/// The members every JS model class forwards to its `JsModel` (the class's field 0):
+/// `backend`, `loadedFrom`, `gpuInfo`, `setGpuProfiling`, `loseDeviceForTesting` and
+/// `dispose`, written once.
+macro_rules! model_members {
+    ($class:ident, $js:ident) => {
+        #[wasm_bindgen::prelude::wasm_bindgen(js_class = $js)]
+        impl $class {
+            /// The backend running the model: "wasm" (the CPU SIMD backend) or "webgpu".
+            #[wasm_bindgen(getter)]
+            pub fn backend(&self) -> String {
+                self.0.backend()
+            }
+
+            /// Where the files came from: "cache" (the weight store) or "network".
+            #[wasm_bindgen(getter, js_name = loadedFrom)]
+            pub fn loaded_from(&self) -> String {
+                self.0.loaded_from()
+            }
+
+            /// The WebGPU shader variant in use, what the device granted and its memory;
+            /// null on the CPU.
+            #[wasm_bindgen(getter, js_name = gpuInfo)]
+            pub fn gpu_info(&self) -> wasm_bindgen::JsValue {
+                self.0.gpu_info()
+            }
+
+            /// Turns per-dispatch GPU timing (timestamp queries) on or off for later runs;
+            /// returns whether it is on (false on the CPU or without `timestamp-query`).
+            #[wasm_bindgen(js_name = setGpuProfiling)]
+            pub fn set_gpu_profiling(&self, on: bool) -> bool {
+                self.0.set_gpu_profiling(on)
+            }
+
+            /// Destroys the GPU device, as a driver reset would; the next run makes a new
+            /// one. For tests of device loss.
+            #[wasm_bindgen(js_name = loseDeviceForTesting)]
+            pub fn lose_device_for_testing(&self) {
+                self.0.lose_device_for_testing()
+            }
+
+            /// Releases the model's memory; later calls fail with `disposed`.
+            pub fn dispose(&mut self) {
+                self.0.dispose()
+            }
+        }
+    };
+}
+pub(crate) use model_members;

@@ -7,7 +7,7 @@
 
 use super::control::{signal_field, yield_now, Control};
 use super::error::to_js;
-use super::model::{JsModel, Runner};
+use super::model::{model_members, JsModel, Runner};
 use super::options::{bool_field, check_known, check_options, field, string_field};
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::Backend;
@@ -218,34 +218,6 @@ impl JsSpeechRecognizer {
     pub fn unused_weights(&self) -> Vec<String> {
         self.0.inner().map(|r| r.unused_weights()).unwrap_or_default()
     }
-
-    #[wasm_bindgen(getter)]
-    pub fn backend(&self) -> String {
-        self.0.backend()
-    }
-
-    #[wasm_bindgen(getter, js_name = loadedFrom)]
-    pub fn loaded_from(&self) -> String {
-        self.0.loaded_from()
-    }
-
-    #[wasm_bindgen(getter, js_name = gpuInfo)]
-    pub fn gpu_info(&self) -> JsValue {
-        self.0.gpu_info()
-    }
-
-    #[wasm_bindgen(js_name = setGpuProfiling)]
-    pub fn set_gpu_profiling(&self, on: bool) -> bool {
-        self.0.set_gpu_profiling(on)
-    }
-
-    #[wasm_bindgen(js_name = loseDeviceForTesting)]
-    pub fn lose_device_for_testing(&self) {
-        self.0.lose_device_for_testing()
-    }
-
-    /// Releases the model's memory; later calls fail with `disposed`.
-    pub fn dispose(&mut self) {
-        self.0.dispose()
-    }
 }
+
+model_members!(JsSpeechRecognizer, SpeechRecognizer);

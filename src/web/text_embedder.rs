@@ -2,7 +2,7 @@
 
 use super::control::{signal_field, yield_now, Control};
 use super::error::to_js;
-use super::model::{JsModel, Runner};
+use super::model::{model_members, JsModel, Runner};
 use super::options::check_options;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::Backend;
@@ -42,12 +42,6 @@ impl JsTextEmbedder {
         JsModel::load("TextEmbedder.load", base_url, opts).await.map(JsTextEmbedder)
     }
 
-    /// Where the files came from: "cache" (the weight store) or "network".
-    #[wasm_bindgen(getter, js_name = loadedFrom)]
-    pub fn loaded_from(&self) -> String {
-        self.0.loaded_from()
-    }
-
     /// `embed(texts: string[], { signal }) → Promise<Float32Array[]>`. Texts run in
     /// batches; between batches the call yields to the event loop (so timers and input
     /// run during a long call on the CPU) and stops with `aborted` if `signal` fired.
@@ -70,26 +64,6 @@ impl JsTextEmbedder {
             };
             e.embed_paced(&refs, between).await.map(to_arrays).map_err(to_js)
         })
-    }
-
-    /// The WebGPU shader variant in use and what the device granted; null on the CPU.
-    #[wasm_bindgen(getter, js_name = gpuInfo)]
-    pub fn gpu_info(&self) -> JsValue {
-        self.0.gpu_info()
-    }
-
-    /// Turns per-dispatch GPU timing (timestamp queries) on or off for later embeds;
-    /// returns whether it is on (false on the CPU or without `timestamp-query`).
-    #[wasm_bindgen(js_name = setGpuProfiling)]
-    pub fn set_gpu_profiling(&self, on: bool) -> bool {
-        self.0.set_gpu_profiling(on)
-    }
-
-    /// Destroys the GPU device, as a driver reset would; the next `embed` makes a new one.
-    /// For tests of device loss.
-    #[wasm_bindgen(js_name = loseDeviceForTesting)]
-    pub fn lose_device_for_testing(&self) {
-        self.0.lose_device_for_testing()
     }
 }
 
@@ -131,12 +105,6 @@ impl JsTextEmbedder {
         self.0.inner().map_or(0, |e| e.dims())
     }
 
-    /// The backend running the model: "wasm" (the CPU SIMD backend) or "webgpu".
-    #[wasm_bindgen(getter)]
-    pub fn backend(&self) -> String {
-        self.0.backend()
-    }
-
     #[wasm_bindgen(getter, js_name = maxTokens)]
     pub fn max_tokens(&self) -> usize {
         self.0.inner().map_or(0, |e| e.max_tokens())
@@ -145,11 +113,6 @@ impl JsTextEmbedder {
     #[wasm_bindgen(getter)]
     pub fn pooling(&self) -> String {
         self.0.inner().map_or("", |e| e.pooling().name()).to_string()
-    }
-
-    /// Releases the model's memory; later calls fail with `disposed`.
-    pub fn dispose(&mut self) {
-        self.0.dispose()
     }
 }
 
@@ -181,3 +144,5 @@ impl JsTokenizer {
         self.0.encode(text).map(|e| e.ids.len()).map_err(to_js)
     }
 }
+
+model_members!(JsTextEmbedder, TextEmbedder);

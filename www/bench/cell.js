@@ -1,9 +1,13 @@
 // One page visit of `harness bench`: loads a model with one library (ours or transformers.js,
 // the baseline) and measures it. URL parameters:
 //   lib=ours|tjs, backend=wasm|webgpu (ours), dtype=fp32|q8 (tjs), phase=network|cache,
-//   task=text|image, shapes=12x1,158x8 (tokens x batch; for images, pixels x batch),
-//   iters=N, model=NAME (a folder of models/; the default is each library's MiniLM, or
-//   DINOv2 for images, and a missing one is how tests force a failure).
+//   task=text|image|speech, shapes=12x1,158x8 (tokens x batch; for images, pixels x
+//   batch; for speech, a committed clip by its seconds: 4 hello.wav, 65 long.wav, x 1),
+//   iters=N, model=NAME (a folder of models/; the default is each library's MiniLM,
+//   DINOv2 for images or Whisper tiny.en for speech, and a missing one is how tests force
+//   a failure). For speech a cell's throughput is audio seconds per second (the real-time
+//   factor) and firstMs the time to the first segment of a warm run (ours; null for tjs,
+//   whose pipeline returns segments at the end).
 // phase=network empties the library's cache first and times the load only; phase=cache
 // times the load from the cache, then for each shape the first inference, a warm-up and N
 // timed runs. Results land in window.cellResults; a failure in window.cellResults.error.
@@ -16,6 +20,19 @@ const iters = Number(q.get('iters') ?? 10);
 const shapes = (q.get('shapes') ?? '12x1').split(',').map((s) => s.split('x').map(Number));
 const model = q.get('model');
 const image = q.get('task') === 'image';
+const speech = q.get('task') === 'speech';
+const CLIPS = { 4: 'hello.wav', 65: 'long.wav' };
+
+/** Committed clip `name` (16-bit PCM at 16 kHz) as floats. */
+async function clip(name) {
+  const b = await (await fetch(new URL(`../../clips/${name}`, import.meta.url))).arrayBuffer();
+  const v = new DataView(b);
+  let at = 12;
+  while (String.fromCharCode(...new Uint8Array(b, at, 4)) !== 'data') at += 8 + v.getUint32(at + 4, true);
+  const out = new Float32Array(v.getUint32(at + 4, true) / 2);
+  for (let i = 0; i < out.length; i++) out[i] = v.getInt16(at + 8 + 2 * i, true) / 32768;
+  return out;
+}
 document.getElementById('params').textContent = location.search;
 
 async function ours() {
@@ -23,8 +40,8 @@ async function ours() {
   await m.init();
   if (phase === 'network') await (await m.WeightStore.open({ name: 'harness' })).clear();
   const t0 = performance.now();
-  const Model = image ? m.ImageEmbedder : m.TextEmbedder;
-  const folder = model ?? (image ? 'dinov2-small' : 'all-MiniLM-L6-v2');
+  const Model = speech ? m.SpeechRecognizer : image ? m.ImageEmbedder : m.TextEmbedder;
+  const folder = model ?? (speech ? 'whisper-tiny.en' : image ? 'dinov2-small' : 'all-MiniLM-L6-v2');
   const e = await Model.load(new URL(`../../models/${folder}/`, import.meta.url).href, {
     backend: q.get('backend') ?? 'wasm',
     store: 'harness',
@@ -36,6 +53,12 @@ async function ours() {
     loadMs: performance.now() - t0,
     loadedFrom: e.loadedFrom,
     embed: (inputs) => e.embed(inputs),
+    transcribe: async (audio) => {
+      const t = performance.now();
+      let first = null;
+      await e.transcribe(audio, { onSegment: () => (first ??= performance.now() - t) });
+      return first;
+    },
     countTokens: (t) => e.tokenCount(t),
     memoryBytes: () => m.memoryBytes(),
     // On WebGPU with timestamp queries: the GPU time of one more, profiled pass (kept out
@@ -59,6 +82,16 @@ async function tjs() {
   env.backends.onnx.wasm.numThreads = 1;
   if (phase === 'network') for (const k of await caches.keys()) await caches.delete(k);
   const t0 = performance.now();
+  if (speech) {
+    const x = await pipeline('automatic-speech-recognition', model ?? 'whisper-tiny.en', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
+    return {
+      library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
+      loadMs: performance.now() - t0,
+      loadedFrom: phase,
+      transcribe: async (audio) => (await x(audio, { chunk_length_s: 30, stride_length_s: 5, return_timestamps: true }), null),
+      memoryBytes: () => null,
+    };
+  }
   if (image) {
     const x = await pipeline('image-feature-extraction', model ?? 'dinov2-small', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
     return {
@@ -84,7 +117,29 @@ async function main() {
   if (phase === 'none') return; // a blank page, for probes
   const m = lib === 'tjs' ? await tjs() : await ours();
   const out = { library: m.library, phase, loadMs: m.loadMs, loadedFrom: m.loadedFrom, cells: [] };
-  if (phase === 'cache') {
+  if (phase === 'cache' && speech) {
+    for (const [seconds] of shapes) {
+      if (!CLIPS[seconds]) throw new Error(`no committed clip of ${seconds} s (4: hello.wav, 65: long.wav)`);
+      const audio = await clip(CLIPS[seconds]);
+      const t0 = performance.now();
+      await m.transcribe(audio);
+      const coldMs = performance.now() - t0;
+      let first = null;
+      const r = await timeWithin(async () => (first = await m.transcribe(audio)), iters, coldMs);
+      const audioSeconds = audio.length / 16000;
+      out.cells.push({
+        tokens: seconds,
+        batch: 1,
+        firstMs: first,
+        medianMs: r.median,
+        p90Ms: r.p90,
+        runs: r.runs,
+        throughput: (audioSeconds * 1000) / r.median,
+        memoryBytes: m.memoryBytes(),
+        gpuMs: null,
+      });
+    }
+  } else if (phase === 'cache') {
     for (const [tokens, batch] of shapes) {
       const texts = image ? imagesOf(tokens, batch) : new Array(batch).fill(textOf(tokens, m.countTokens));
       const t0 = performance.now();

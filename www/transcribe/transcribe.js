@@ -78,6 +78,11 @@ async function main() {
   $('record').disabled = typeof MediaRecorder !== 'function';
   $('file').onchange = () => $('file').files[0] && transcribe($('file').files[0], $('file').files[0].name);
   $('record').onclick = record;
+  $('sample').disabled = false;
+  $('sample').onclick = async () => {
+    const blob = await (await fetch(new URL('../../clips/long.wav', import.meta.url))).blob();
+    transcribe(blob, 'the 65 s sample');
+  };
   $('stop').onclick = () => recorder?.stop();
   const drop = $('drop');
   drop.ondragover = (e) => (e.preventDefault(), drop.classList.add('over'));

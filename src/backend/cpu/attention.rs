@@ -1,8 +1,12 @@
-//! Scaled dot-product attention, head by head: scores by GEMM, masks, softmax, GEMM.
+//! Scaled dot-product attention, head by head: scores by GEMM, masks, softmax, GEMM. A
+//! decoder's step (a few query rows over up to 1500 keys) takes the GEMV arm instead:
+//! each score a dot product along a row of K and the output a sum of V's rows, K and V
+//! read in place, since packing them for a GEMM would cost more than the product.
 
 use super::gemm::{gemm, GemmScratch, MatRef};
+use super::matmul::GEMV_ROWS;
 use super::pool::zeroed;
-use super::simd::Path;
+use super::simd::{dot, Path};
 use super::softmax::softmax_rows;
 use crate::error::Result;
 
@@ -35,10 +39,22 @@ pub fn attention(
     for bi in 0..a.b {
         for hi in 0..a.h {
             let bh = bi * a.h + hi;
-            let qm = MatRef { data: q, off: bh * a.sq * a.d, rs: a.d, cs: 1 };
-            // k read transposed: element (dd, j) of kᵀ is k[j, dd].
-            let km = MatRef { data: k, off: bh * a.sk * a.d, rs: 1, cs: a.d };
-            gemm(path, [a.sq, a.sk, a.d], qm, km, &mut scores, s);
+            // chunks_exact needs nonzero widths: empty heads take the GEMM path, which handles them.
+            let thin = a.sq <= GEMV_ROWS && a.d > 0 && a.dv > 0;
+            if thin {
+                let kh = &k[bh * a.sk * a.d..][..a.sk * a.d];
+                for (i, row) in scores.chunks_exact_mut(a.sk).enumerate() {
+                    let qi = &q[(bh * a.sq + i) * a.d..][..a.d];
+                    for (sv, kj) in row.iter_mut().zip(kh.chunks_exact(a.d)) {
+                        *sv = dot(path, qi, kj);
+                    }
+                }
+            } else {
+                let qm = MatRef { data: q, off: bh * a.sq * a.d, rs: a.d, cs: 1 };
+                // k read transposed: element (dd, j) of kᵀ is k[j, dd].
+                let km = MatRef { data: k, off: bh * a.sk * a.d, rs: 1, cs: a.d };
+                gemm(path, [a.sq, a.sk, a.d], qm, km, &mut scores, s);
+            }
             for (i, row) in scores.chunks_exact_mut(a.sk).enumerate() {
                 for (j, sv) in row.iter_mut().enumerate() {
                     let late = causal.is_some_and(|first| j as isize > first + i as isize);
@@ -47,9 +63,25 @@ pub fn attention(
                 }
             }
             softmax_rows(path, &mut scores, a.sk);
-            let pm = MatRef { data: &scores, off: 0, rs: a.sk, cs: 1 };
-            let vm = MatRef { data: v, off: bh * a.sk * a.dv, rs: a.dv, cs: 1 };
-            gemm(path, [a.sq, a.dv, a.sk], pm, vm, &mut out[bh * a.sq * a.dv..][..a.sq * a.dv], s);
+            let o = &mut out[bh * a.sq * a.dv..][..a.sq * a.dv];
+            if thin {
+                // Each output row is the probability-weighted sum of V's rows.
+                let vh = &v[bh * a.sk * a.dv..][..a.sk * a.dv];
+                for (orow, prow) in o.chunks_exact_mut(a.dv).zip(scores.chunks_exact(a.sk)) {
+                    orow.fill(0.0);
+                    for (&p, vj) in prow.iter().zip(vh.chunks_exact(a.dv)) {
+                        if p != 0.0 {
+                            for (x, y) in orow.iter_mut().zip(vj) {
+                                *x += p * y;
+                            }
+                        }
+                    }
+                }
+            } else {
+                let pm = MatRef { data: &scores, off: 0, rs: a.sk, cs: 1 };
+                let vm = MatRef { data: v, off: bh * a.sk * a.dv, rs: a.dv, cs: 1 };
+                gemm(path, [a.sq, a.dv, a.sk], pm, vm, o, s);
+            }
         }
     }
     Ok(())

@@ -1,0 +1,38 @@
+// Whisper tiny.en speed, ours against transformers.js fp32 and q8 on the same weights
+// (www/bench/speech.html), in headless Chromium and Firefox, one thread each. A benchmark,
+// not a test: it prints seconds per clip, real-time factors, the time to our first segment,
+// and ratios. It checks the libraries transcribe alike (word error rate of ours against
+// tjs fp32 on each clip at most 0.1) before it reports.
+import { runBenchPage } from './bench-page.mjs';
+
+const browsers = (process.argv[2] ?? 'chromium,firefox').split(',');
+const backends = (process.argv[3] ?? 'wasm,webgpu').split(',');
+const words = (t) => t.toLowerCase().replace(/[^a-z0-9' ]/g, ' ').split(/\s+/).filter(Boolean);
+function wer(ref, hyp) {
+  const r = words(ref), h = words(hyp);
+  let d = Array.from({ length: h.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= r.length; i++) {
+    const prev = d;
+    d = [i];
+    for (let j = 1; j <= h.length; j++) d[j] = Math.min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r[i - 1] !== h[j - 1]));
+  }
+  return d[h.length] / Math.max(1, r.length);
+}
+for (const browser of browsers) {
+  const runs = {};
+  for (const b of backends) runs[b] = await runBenchPage(`bench/speech.html?lib=ours&backend=${b}`, { browser, timeout: 1_200_000 });
+  const fp32 = await runBenchPage('bench/speech.html?lib=tjs&dtype=fp32', { browser, timeout: 1_200_000 });
+  const q8 = await runBenchPage('bench/speech.html?lib=tjs&dtype=q8', { browser, timeout: 1_200_000 });
+  const ours = runs[backends[0]];
+  console.log(`\n${ours.browser}: seconds per clip (median), × real time, ratio = baseline's best / ours`);
+  console.log(`model load: ${Object.entries(runs).map(([b, r]) => `ours ${b} ${r.loadMs.toFixed(0)} ms`).join(', ')}, tjs fp32 ${fp32.loadMs.toFixed(0)} ms, q8 ${q8.loadMs.toFixed(0)} ms`);
+  ours.results.forEach((o, i) => {
+    const w = wer(fp32.results[i].text, o.text);
+    if (!(w <= 0.1)) throw new Error(`${browser} ${o.clip}: ours and tjs fp32 disagree (WER ${w}):\n${o.text}\n${fp32.results[i].text}`);
+    const best = Math.min(fp32.results[i].median, q8.results[i].median);
+    const line = Object.entries(runs).map(
+      ([b, r]) => `ours ${b} ${r.results[i].median.toFixed(2)} s (${r.results[i].rtf.toFixed(1)}x RT, ${(best / r.results[i].median).toFixed(2)}x tjs, first segment ${r.results[i].first?.toFixed(2)} s)`,
+    );
+    console.log(`${o.clip} (${o.seconds.toFixed(1)} s, WER vs tjs fp32 ${w.toFixed(3)}, vs q8 ${wer(q8.results[i].text, o.text).toFixed(3)}): ${line.join('; ')}; tjs fp32 ${fp32.results[i].median.toFixed(2)} s (${fp32.results[i].rtf.toFixed(1)}x RT), q8 ${q8.results[i].median.toFixed(2)} s (${q8.results[i].rtf.toFixed(1)}x RT)`);
+  });
+}
