@@ -39,6 +39,8 @@ sys.path.insert(0, str(HERE.parent / "convert"))
 import whisper_numpy as wn  # noqa: E402
 
 OPSET = 17
+# onnxruntime-web in transformers.js reads IR versions up to 13; opset 17 needs 8.
+IR_VERSION = 9
 
 
 class G:
@@ -129,7 +131,7 @@ def encoder(c, w):
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch_size", 1500, d])],
         g.inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
 
 
 def decoder(c, w):
@@ -203,7 +205,7 @@ def decoder(c, w):
     logits = g.op("MatMul", [x, g.const(w["model.decoder.embed_tokens.weight"].T.copy(), "proj_out")])
     g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
     graph = helper.make_graph(g.nodes, "decoder_merged", inputs, outputs, g.inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
 
 
 def greedy_ids(onnx_dir, suffix, c, rules, mel):
