@@ -175,6 +175,10 @@ def main():
         "_name_or_path": "openai/whisper-tiny.en",
         "architectures": ["WhisperForConditionalGeneration"],
         "model_type": "whisper",
+        # Hugging Face's Whisper configs say so; transformers.js reads it to run the encoder
+        # before decoding (without it, it feeds the features to the decoder as token ids).
+        "is_encoder_decoder": True,
+        "use_cache": True,
         "activation_function": "gelu",
         "d_model": int(d),
         "encoder_layers": enc_layers,
