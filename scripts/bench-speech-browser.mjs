@@ -1,8 +1,9 @@
 // Whisper tiny.en speed, ours against transformers.js fp32 and q8 on the same weights
 // (www/bench/speech.html), in headless Chromium and Firefox, one thread each. A benchmark,
 // not a test: it prints seconds per clip, real-time factors, the time to our first segment,
-// and ratios. It checks the libraries transcribe alike (word error rate of ours against
-// tjs fp32 on each clip at most 0.1) before it reports.
+// and ratios, with the word error rate of ours against tjs fp32 on each clip; a WER over
+// 0.1 is flagged DISAGREE (on long.wav transformers.js 4.3.2's seek loop stops after the
+// first window on these files: a ratio there compares different work).
 import { runBenchPage } from './bench-page.mjs';
 
 const browsers = (process.argv[2] ?? 'chromium,firefox').split(',');
@@ -28,7 +29,7 @@ for (const browser of browsers) {
   console.log(`model load: ${Object.entries(runs).map(([b, r]) => `ours ${b} ${r.loadMs.toFixed(0)} ms`).join(', ')}, tjs fp32 ${fp32.loadMs.toFixed(0)} ms, q8 ${q8.loadMs.toFixed(0)} ms`);
   ours.results.forEach((o, i) => {
     const w = wer(fp32.results[i].text, o.text);
-    if (!(w <= 0.1)) throw new Error(`${browser} ${o.clip}: ours and tjs fp32 disagree (WER ${w}):\n${o.text}\n${fp32.results[i].text}`);
+    if (!(w <= 0.1)) console.log(`DISAGREE ${browser} ${o.clip}: ours and tjs fp32 differ (WER ${w.toFixed(3)}); tjs: ${fp32.results[i].text}`);
     const best = Math.min(fp32.results[i].median, q8.results[i].median);
     const line = Object.entries(runs).map(
       ([b, r]) => `ours ${b} ${r.results[i].median.toFixed(2)} s (${r.results[i].rtf.toFixed(1)}x RT, ${(best / r.results[i].median).toFixed(2)}x tjs, first segment ${r.results[i].first?.toFixed(2)} s)`,

@@ -88,7 +88,8 @@ async function tjs() {
       library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
       loadMs: performance.now() - t0,
       loadedFrom: phase,
-      transcribe: async (audio) => (await x(audio, { chunk_length_s: 30, stride_length_s: 5, return_timestamps: true }), null),
+      // Sequential long-form (its seek loop), as ours: not the chunked pipeline.
+      transcribe: async (audio) => (await x(audio, { return_timestamps: true }), null),
       memoryBytes: () => null,
     };
   }

@@ -56,7 +56,9 @@ async function tjs() {
     library: `transformers.js ${env.version} ${dtype}`,
     loadMs: performance.now() - t0,
     transcribe: async (audio) => {
-      const out = await asr(audio, { chunk_length_s: 30, stride_length_s: 5, return_timestamps: true });
+      // Sequential long-form (its seek loop), as ours and openai's: not the chunked
+      // pipeline, whose overlapping chunks are merged by a different algorithm.
+      const out = await asr(audio, { return_timestamps: true });
       return { text: out.text.trim(), first: null };
     },
   };
