@@ -5,20 +5,10 @@
 // 0.1 is flagged DISAGREE (on long.wav transformers.js 4.3.2's seek loop stops after the
 // first window on these files: a ratio there compares different work).
 import { runBenchPage } from './bench-page.mjs';
+import { wer } from './wer.mjs';
 
 const browsers = (process.argv[2] ?? 'chromium,firefox').split(',');
 const backends = (process.argv[3] ?? 'wasm,webgpu').split(',');
-const words = (t) => t.toLowerCase().replace(/[^a-z0-9' ]/g, ' ').split(/\s+/).filter(Boolean);
-function wer(ref, hyp) {
-  const r = words(ref), h = words(hyp);
-  let d = Array.from({ length: h.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= r.length; i++) {
-    const prev = d;
-    d = [i];
-    for (let j = 1; j <= h.length; j++) d[j] = Math.min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r[i - 1] !== h[j - 1]));
-  }
-  return d[h.length] / Math.max(1, r.length);
-}
 for (const browser of browsers) {
   const runs = {};
   for (const b of backends) runs[b] = await runBenchPage(`bench/speech.html?lib=ours&backend=${b}`, { browser, timeout: 1_200_000 });

@@ -26,6 +26,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { browsersToTest } from '../../scripts/drive.mjs';
 import { openPage } from './page-setup.mjs';
+import { wer } from '../../scripts/wer.mjs';
 
 const here = new URL('../fixtures/whisper/', import.meta.url);
 const ref = JSON.parse(readFileSync(new URL('reference.json', here)));
@@ -50,21 +51,6 @@ const args = {
 };
 const long = pcm('long.wav');
 const MEMORY_RUNS = Number(process.env.SPEECH_MEMORY_RUNS ?? 3);
-
-function words(t) {
-  return t.toLowerCase().replace(/[^a-z0-9' ]/g, ' ').split(/\s+/).filter(Boolean);
-}
-
-function wer(reference, hyp) {
-  const r = words(reference), h = words(hyp);
-  let d = Array.from({ length: h.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= r.length; i++) {
-    const prev = d;
-    d = [i];
-    for (let j = 1; j <= h.length; j++) d[j] = Math.min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r[i - 1] !== h[j - 1]));
-  }
-  return d[h.length] / Math.max(1, r.length);
-}
 
 /** Token ids equal the reference's segment by segment, or the WER is at most 0.05. */
 function checkTranscript(what, clip, got) {
