@@ -2,8 +2,8 @@
 // (www/bench/speech.html), in headless Chromium and Firefox, one thread each. A benchmark,
 // not a test: it prints seconds per clip, real-time factors, the time to our first segment,
 // and ratios, with the word error rate of ours against tjs fp32 on each clip; a WER over
-// 0.1 is flagged DISAGREE (on long.wav transformers.js 4.3.2's seek loop stops after the
-// first window on these files: a ratio there compares different work).
+// 0.1 is flagged DISAGREE. transformers.js decodes long.wav with its own seek loop (see
+// www/bench/tjs.js), sequential long-form as ours.
 import { runBenchPage } from './bench-page.mjs';
 import { wer } from './wer.mjs';
 

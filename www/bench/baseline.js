@@ -1,21 +1,15 @@
 // The same benchmark as embed.js, on transformers.js (served from ./baseline/node_modules,
 // installed by scripts/setup-baseline.sh) with its onnxruntime-web WASM files served locally:
 // nothing comes from a CDN or the hub. Results land in window.benchResults.
-import { pipeline, env } from './baseline/node_modules/@huggingface/transformers/dist/transformers.js';
 import { runCases } from './cases.js';
+import { loadTjs } from './tjs.js';
 
 const dtype = new URLSearchParams(location.search).get('dtype') ?? 'fp32';
 
 async function main() {
   document.getElementById('dtype').textContent = dtype;
+  const { pipeline, env } = await loadTjs();
   document.getElementById('version').textContent = env.version;
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.useBrowserCache = false;
-  // A path, not a URL: transformers.js only looks for local files at non-URL paths.
-  env.localModelPath = new URL('../../models/', import.meta.url).pathname;
-  env.backends.onnx.wasm.wasmPaths = new URL('./baseline/node_modules/onnxruntime-web/dist/', import.meta.url).href;
-  env.backends.onnx.wasm.numThreads = 1;
   const t0 = performance.now();
   const extractor = await pipeline('feature-extraction', 'minilm-onnx', { dtype, device: 'wasm' });
   const loadMs = performance.now() - t0;

@@ -1,5 +1,5 @@
-// The inputs and the timing every embedding benchmark page uses, so that our library and
-// the baseline are measured on the same texts the same way.
+// The inputs and the timing every benchmark page uses, so that our library and the
+// baseline are measured on the same texts, images and clips the same way.
 
 /** Warm-up, then at least `minRuns` timed runs (more within `budgetMs`): median, p90, runs. */
 export async function time(f, minRuns = 5, budgetMs = 4000) {
@@ -42,4 +42,16 @@ export async function runCases(embed, countTokens) {
     );
   }
   return results;
+}
+
+/** Committed clip `name` (16-bit PCM WAV at 16 kHz, tests/fixtures/whisper/audio, served at
+ * /clips/) as floats. */
+export async function clip(name) {
+  const b = await (await fetch(new URL(`../../clips/${name}`, import.meta.url))).arrayBuffer();
+  const v = new DataView(b);
+  let at = 12;
+  while (String.fromCharCode(...new Uint8Array(b, at, 4)) !== 'data') at += 8 + v.getUint32(at + 4, true);
+  const out = new Float32Array(v.getUint32(at + 4, true) / 2);
+  for (let i = 0; i < out.length; i++) out[i] = v.getInt16(at + 8 + 2 * i, true) / 32768;
+  return out;
 }

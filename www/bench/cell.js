@@ -11,7 +11,8 @@
 // phase=network empties the library's cache first and times the load only; phase=cache
 // times the load from the cache, then for each shape the first inference, a warm-up and N
 // timed runs. Results land in window.cellResults; a failure in window.cellResults.error.
-import { cases } from './cases.js';
+import { cases, clip } from './cases.js';
+import { loadTjs, transcribeLong } from './tjs.js';
 
 const q = new URLSearchParams(location.search);
 const lib = q.get('lib') ?? 'ours';
@@ -23,16 +24,6 @@ const image = q.get('task') === 'image';
 const speech = q.get('task') === 'speech';
 const CLIPS = { 4: 'hello.wav', 65: 'long.wav' };
 
-/** Committed clip `name` (16-bit PCM at 16 kHz) as floats. */
-async function clip(name) {
-  const b = await (await fetch(new URL(`../../clips/${name}`, import.meta.url))).arrayBuffer();
-  const v = new DataView(b);
-  let at = 12;
-  while (String.fromCharCode(...new Uint8Array(b, at, 4)) !== 'data') at += 8 + v.getUint32(at + 4, true);
-  const out = new Float32Array(v.getUint32(at + 4, true) / 2);
-  for (let i = 0; i < out.length; i++) out[i] = v.getInt16(at + 8 + 2 * i, true) / 32768;
-  return out;
-}
 document.getElementById('params').textContent = location.search;
 
 async function ours() {
@@ -73,13 +64,7 @@ async function ours() {
 }
 
 async function tjs() {
-  const { pipeline, env, RawImage } = await import('./baseline/node_modules/@huggingface/transformers/dist/transformers.js');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.useBrowserCache = true; // the Cache API is transformers.js's model cache
-  env.localModelPath = new URL('../../models/', import.meta.url).pathname;
-  env.backends.onnx.wasm.wasmPaths = new URL('./baseline/node_modules/onnxruntime-web/dist/', import.meta.url).href;
-  env.backends.onnx.wasm.numThreads = 1;
+  const { pipeline, env, RawImage } = await loadTjs({ cache: true }); // its model cache
   if (phase === 'network') for (const k of await caches.keys()) await caches.delete(k);
   const t0 = performance.now();
   if (speech) {
@@ -88,8 +73,7 @@ async function tjs() {
       library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
       loadMs: performance.now() - t0,
       loadedFrom: phase,
-      // Sequential long-form (its seek loop), as ours: not the chunked pipeline.
-      transcribe: async (audio) => (await x(audio, { return_timestamps: true }), null),
+      transcribe: async (audio) => (await transcribeLong(x, audio), null),
       memoryBytes: () => null,
     };
   }

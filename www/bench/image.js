@@ -4,6 +4,7 @@
 // the first image, so a driver can check both libraries compute the same thing) land in
 // window.benchResults.
 import { time } from './cases.js';
+import { loadTjs } from './tjs.js';
 
 const q = new URLSearchParams(location.search);
 const lib = q.get('lib') ?? 'ours';
@@ -40,13 +41,7 @@ async function ours() {
 }
 
 async function tjs() {
-  const { pipeline, env, RawImage } = await import('./baseline/node_modules/@huggingface/transformers/dist/transformers.js');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.useBrowserCache = false;
-  env.localModelPath = new URL('../../models/', import.meta.url).pathname;
-  env.backends.onnx.wasm.wasmPaths = new URL('./baseline/node_modules/onnxruntime-web/dist/', import.meta.url).href;
-  env.backends.onnx.wasm.numThreads = 1;
+  const { pipeline, env, RawImage } = await loadTjs();
   const dtype = q.get('dtype') ?? 'fp32';
   const t0 = performance.now();
   const x = await pipeline('image-feature-extraction', 'dinov2-small', { dtype, device: 'wasm' });

@@ -4,23 +4,12 @@
 // seconds of a transcription, the real-time factor (audio seconds per second), and for ours
 // the seconds to the first segment (onSegment). Results, with each library's text so a
 // driver can check they agree, land in window.benchResults.
-import { time } from './cases.js';
+import { clip, time } from './cases.js';
+import { loadTjs, transcribeLong } from './tjs.js';
 
 const q = new URLSearchParams(location.search);
 const lib = q.get('lib') ?? 'ours';
 const CLIPS = ['hello.wav', 'long.wav'];
-
-/** A committed 16-bit PCM WAV at 16 kHz as floats. */
-async function clip(name) {
-  const b = await (await fetch(new URL(`../../clips/${name}`, import.meta.url))).arrayBuffer();
-  const v = new DataView(b);
-  let at = 12;
-  while (String.fromCharCode(...new Uint8Array(b, at, 4)) !== 'data') at += 8 + v.getUint32(at + 4, true);
-  const n = v.getUint32(at + 4, true) / 2;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = v.getInt16(at + 8 + 2 * i, true) / 32768;
-  return out;
-}
 
 async function ours() {
   const m = await import('../../pkg/index.js');
@@ -42,13 +31,7 @@ async function ours() {
 }
 
 async function tjs() {
-  const { pipeline, env } = await import('./baseline/node_modules/@huggingface/transformers/dist/transformers.js');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.useBrowserCache = false;
-  env.localModelPath = new URL('../../models/', import.meta.url).pathname;
-  env.backends.onnx.wasm.wasmPaths = new URL('./baseline/node_modules/onnxruntime-web/dist/', import.meta.url).href;
-  env.backends.onnx.wasm.numThreads = 1;
+  const { pipeline, env } = await loadTjs();
   const dtype = q.get('dtype') ?? 'fp32';
   const t0 = performance.now();
   const asr = await pipeline('automatic-speech-recognition', 'whisper-tiny.en', { dtype, device: 'wasm' });
@@ -56,10 +39,7 @@ async function tjs() {
     library: `transformers.js ${env.version} ${dtype}`,
     loadMs: performance.now() - t0,
     transcribe: async (audio) => {
-      // Sequential long-form (its seek loop), as ours and openai's: not the chunked
-      // pipeline, whose overlapping chunks are merged by a different algorithm.
-      const out = await asr(audio, { return_timestamps: true });
-      return { text: out.text.trim(), first: null };
+      return { text: await transcribeLong(asr, audio), first: null };
     },
   };
 }
