@@ -20,6 +20,7 @@ pub fn source(file: &str) -> Option<&'static str> {
         "gather.wgsl" => include_str!("../../../shaders/gather.wgsl"),
         "reduce.wgsl" => include_str!("../../../shaders/reduce.wgsl"),
         "attention.wgsl" => include_str!("../../../shaders/attention.wgsl"),
+        "attention_keys.wgsl" => include_str!("../../../shaders/attention_keys.wgsl"),
         "conv.wgsl" => include_str!("../../../shaders/conv.wgsl"),
         "conv_transpose.wgsl" => include_str!("../../../shaders/conv_transpose.wgsl"),
         "argmax.wgsl" => include_str!("../../../shaders/argmax.wgsl"),

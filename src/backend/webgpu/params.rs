@@ -110,7 +110,7 @@ params! {
     /// Attention over `bh` = batch × heads (`heads` per batch), `sq` queries and `sk`
     /// keys of size `d`, values of size `dv` (≤ 128); an optional key mask; causally with
     /// an optional run-time query offset.
-    AttentionParams for ["attention.wgsl"] {
+    AttentionParams for ["attention.wgsl", "attention_keys.wgsl"] {
         bh: u32, heads: u32, sq: u32, sk: u32, d: u32, dv: u32,
         causal: u32, has_mask: u32, scale: f32, has_offset: u32,
     }
@@ -202,6 +202,7 @@ mod tests {
             "argmax.wgsl",
             "gather.wgsl",
             "attention.wgsl",
+            "attention_keys.wgsl",
             "conv.wgsl",
             "matmul.wgsl",
             "matmul_subgroup.wgsl",

@@ -1,9 +1,10 @@
 //! Attention lowering: one online-softmax dispatch, with an optional key mask and
-//! run-time query offset.
+//! run-time query offset; a few query rows (a decoder step) split over the keys.
 
 use super::super::compiler::{linear, Compiler, Val, DUMMY};
 use super::super::params::AttentionParams;
 use super::super::plan::{Check, Lowering};
+use crate::backend::cpu::GEMV_ROWS;
 use crate::error::{Error, Result};
 
 pub(super) fn attention(
@@ -48,7 +49,13 @@ pub(super) fn attention(
     let out = c.alloc(numel)?;
     let mbuf = mask.map_or(DUMMY, |m| m.buf);
     let obuf = first.map_or(DUMMY, |f| f.buf);
-    let wg = c.wg("attention.wgsl");
-    c.push("attention.wgsl", "main", p, vec![q.buf, k.buf, v.buf, mbuf, out, obuf], linear(b * h * sq, wg));
+    let bufs = vec![q.buf, k.buf, v.buf, mbuf, out, obuf];
+    if sq <= GEMV_ROWS {
+        // A workgroup per query row: heads × rows invocations alone would idle a GPU.
+        c.push("attention_keys.wgsl", "main", p, bufs, linear(b * h * sq, 1));
+    } else {
+        let wg = c.wg("attention.wgsl");
+        c.push("attention.wgsl", "main", p, bufs, linear(b * h * sq, wg));
+    }
     Ok(Val { buf: out, dims })
 }
