@@ -47,7 +47,7 @@ impl DeviceTensor {
     }
 
     pub fn bytes(&self) -> u64 {
-        (self.dims.iter().product::<usize>() * self.dtype.size_of()) as u64
+        self.dtype.bytes(self.dims.iter().product::<usize>()) as u64
     }
 }
 

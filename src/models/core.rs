@@ -58,10 +58,8 @@ pub fn load_weights(files: &mut ModelFiles, session: Option<&Session>) -> Result
 /// A model's identity for the output cache: `parts` (its configs, its options) and its
 /// weights by identity (a session's shared tensors are one storage).
 pub fn model_id(parts: &[&[u8]], weights: &Weights) -> u64 {
-    let mut ids: Vec<String> = weights
-        .iter()
-        .map(|(n, t)| format!("{n}:{:?}:{:?}", t.f32_storage().map(|(s, o)| (Arc::as_ptr(s) as usize, o)), t.dims()))
-        .collect();
+    let mut ids: Vec<String> =
+        weights.iter().map(|(n, t)| format!("{n}:{:?}:{}:{:?}", t.storage_id(), t.dtype(), t.dims())).collect();
     ids.sort_unstable();
     let joined = ids.join("\n");
     let mut all: Vec<&[u8]> = parts.to_vec();

@@ -96,6 +96,7 @@ fn digest(t: &Tensor) -> Digest {
     for d in t.dims() {
         h.update((*d as u64).to_le_bytes());
     }
+    h.update(t.dtype().to_string());
     match t.dtype() {
         crate::tensor::DType::F32 => match t.as_f32_slice() {
             Some(v) => h.update(bytemuck::cast_slice::<f32, u8>(v)),
@@ -104,6 +105,8 @@ fn digest(t: &Tensor) -> Digest {
         crate::tensor::DType::I32 => {
             h.update(bytemuck::cast_slice::<i32, u8>(&t.to_i32_vec("digest").unwrap_or_default()))
         }
+        // Stored forms by their bytes, scales included.
+        _ => h.update(t.stored_bytes().unwrap_or_default()),
     }
     h.finalize().into()
 }

@@ -1,22 +1,34 @@
 //! The host `Tensor`: a shape and strides over a reference-counted buffer, so that
-//! permute, slice and reshape of a contiguous tensor are views, not copies.
+//! permute, slice and reshape of a contiguous tensor are views, not copies. Weights in a
+//! stored form (f16, int8, int4) are bytes at an offset of a shared buffer, often the
+//! weight file's own.
 
-use super::{DType, Shape};
+use super::{quant, DType, Shape};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 
-/// The shared buffer behind one or more tensors.
+/// The shared buffer behind one or more tensors. `Bytes` holds stored forms; its words
+/// are f32 only so that the buffer is 4-byte aligned (a weight file read whole).
 #[derive(Debug, Clone)]
 pub enum Storage {
     F32(Arc<Vec<f32>>),
     I32(Arc<Vec<i32>>),
+    Bytes(Arc<Vec<f32>>),
 }
+
+/// A tensor's storage identity: the buffer's address and the tensor's offset into it. Two
+/// tensors with one identity (and dtype and dims) hold the same values, so plan keys,
+/// session sharing and the backends' weight caches go by it rather than by hashing data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StorageId(pub usize, pub usize);
 
 #[derive(Debug, Clone)]
 pub struct Tensor {
     storage: Storage,
+    dtype: DType,
     shape: Shape,
     strides: Vec<usize>,
+    /// Elements into the buffer; bytes for a stored form.
     offset: usize,
 }
 
@@ -40,7 +52,80 @@ impl Tensor {
                 format!("a view at {offset} runs past a buffer of {} elements", buf.len()),
             ));
         }
-        Ok(Tensor { strides: shape.contiguous_strides(), shape, storage: Storage::F32(buf), offset })
+        Ok(Tensor { strides: shape.contiguous_strides(), shape, storage: Storage::F32(buf), dtype: DType::F32, offset })
+    }
+
+    /// A weight in a stored form (`dtype` is F16, Q8 or Q4): `dtype.bytes(numel)` bytes at
+    /// byte `offset` of `buf` (no copy). Quantized rows are the last axis, which the
+    /// dtype's groups must divide.
+    pub fn view_stored(dtype: DType, buf: Arc<Vec<f32>>, offset: usize, shape: impl Into<Shape>) -> Result<Self> {
+        let shape = shape.into();
+        shape.check("tensor")?;
+        if !dtype.is_stored() {
+            return Err(Error::DTypeMismatch {
+                op: "view_stored",
+                expected: "f16, q8 or q4".into(),
+                found: dtype.name().into(),
+            });
+        }
+        quant::check_grouping(dtype, shape.dims().last().copied().unwrap_or(1))?;
+        let len = dtype.bytes(shape.numel());
+        if offset.checked_add(len).is_none_or(|end| end > buf.len() * 4) {
+            return Err(Error::shapes(
+                "tensor",
+                &[shape.dims()],
+                format!("{len} bytes of {dtype} at byte {offset} run past a buffer of {} bytes", buf.len() * 4),
+            ));
+        }
+        Ok(Tensor { strides: shape.contiguous_strides(), shape, storage: Storage::Bytes(buf), dtype, offset })
+    }
+
+    /// A weight in a stored form from its bytes (copied into an aligned buffer).
+    pub fn from_stored(dtype: DType, shape: impl Into<Shape>, bytes: &[u8]) -> Result<Self> {
+        let shape = shape.into();
+        if bytes.len() != dtype.bytes(shape.numel()) {
+            return Err(Error::shapes(
+                "tensor",
+                &[shape.dims()],
+                format!("{} bytes given for {} of {dtype}", bytes.len(), dtype.bytes(shape.numel())),
+            ));
+        }
+        let mut words = vec![0f32; bytes.len().div_ceil(4)];
+        bytemuck::cast_slice_mut::<f32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Self::view_stored(dtype, Arc::new(words), 0, shape)
+    }
+
+    /// This f32 (or f16) weight quantized to `dtype` (Q8 or Q4) along its last axis, or
+    /// widened back when `dtype` is F32; a copy.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype {
+            return Ok(self.clone());
+        }
+        let x = self.to_f32_vec();
+        match dtype {
+            DType::F32 => Tensor::from_f32(self.shape.clone(), x),
+            DType::F16 => {
+                let h: Vec<u8> = x.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
+                Tensor::from_stored(dtype, self.shape.clone(), &h)
+            }
+            DType::I32 => {
+                Err(Error::DTypeMismatch { op: "to_dtype", expected: "a float dtype".into(), found: "i32".into() })
+            }
+            _ => {
+                let k = self.dims().last().copied().unwrap_or(1);
+                Tensor::from_stored(dtype, self.shape.clone(), &quant::quantize(&x, k, dtype)?)
+            }
+        }
+    }
+
+    /// The bytes of a weight in a stored form.
+    pub fn stored_bytes(&self) -> Option<&[u8]> {
+        match &self.storage {
+            Storage::Bytes(v) => {
+                Some(&bytemuck::cast_slice::<f32, u8>(v)[self.offset..self.offset + self.dtype.bytes(self.numel())])
+            }
+            _ => None,
+        }
     }
 
     pub fn zeros(shape: impl Into<Shape>) -> Self {
@@ -52,7 +137,7 @@ impl Tensor {
     fn from_storage(shape: Shape, storage: Storage) -> Result<Self> {
         shape.check("tensor")?;
         let len = match &storage {
-            Storage::F32(v) => v.len(),
+            Storage::F32(v) | Storage::Bytes(v) => v.len(),
             Storage::I32(v) => v.len(),
         };
         if len != shape.numel() {
@@ -67,7 +152,11 @@ impl Tensor {
 
     fn contiguous_over(shape: Shape, storage: Storage) -> Self {
         let strides = shape.contiguous_strides();
-        Tensor { storage, shape, strides, offset: 0 }
+        let dtype = match storage {
+            Storage::I32(_) => DType::I32,
+            _ => DType::F32,
+        };
+        Tensor { storage, dtype, shape, strides, offset: 0 }
     }
 
     pub fn shape(&self) -> &Shape {
@@ -86,16 +175,28 @@ impl Tensor {
         self.shape.numel()
     }
 
-    /// Bytes of the elements (a view's, not its whole storage's).
+    /// Bytes of the elements (a view's, not its whole storage's), with their scales.
     pub fn byte_len(&self) -> u64 {
-        (self.numel() * self.dtype().size_of()) as u64
+        self.dtype.bytes(self.numel()) as u64
     }
 
     pub fn dtype(&self) -> DType {
-        match self.storage {
-            Storage::F32(_) => DType::F32,
-            Storage::I32(_) => DType::I32,
-        }
+        self.dtype
+    }
+
+    /// The storage identity (see `StorageId`).
+    pub fn storage_id(&self) -> StorageId {
+        let ptr = match &self.storage {
+            Storage::F32(v) | Storage::Bytes(v) => Arc::as_ptr(v) as usize,
+            Storage::I32(v) => Arc::as_ptr(v) as usize,
+        };
+        StorageId(ptr, self.offset)
+    }
+
+    /// The shared buffer, for a cache keyed by `storage_id` to hold so that the address
+    /// cannot be reused while the key lives.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     pub fn is_contiguous(&self) -> bool {
@@ -118,23 +219,26 @@ impl Tensor {
         }
     }
 
-    /// Row-major f32 copy of the elements (i32 tensors are converted).
+    /// Row-major f32 copy of the elements (i32 tensors are converted, stored forms widened).
     pub fn to_f32_vec(&self) -> Vec<f32> {
         if let Some(s) = self.as_f32_slice() {
             return s.to_vec();
         }
+        if let Some(b) = self.stored_bytes() {
+            return quant::widen(b, self.numel(), self.dtype);
+        }
         let idx = self.element_offsets();
         match &self.storage {
-            Storage::F32(v) => idx.iter().map(|&i| v[i]).collect(),
+            Storage::F32(v) | Storage::Bytes(v) => idx.iter().map(|&i| v[i]).collect(),
             Storage::I32(v) => idx.iter().map(|&i| v[i] as f32).collect(),
         }
     }
 
-    /// Row-major i32 copy of the elements, or a dtype error for f32 tensors.
+    /// Row-major i32 copy of the elements, or a dtype error for other tensors.
     pub fn to_i32_vec(&self, op: &'static str) -> Result<Vec<i32>> {
         match &self.storage {
             Storage::I32(v) => Ok(self.element_offsets().iter().map(|&i| v[i]).collect()),
-            Storage::F32(_) => Err(Error::DTypeMismatch { op, expected: "i32".into(), found: "f32".into() }),
+            _ => Err(Error::DTypeMismatch { op, expected: "i32".into(), found: self.dtype.name().into() }),
         }
     }
 
@@ -169,7 +273,7 @@ impl Tensor {
             return self.clone();
         }
         let storage = match &self.storage {
-            Storage::F32(_) => Storage::F32(Arc::new(self.to_f32_vec())),
+            Storage::F32(_) | Storage::Bytes(_) => Storage::F32(Arc::new(self.to_f32_vec())),
             Storage::I32(_) => Storage::I32(Arc::new(self.to_i32_vec("contiguous").unwrap_or_default())),
         };
         Self::contiguous_over(self.shape.clone(), storage)
@@ -177,6 +281,7 @@ impl Tensor {
 
     /// Reorders the axes; a view, no copy.
     pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
+        self.elementwise_view("permute")?;
         let rank = self.shape.rank();
         let mut seen = vec![false; rank];
         if perm.len() != rank || perm.iter().any(|&p| p >= rank || std::mem::replace(&mut seen[p], true)) {
@@ -188,6 +293,7 @@ impl Tensor {
         }
         Ok(Tensor {
             storage: self.storage.clone(),
+            dtype: self.dtype,
             shape: Shape::new(perm.iter().map(|&p| self.dims()[p]).collect::<Vec<_>>()),
             strides: perm.iter().map(|&p| self.strides[p]).collect(),
             offset: self.offset,
@@ -196,6 +302,7 @@ impl Tensor {
 
     /// Elements `start..end` along `axis`; a view, no copy.
     pub fn slice(&self, axis: usize, start: usize, end: usize) -> Result<Tensor> {
+        self.elementwise_view("slice")?;
         let dims = self.dims();
         if axis >= dims.len() || start > end || end > dims[axis] {
             return Err(Error::shapes(
@@ -208,6 +315,7 @@ impl Tensor {
         shape[axis] = end - start;
         Ok(Tensor {
             storage: self.storage.clone(),
+            dtype: self.dtype,
             shape: Shape::new(shape),
             strides: self.strides.clone(),
             offset: self.offset + start * self.strides[axis],
@@ -224,8 +332,21 @@ impl Tensor {
                 format!("{} elements cannot take {} places", self.numel(), new.numel()),
             ));
         }
+        if self.dtype.is_stored() && dims.last() != self.dims().last() {
+            // Int8 and int4 groups run along the last axis: it must stay the same.
+            self.elementwise_view("reshape")?;
+        }
         let base = self.contiguous();
         Ok(Tensor { strides: new.contiguous_strides(), shape: new, ..base })
+    }
+
+    /// Views other than a reshape keeping rows stride over elements, which a stored form's
+    /// bytes do not have: widen it first (`to_dtype(DType::F32)`).
+    fn elementwise_view(&self, op: &'static str) -> Result<()> {
+        if self.dtype.is_stored() {
+            return Err(Error::DTypeMismatch { op, expected: "f32 or i32".into(), found: self.dtype.to_string() });
+        }
+        Ok(())
     }
 
     /// The shared f32 buffer and this view's offset into it: an identity for caches of
@@ -233,7 +354,7 @@ impl Tensor {
     pub fn f32_storage(&self) -> Option<(&Arc<Vec<f32>>, usize)> {
         match &self.storage {
             Storage::F32(v) => Some((v, self.offset)),
-            Storage::I32(_) => None,
+            _ => None,
         }
     }
 
@@ -274,5 +395,29 @@ mod tests {
         assert_eq!(p.reshape(&[6]).unwrap().to_f32_vec(), vec![0., 3., 1., 4., 2., 5.]);
         assert!(t.reshape(&[4]).is_err());
         assert!(t.permute(&[0, 0]).is_err());
+    }
+
+    #[test]
+    fn stored_forms_are_whole_rows_of_bytes() {
+        let t = Tensor::from_f32(vec![2, 64], (0..128).map(|x| x as f32 / 64.0 - 1.0).collect()).unwrap();
+        let q = t.to_dtype(DType::Q8 { group: 32 }).unwrap();
+        assert_eq!(q.byte_len(), 128 + 4 * 4);
+        assert_eq!(q.stored_bytes().map(<[u8]>::len), Some(144));
+        let back = q.to_dtype(DType::F32).unwrap().to_f32_vec();
+        assert!(back.iter().zip(t.to_f32_vec()).all(|(a, b)| (a - b).abs() <= 1.0 / 127.0 / 2.0 + 1e-6));
+        // Views that stride over elements are refused; a reshape that keeps rows is not.
+        assert_eq!(q.permute(&[1, 0]).unwrap_err().code(), "dtype_mismatch");
+        assert_eq!(q.slice(0, 0, 1).unwrap_err().code(), "dtype_mismatch");
+        assert!(q.reshape(&[128]).is_err());
+        assert_eq!(q.reshape(&[1, 2, 64]).unwrap().to_f32_vec(), back);
+        // A view past its buffer, or groups that do not divide the rows, are refused.
+        let buf = Arc::new(vec![0f32; 8]);
+        assert!(Tensor::view_stored(DType::F16, buf.clone(), 4, vec![14]).is_ok());
+        assert!(Tensor::view_stored(DType::F16, buf.clone(), 8, vec![14]).is_err());
+        assert!(Tensor::view_stored(DType::Q8 { group: 3 }, buf.clone(), 0, vec![2, 4]).is_err());
+        assert!(Tensor::view_stored(DType::F32, buf, 0, vec![2]).is_err());
+        // A clone is the same storage; a second quantization is another.
+        assert_eq!(q.clone().storage_id(), q.storage_id());
+        assert_ne!(t.to_dtype(DType::Q8 { group: 32 }).unwrap().storage_id(), q.storage_id());
     }
 }

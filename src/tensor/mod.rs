@@ -2,8 +2,9 @@
 
 mod dtype;
 mod host;
+pub mod quant;
 mod shape;
 
 pub use dtype::DType;
-pub use host::{Storage, Tensor};
+pub use host::{Storage, StorageId, Tensor};
 pub use shape::{broadcast_shapes, normalize_axis, Shape, MAX_ELEMENTS};

@@ -27,7 +27,7 @@ pub use simd::Path;
 use crate::error::{Error, Result};
 use crate::graph::{Epilogue, Graph, Node, Op, UnaryOp};
 use crate::runtime::Lru;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Storage, StorageId, Tensor};
 use gemm::{GemmScratch, PackedB};
 use plan::{CpuPlan, Schedule};
 use pool::BufferPool;
@@ -45,21 +45,21 @@ struct Workspace {
     packed: PackedWeights,
 }
 
-/// Storage address, element offset, and whether the operand is transposed.
-type PackKey = (usize, usize, bool);
+/// The weight's storage identity, and whether the operand is transposed.
+type PackKey = (StorageId, bool);
 
-/// Weights packed for GEMM, keyed by their storage's address and offset. Each entry holds
-/// the storage itself, so the address cannot be freed and reused while the entry exists.
+/// Weights packed for GEMM, keyed by their storage identity. Each entry holds the storage
+/// itself, so the address cannot be freed and reused while the entry exists.
 #[derive(Default)]
 struct PackedWeights {
-    map: HashMap<PackKey, (Arc<Vec<f32>>, Arc<PackedB>)>,
+    map: HashMap<PackKey, (Storage, Arc<PackedB>)>,
     floats: usize,
 }
 
 impl PackedWeights {
-    /// Drops the packings of the weight at (storage address, offset).
-    fn forget(&mut self, ptr: usize, offset: usize) {
-        let gone: Vec<PackKey> = self.map.keys().filter(|k| k.0 == ptr && k.1 == offset).copied().collect();
+    /// Drops the packings of the weight `id`.
+    fn forget(&mut self, id: StorageId) {
+        let gone: Vec<PackKey> = self.map.keys().filter(|k| k.0 == id).copied().collect();
         for k in gone {
             if let Some((_, p)) = self.map.remove(&k) {
                 self.floats -= p.len();
@@ -68,8 +68,8 @@ impl PackedWeights {
     }
 
     fn get(&mut self, t: &Tensor, operand: &matmul::Operand) -> Option<Arc<PackedB>> {
-        let (storage, offset) = t.f32_storage()?;
-        let key = (Arc::as_ptr(storage) as usize, offset, operand.transposed);
+        t.f32_storage()?;
+        let key = (t.storage_id(), operand.transposed);
         if let Some((_, p)) = self.map.get(&key) {
             return Some(p.clone());
         }
@@ -79,7 +79,7 @@ impl PackedWeights {
             self.floats = 0;
         }
         self.floats += packed.len();
-        self.map.insert(key, (storage.clone(), packed.clone()));
+        self.map.insert(key, (t.storage().clone(), packed.clone()));
         Some(packed)
     }
 }

@@ -105,10 +105,7 @@ impl CpuBackend {
 
     /// Drops the packed copies of `t`.
     pub fn forget(&self, t: &Tensor) {
-        if let Some((storage, offset)) = t.f32_storage() {
-            let ptr = Arc::as_ptr(storage) as usize;
-            self.ws.lock().unwrap_or_else(|p| p.into_inner()).packed.forget(ptr, offset);
-        }
+        self.ws.lock().unwrap_or_else(|p| p.into_inner()).packed.forget(t.storage_id());
     }
 
     pub fn run_stats(&self) -> RunStats {

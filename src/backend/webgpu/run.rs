@@ -70,13 +70,16 @@ impl Drop for GpuBuf {
 }
 
 fn bytes_of(dims: &[usize], dtype: DType) -> u64 {
-    (dims.iter().product::<usize>() * dtype.size_of()) as u64
+    dtype.bytes(dims.iter().product::<usize>()) as u64
 }
 
 fn host_bytes(t: &Tensor) -> Result<Vec<u8>> {
     Ok(match t.dtype() {
         DType::F32 => bytemuck::cast_slice(&t.to_f32_vec()).to_vec(),
         DType::I32 => bytemuck::cast_slice(&t.to_i32_vec("run")?).to_vec(),
+        other => {
+            return Err(Error::DTypeMismatch { op: "run", expected: "f32 or i32".into(), found: other.to_string() })
+        }
     })
 }
 
@@ -84,6 +87,7 @@ fn tensor_from(bytes: &[u8], dims: &[usize], dtype: DType) -> Result<Tensor> {
     match dtype {
         DType::F32 => Tensor::from_f32(dims.to_vec(), bytemuck::pod_collect_to_vec(bytes)),
         DType::I32 => Tensor::from_i32(dims.to_vec(), bytemuck::pod_collect_to_vec(bytes)),
+        other => Tensor::from_stored(other, dims.to_vec(), bytes),
     }
 }
 
