@@ -66,6 +66,53 @@ on_every_backend! {
     }
 }
 
+on_every_backend! {
+    // Weights in a stored form (f16, int8 per channel and in groups of 32, int4 in blocks of
+    // 32) as the right operand of x · Wᵀ, read as `[out, in]` rows, on odd shapes, against
+    // a float64 product with the dequantized weight. The CPU quantizes x per row to int8,
+    // which adds at most Σ_t |w_t| × max|x| / 254; WebGPU multiplies f32 x by the widened
+    // weight (f16-stored on the f16 variant: its slack).
+    stored_weight_products(place) {
+        use ipfs_accelerate::graph::GraphBuilder;
+        use ipfs_accelerate::tensor::{quant, DType, Tensor};
+        use std::sync::Arc;
+        let mut n = 0;
+        for (rows, k, cols) in [(1, 32, 1), (3, 64, 5), (33, 96, 7), (2, 384, 17), (5, 1536, 3)] {
+            let x: Vec<f32> = (0..rows * k).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
+            let w: Vec<f32> = (0..cols * k).map(|i| ((i * 53 % 29) as f32 - 14.0) / 9.0).collect();
+            let wt = Tensor::from_f32(vec![cols, k], w).map_err(|e| e.to_string())?;
+            for dtype in [DType::F16, DType::Q8 { group: k }, DType::Q8 { group: 32 }, DType::Q4 { block: 32 }] {
+                let stored = wt.to_dtype(dtype).map_err(|e| e.to_string())?;
+                let wd = quant::widen(stored.stored_bytes().unwrap_or_default(), cols * k, k, dtype);
+                let mut g = GraphBuilder::new();
+                let xi = g.input("x", &[rows, k], DType::F32);
+                let c = g.constant(stored);
+                let y = g.matmul_t(xi, c, false, true).map_err(|e| e.to_string())?;
+                let graph = Arc::new(g.build(&[y]).map_err(|e| e.to_string())?);
+                let input = [Tensor::from_f32(vec![rows, k], x.clone()).map_err(|e| e.to_string())?];
+                let out = place.backend.run(&graph, &input).await.map_err(|e| format!("{dtype}: {e}"))?;
+                let got = out[0].to_f32_vec();
+                for r in 0..rows {
+                    let amax = x[r * k..(r + 1) * k].iter().fold(0f64, |m, v| m.max(v.abs() as f64));
+                    for j in 0..cols {
+                        let wr = &wd[j * k..(j + 1) * k];
+                        let want: f64 = (0..k).map(|t| x[r * k + t] as f64 * wr[t] as f64).sum();
+                        let quantized = !place.is_gpu() && dtype != DType::F16;
+                        let bound = if quantized { wr.iter().map(|v| v.abs() as f64).sum::<f64>() * amax / 254.0 } else { 0.0 };
+                        let tol = bound + (1e-4 + place.slack(true)) * (1.0 + want.abs());
+                        let e = (got[r * cols + j] as f64 - want).abs();
+                        if e > tol {
+                            return Err(format!("{dtype} {rows}x{k}x{cols} [{r},{j}]: {} vs {want} (tolerance {tol})", got[r * cols + j]));
+                        }
+                    }
+                }
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Every op in the fixture has a test above, so a new fixture op cannot go unchecked.
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]

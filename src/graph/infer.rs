@@ -29,7 +29,17 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
         Op::Input { .. } | Op::Constant(_) => leaf_error(name)?,
         Op::MatMul { transpose_a, transpose_b } => {
             arity(2, 2)?;
-            want_f32(&[0, 1])?;
+            want_f32(&[0])?;
+            // A weight in a stored form (f16, int8, int4) is read as its `[out, in]` rows.
+            if inputs[1].1.is_stored() && (!*transpose_b || *transpose_a || dims(1).len() != 2) {
+                return Err(Error::DTypeMismatch {
+                    op: name,
+                    expected: "f32, or a 2-D [out, in] weight multiplied transposed".into(),
+                    found: inputs[1].1.to_string(),
+                });
+            } else if !inputs[1].1.is_stored() {
+                want_f32(&[1])?;
+            }
             let (a, b) = (dims(0), dims(1));
             if a.len() < 2 || b.len() < 2 {
                 return Err(Error::shapes(name, &[a, b], "both operands need at least 2 dimensions"));

@@ -7,13 +7,15 @@ use std::fmt;
 /// others hold weights as stored, in bytes (see `quant`):
 /// - `F16`: IEEE half floats.
 /// - `Q8 { group }`: symmetric int8 in groups of `group` elements along the last axis
-///   (the whole row: one scale per output channel), `x ≈ q × scale`; the bytes are the
-///   int8 values, row-major, then one f32 scale per group.
+///   (the whole row: one scale per output channel), `x ≈ q × scale`; each row is its int8
+///   values, then one f32 scale per group.
 /// - `Q4 { block }`: symmetric int4 (−8..=7) in blocks of `block` along the last axis, two
-///   per byte as unsigned nibbles offset by 8 (the even element in the low nibble); the
-///   bytes are the packed values, then one f16 scale per block.
+///   per byte as unsigned nibbles offset by 8 (the even element in the low nibble); each
+///   row is its packed values, then one f16 scale per block.
 ///
-/// A group or block never crosses a row: it divides the last dimension.
+/// A group or block never crosses a row: it divides the last dimension. Rows keep their
+/// scales beside them, so a range of rows (a weight bound in parts, a slice) is one range
+/// of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
     F32,

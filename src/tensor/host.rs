@@ -225,7 +225,7 @@ impl Tensor {
             return s.to_vec();
         }
         if let Some(b) = self.stored_bytes() {
-            return quant::widen(b, self.numel(), self.dtype);
+            return quant::widen(b, self.numel(), self.dims().last().copied().unwrap_or(1), self.dtype);
         }
         let idx = self.element_offsets();
         match &self.storage {
@@ -302,8 +302,19 @@ impl Tensor {
 
     /// Elements `start..end` along `axis`; a view, no copy.
     pub fn slice(&self, axis: usize, start: usize, end: usize) -> Result<Tensor> {
-        self.elementwise_view("slice")?;
         let dims = self.dims();
+        if self.dtype.is_stored() && axis == 0 && !dims.is_empty() && start <= end && end <= dims[0] {
+            // Whole rows of a stored form are one range of its bytes (scales included).
+            let row = self.dtype.bytes(self.numel() / dims[0].max(1));
+            let mut shape = dims.to_vec();
+            shape[0] = end - start;
+            let buf = match &self.storage {
+                Storage::Bytes(b) => b.clone(),
+                _ => return Err(Error::InvalidGraph("a stored form without bytes".into())),
+            };
+            return Tensor::view_stored(self.dtype, buf, self.offset + start * row, shape);
+        }
+        self.elementwise_view("slice")?;
         if axis >= dims.len() || start > end || end > dims[axis] {
             return Err(Error::shapes(
                 "slice",
@@ -407,7 +418,11 @@ mod tests {
         assert!(back.iter().zip(t.to_f32_vec()).all(|(a, b)| (a - b).abs() <= 1.0 / 127.0 / 2.0 + 1e-6));
         // Views that stride over elements are refused; a reshape that keeps rows is not.
         assert_eq!(q.permute(&[1, 0]).unwrap_err().code(), "dtype_mismatch");
-        assert_eq!(q.slice(0, 0, 1).unwrap_err().code(), "dtype_mismatch");
+        assert_eq!(q.slice(1, 0, 32).unwrap_err().code(), "dtype_mismatch");
+        // Whole rows are a view of the same bytes.
+        let second = q.slice(0, 1, 2).unwrap();
+        assert_eq!(second.to_f32_vec(), back[64..]);
+        assert_eq!(second.storage_id().0, q.storage_id().0);
         assert!(q.reshape(&[128]).is_err());
         assert_eq!(q.reshape(&[1, 2, 64]).unwrap().to_f32_vec(), back);
         // A view past its buffer, or groups that do not divide the rows, are refused.

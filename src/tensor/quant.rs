@@ -26,6 +26,14 @@ pub fn check_grouping(dtype: DType, k: usize) -> Result<()> {
 pub fn quantize(x: &[f32], k: usize, dtype: DType) -> Result<Vec<u8>> {
     check_grouping(dtype, k)?;
     let mut out = Vec::with_capacity(dtype.bytes(x.len()));
+    for row in x.chunks_exact(k.max(1)) {
+        quantize_row(row, dtype, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// One row's values, then its scales, appended to `out`.
+fn quantize_row(x: &[f32], dtype: DType, out: &mut Vec<u8>) -> Result<()> {
     match dtype {
         DType::Q8 { group } => {
             let mut scales = Vec::with_capacity(x.len() / group);
@@ -56,11 +64,24 @@ pub fn quantize(x: &[f32], k: usize, dtype: DType) -> Result<Vec<u8>> {
         }
         other => return Err(Error::InvalidArgument { op: "quantize", reason: format!("cannot quantize to {other}") }),
     }
-    Ok(out)
+    Ok(())
 }
 
-/// `numel` elements of `dtype` (a stored form) in `bytes`, widened to f32.
-pub fn widen(bytes: &[u8], numel: usize, dtype: DType) -> Vec<f32> {
+/// `numel` elements of `dtype` in `bytes` (rows of `k`), widened to f32.
+pub fn widen(bytes: &[u8], numel: usize, k: usize, dtype: DType) -> Vec<f32> {
+    if !matches!(dtype, DType::Q8 { .. } | DType::Q4 { .. }) {
+        return widen_row(bytes, numel, dtype);
+    }
+    let row = dtype.bytes(k);
+    let mut out = Vec::with_capacity(numel);
+    for r in 0..numel / k.max(1) {
+        out.extend(widen_row(&bytes[r * row..(r + 1) * row], k, dtype));
+    }
+    out
+}
+
+/// One row of `numel` elements (all of a tensor, for the forms without scales).
+fn widen_row(bytes: &[u8], numel: usize, dtype: DType) -> Vec<f32> {
     match dtype {
         DType::F16 => bytes[..numel * 2].chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         DType::Q8 { group } => {
@@ -107,7 +128,7 @@ mod round_trip {
             for dtype in [DType::Q8 { group: 32 }, DType::Q8 { group: k }, DType::Q4 { block: 32 }] {
                 let bytes = quantize(x, k, dtype).unwrap();
                 prop_assert_eq!(bytes.len(), dtype.bytes(x.len()));
-                let back = widen(&bytes, x.len(), dtype);
+                let back = widen(&bytes, x.len(), k, dtype);
                 let group = match dtype { DType::Q8 { group } => group, _ => 32 };
                 for (g, (a, b)) in x.chunks(group).zip(back.chunks(group)).enumerate() {
                     let amax = a.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -128,15 +149,15 @@ mod tests {
     #[test]
     fn zeros_and_bad_groupings() {
         let z = vec![0.0; 64];
-        assert_eq!(widen(&quantize(&z, 64, DType::Q8 { group: 64 }).unwrap(), 64, DType::Q8 { group: 64 }), z);
-        assert_eq!(widen(&quantize(&z, 64, DType::Q4 { block: 32 }).unwrap(), 64, DType::Q4 { block: 32 }), z);
+        assert_eq!(widen(&quantize(&z, 64, DType::Q8 { group: 64 }).unwrap(), 64, 64, DType::Q8 { group: 64 }), z);
+        assert_eq!(widen(&quantize(&z, 64, DType::Q4 { block: 32 }).unwrap(), 64, 64, DType::Q4 { block: 32 }), z);
         for (dtype, k) in [(DType::Q8 { group: 0 }, 64), (DType::Q8 { group: 48 }, 64), (DType::Q4 { block: 31 }, 62)] {
             assert_eq!(quantize(&z[..k], k, dtype).unwrap_err().code(), "invalid_argument");
         }
         // The largest magnitude of an int4 block lands on −8 exactly.
         let mut b = vec![0.5f32; 32];
         b[3] = -4.0;
-        let back = widen(&quantize(&b, 32, DType::Q4 { block: 32 }).unwrap(), 32, DType::Q4 { block: 32 });
+        let back = widen(&quantize(&b, 32, DType::Q4 { block: 32 }).unwrap(), 32, 32, DType::Q4 { block: 32 });
         assert_eq!(back[3], -4.0);
     }
 }

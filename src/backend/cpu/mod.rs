@@ -13,6 +13,7 @@ mod matmul;
 mod norm;
 mod plan;
 mod pool;
+mod qgemm;
 mod reduce;
 pub mod simd;
 mod softmax;
@@ -43,6 +44,7 @@ struct Workspace {
     pool: BufferPool,
     gemm: GemmScratch,
     packed: PackedWeights,
+    stored: qgemm::QScratch,
 }
 
 /// The weight's storage identity, and whether the operand is transposed.
@@ -231,6 +233,11 @@ impl CpuBackend {
         let d = |i: usize| owned[i].dims();
         let mut out = ws.pool.take(node.shape.numel())?;
         let done = match &node.op {
+            Op::MatMul { .. } if args[1].dtype().is_stored() => {
+                let w = args[1].stored_bytes().unwrap_or_default();
+                qgemm::matmul_stored(path, f(0), d(1)[1], w, args[1].dtype(), &mut out, &mut ws.stored);
+                Ok(())
+            }
             Op::MatMul { transpose_a, transpose_b } => {
                 let a = matmul::Operand { data: f(0), dims: d(0), transposed: *transpose_a };
                 let b = matmul::Operand { data: f(1), dims: d(1), transposed: *transpose_b };

@@ -1,0 +1,177 @@
+//! Products against weights in a stored form, read in place as `[n, k]` rows (PyTorch's
+//! Linear layout, never transposed): int8 and int4 weights against activations quantized
+//! to int8 per row as they arrive, with i32 accumulation per group and the row × group
+//! scales applied after (XNNPACK's QD8-F32-QC8W form); f16 weights widened a row at a
+//! time against f32 activations.
+
+use super::simd::{self, Path};
+use crate::tensor::DType;
+use half::f16;
+
+/// Rows of A handled per pass over the weight: a widened or unpacked weight row is
+/// reused by this many rows while it is in the L1 cache.
+const ROW_BLOCK: usize = 32;
+
+/// `a` (`rows × k`) quantized per row to int8: `x ≈ q × scale`, scale = max|x| / 127.
+fn quantize_rows(a: &[f32], k: usize, q: &mut Vec<i8>, scales: &mut Vec<f32>) {
+    q.clear();
+    scales.clear();
+    for row in a.chunks_exact(k) {
+        let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = amax / 127.0;
+        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+        q.extend(row.iter().map(|v| (v * inv).round() as i8));
+        scales.push(scale);
+    }
+}
+
+/// Σ a·b over int8 vectors of one length, in i32 (exact: |a·b| ≤ 127 × 128 per element,
+/// so up to 131 072 elements cannot overflow).
+#[inline]
+pub fn dot_i8(path: Path, a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if path == Path::Simd128 {
+        use core::arch::wasm32::*;
+        let mut acc = i32x4_splat(0);
+        let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+        let tail: i32 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| x as i32 * y as i32).sum();
+        for (x, y) in ca.zip(cb) {
+            // SAFETY: sixteen bytes in each chunk; v128_load takes unaligned addresses.
+            let (x, y) = unsafe { (v128_load(x.as_ptr() as *const v128), v128_load(y.as_ptr() as *const v128)) };
+            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y)));
+            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y)));
+        }
+        return i32x4_extract_lane::<0>(acc)
+            + i32x4_extract_lane::<1>(acc)
+            + i32x4_extract_lane::<2>(acc)
+            + i32x4_extract_lane::<3>(acc)
+            + tail;
+    }
+    let _ = path;
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+/// Scratch a product keeps between calls: the quantized activations and a weight row.
+#[derive(Default)]
+pub struct QScratch {
+    aq: Vec<i8>,
+    ascale: Vec<f32>,
+    wq: Vec<i8>,
+    wscale: Vec<f32>,
+    wf: Vec<f32>,
+}
+
+/// out (`rows × n`) = a (`rows × k`) · Wᵀ for `w`, the bytes of an `[n, k]` weight of
+/// stored form `dtype` (F16, Q8 or Q4; its groups divide `k`, as a tensor's do).
+pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, out: &mut [f32], s: &mut QScratch) {
+    let k1 = k.max(1);
+    let rows = a.len() / k1;
+    let n = out.len() / rows.max(1);
+    match dtype {
+        DType::F16 => {
+            s.wf.resize(k, 0.0);
+            for r0 in (0..rows).step_by(ROW_BLOCK) {
+                let r1 = (r0 + ROW_BLOCK).min(rows);
+                for j in 0..n {
+                    for (x, b) in s.wf.iter_mut().zip(w[j * 2 * k..(j + 1) * 2 * k].chunks_exact(2)) {
+                        *x = f16::from_le_bytes([b[0], b[1]]).to_f32();
+                    }
+                    for r in r0..r1 {
+                        out[r * n + j] = simd::dot(path, &a[r * k..(r + 1) * k], &s.wf);
+                    }
+                }
+            }
+        }
+        DType::Q8 { group } | DType::Q4 { block: group } => {
+            let group = group.clamp(1, k1);
+            let groups = k / group;
+            quantize_rows(a, k1, &mut s.aq, &mut s.ascale);
+            s.wq.resize(k, 0);
+            s.wscale.resize(groups, 0.0);
+            let q4 = matches!(dtype, DType::Q4 { .. });
+            let row_bytes = dtype.bytes(k);
+            for r0 in (0..rows).step_by(ROW_BLOCK) {
+                let r1 = (r0 + ROW_BLOCK).min(rows);
+                for j in 0..n {
+                    // Weight row j (its values, then its scales) as int8 values and f32
+                    // group scales.
+                    let row = &w[j * row_bytes..(j + 1) * row_bytes];
+                    if q4 {
+                        let (values, scales) = row.split_at(k / 2);
+                        for (pair, b) in s.wq.chunks_exact_mut(2).zip(values) {
+                            pair[0] = (b & 15) as i8 - 8;
+                            pair[1] = (b >> 4) as i8 - 8;
+                        }
+                        for (x, b) in s.wscale.iter_mut().zip(scales.chunks_exact(2)) {
+                            *x = f16::from_le_bytes([b[0], b[1]]).to_f32();
+                        }
+                    } else {
+                        let (values, scales) = row.split_at(k);
+                        s.wq.copy_from_slice(bytemuck::cast_slice(values));
+                        for (x, b) in s.wscale.iter_mut().zip(scales.chunks_exact(4)) {
+                            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                        }
+                    }
+                    for r in r0..r1 {
+                        let ar = &s.aq[r * k..(r + 1) * k];
+                        let mut acc = 0f32;
+                        for (g, ws) in s.wscale.iter().enumerate() {
+                            let span = g * group..(g + 1) * group;
+                            acc += dot_i8(path, &ar[span.clone()], &s.wq[span]) as f32 * ws;
+                        }
+                        out[r * n + j] = acc * s.ascale[r];
+                    }
+                }
+            }
+        }
+        // Not stored forms (infer lets none reach here); widened for completeness.
+        DType::F32 | DType::I32 => {
+            super::matmul::gemv_t(path, a, &crate::tensor::quant::widen(w, n * k, k, dtype), k, out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::quant;
+
+    /// Each stored form on every path against a float64 product with the dequantized
+    /// weight, on odd shapes. int8 activations add at most half a step of each row's
+    /// scale per element: |error| ≤ Σ_t |w_t| × max|a| / 254, plus f32 rounding.
+    #[test]
+    fn stored_products_match_a_float64_reference() {
+        let mut s = QScratch::default();
+        for path in Path::available() {
+            for (rows, k, n) in [(1, 32, 1), (3, 64, 5), (33, 96, 7), (2, 384, 17)] {
+                let a: Vec<f32> = (0..rows * k).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
+                let w: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 29) as f32 - 14.0) / 9.0).collect();
+                for dtype in [DType::F16, DType::Q8 { group: k }, DType::Q8 { group: 32 }, DType::Q4 { block: 32 }] {
+                    let bytes = match dtype {
+                        DType::F16 => w.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect(),
+                        _ => quant::quantize(&w, k, dtype).unwrap(),
+                    };
+                    let wd = quant::widen(&bytes, n * k, k, dtype);
+                    let mut out = vec![0.0; rows * n];
+                    matmul_stored(path, &a, k, &bytes, dtype, &mut out, &mut s);
+                    for r in 0..rows {
+                        let amax = a[r * k..(r + 1) * k].iter().fold(0f64, |m, x| m.max(x.abs() as f64));
+                        for j in 0..n {
+                            let wr = &wd[j * k..(j + 1) * k];
+                            let want: f64 = (0..k).map(|t| a[r * k + t] as f64 * wr[t] as f64).sum();
+                            let bound = match dtype {
+                                DType::F16 => 0.0,
+                                _ => wr.iter().map(|x| x.abs() as f64).sum::<f64>() * amax / 254.0,
+                            };
+                            let got = out[r * n + j] as f64;
+                            assert!(
+                                (got - want).abs() <= bound + 1e-4 * (1.0 + want.abs()),
+                                "{path:?} {dtype} {rows}x{k}x{n} [{r},{j}]: {got} vs {want} (bound {bound})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
