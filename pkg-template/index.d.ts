@@ -133,6 +133,9 @@ export interface LoadControl {
   stallTimeoutMs?: number;
 }
 
+/** The forms a model's weights can be held in. */
+export type WeightDtype = 'f32' | 'f16' | 'q8' | 'q4';
+
 export interface TextEmbedderOptions extends LoadControl {
   /** 'wasm' runs the WASM SIMD CPU backend, 'webgpu' the WebGPU backend; 'auto' (the
    * default) asks `recommend()`. 'webnn' is not built yet (backend_unavailable). */
@@ -148,6 +151,12 @@ export interface TextEmbedderOptions extends LoadControl {
   /** Texts over the model's limit (sentence_bert_config.json max_seq_length) are cut
    * ('truncate', the default, as sentence-transformers does) or rejected ('error'). */
   truncation?: 'truncate' | 'error';
+  /** The form the linear layers' weights are held in (default 'f32', as stored): 'f16',
+   * 'q8' (int8 in groups of 32) or 'q4' (int4 in blocks of 32; the CPU multiplies it
+   * with activations quantized to int8), made from the file's weights at load. With
+   * `keep`, layers whose weight name contains one of its strings stay f32. Embedding
+   * tables stay f32 for now, and WebGPU widens the weights back to f32 at upload. */
+  dtype?: WeightDtype | { default: WeightDtype; keep?: string[] };
   /** Load through the IndexedDB weight store (default true); where IndexedDB does not
    * exist (Node) the load goes to the network uncached. */
   cache?: boolean;
@@ -211,6 +220,8 @@ export class TextEmbedder {
   readonly backend: string;
   readonly maxTokens: number;
   readonly pooling: string;
+  /** The form the linear layers' weights are held in (the `dtype` load option). */
+  readonly dtype: WeightDtype;
   /** Why this backend: `recommend()`'s reasons for 'auto', else that the caller asked. */
   backendReasons: string[];
   /** Where the files came from: the weight store or the network. */

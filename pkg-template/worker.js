@@ -12,7 +12,7 @@ import { init, ImageEmbedder, SpeechRecognizer, TextEmbedder } from './index.js'
 const CLASSES = {
   TextEmbedder: {
     cls: TextEmbedder,
-    info: ['dims', 'backend', 'maxTokens', 'pooling', 'backendReasons', 'loadedFrom', 'gpuInfo'],
+    info: ['dims', 'backend', 'maxTokens', 'pooling', 'dtype', 'backendReasons', 'loadedFrom', 'gpuInfo'],
     extra: (e) => ({ tokenizer: e.tokenizerJson() }),
     methods: { embed: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },

@@ -36,6 +36,9 @@ export async function launch(name, { webgpu = true } = {}) {
       executablePath: '/usr/bin/firefox-esr',
       headless: true,
       extraPrefsFirefox: { ...firefoxPrefs(), ...(webgpu ? {} : { 'dom.webgpu.enabled': false }) },
+      // One page call may take this long (puppeteer's default, 180 s, unless set): a long
+      // clip on a software WebGPU adapter by hand takes minutes.
+      protocolTimeout: Number(process.env.PAGE_CALL_TIMEOUT_MS ?? 180_000),
     });
     return {
       name,

@@ -4,6 +4,7 @@
 use super::common::{divisible, Activation, Config};
 use super::files::{FileSpec, CONFIG, WEIGHTS};
 use super::scope::{LayerNorm, Linear, WeightScope};
+use super::weight_dtype::WeightDtype;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphBuilder, NodeId};
 use crate::tensor::{DType, Tensor};
@@ -90,8 +91,9 @@ pub struct Bert {
 }
 
 impl Bert {
-    pub fn new(config: BertConfig, weights: Weights) -> Result<Self> {
-        let root = WeightScope::new(weights, WEIGHTS);
+    /// The encoder over `weights`, its linear layers in the form `dtype` gives them.
+    pub fn new(config: BertConfig, weights: Weights, dtype: &WeightDtype) -> Result<Self> {
+        let root = WeightScope::with_dtype(weights, WEIGHTS, dtype.clone());
         let s = if root.contains("bert.embeddings.word_embeddings.weight") { root.pp("bert") } else { root.clone() };
         let c = &config;
         let (h, i, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);

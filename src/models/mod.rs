@@ -14,6 +14,7 @@ mod speech_recognizer;
 mod text_embedder;
 mod tokenizer;
 pub mod vit;
+pub mod weight_dtype;
 pub mod whisper;
 
 pub use bert::{Bert, BertConfig};
@@ -26,3 +27,4 @@ pub use scope::WeightScope;
 pub use speech_recognizer::{Listener, Quiet, Segment, SpeechRecognizer, Task, TranscribeOptions, Transcript};
 pub use text_embedder::{EmbedderOptions, TextEmbedder, Truncation};
 pub use tokenizer::{Encoded, TextTokenizer};
+pub use weight_dtype::{Form, WeightDtype};

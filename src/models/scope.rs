@@ -4,6 +4,7 @@
 //! weights a model never asked for are reported, since a checkpoint whose names do not
 //! match would otherwise load with half its layers silently missing.
 
+use super::weight_dtype::WeightDtype;
 use crate::error::{Error, Result};
 use crate::graph::{ConvParams, GraphBuilder, NodeId};
 use crate::tensor::Tensor;
@@ -17,6 +18,8 @@ struct Inner {
     /// The file the weights came from, for error messages.
     file: String,
     used: RefCell<BTreeSet<String>>,
+    /// The form linear layers' weights are held in.
+    dtype: WeightDtype,
 }
 
 /// A view of one weight file under a name prefix (`encoder.layer.3.`).
@@ -28,8 +31,13 @@ pub struct WeightScope {
 
 impl WeightScope {
     pub fn new(weights: Weights, file: &str) -> Self {
+        Self::with_dtype(weights, file, WeightDtype::default())
+    }
+
+    /// A scope whose `linear` layers hold their weights in the form `dtype` gives them.
+    pub fn with_dtype(weights: Weights, file: &str, dtype: WeightDtype) -> Self {
         WeightScope {
-            inner: Rc::new(Inner { weights, file: file.into(), used: RefCell::default() }),
+            inner: Rc::new(Inner { weights, file: file.into(), used: RefCell::default(), dtype }),
             prefix: String::new(),
         }
     }
@@ -82,9 +90,11 @@ impl WeightScope {
         Ok(t)
     }
 
-    /// `in → out`, PyTorch's `Linear` (weight `[out, in]`, optional bias `[out]`).
+    /// `in → out`, PyTorch's `Linear` (weight `[out, in]`, optional bias `[out]`), the
+    /// weight in the scope's form (f32, or quantized here from the file's).
     pub fn linear(&self, input: usize, out: usize, bias: bool) -> Result<Linear> {
-        Ok(Linear { w: self.get("weight", &[out, input])?, b: bias.then(|| self.get("bias", &[out])).transpose()? })
+        let w = self.inner.dtype.apply(&self.path("weight"), self.get("weight", &[out, input])?)?;
+        Ok(Linear { w, b: bias.then(|| self.get("bias", &[out])).transpose()? })
     }
 
     /// LayerNorm over `dim` (`weight`, `bias`).

@@ -7,6 +7,7 @@ use super::core::{finite, load_weights, model_id, ModelCore};
 use super::files::{parse_json, FileSpec, ModelFiles, CONFIG};
 use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
+use super::weight_dtype::WeightDtype;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
@@ -46,6 +47,8 @@ pub struct EmbedderOptions {
     pub pooling: Option<Pooling>,
     pub normalize: Option<bool>,
     pub truncation: Truncation,
+    /// The form the linear layers' weights are held in (f32 by default).
+    pub dtype: WeightDtype,
 }
 
 pub struct TextEmbedder {
@@ -54,6 +57,7 @@ pub struct TextEmbedder {
     pooling: Pooling,
     normalize: bool,
     truncation: Truncation,
+    dtype: WeightDtype,
     core: ModelCore<(usize, usize)>,
 }
 
@@ -110,16 +114,18 @@ impl TextEmbedder {
                 files.require(TOKENIZER)?,
                 pooling.name().as_bytes(),
                 &[normalize as u8, max_seq as u8, (max_seq >> 8) as u8],
+                opts.dtype.id().as_bytes(),
             ],
             &weights,
         );
-        let bert = Bert::new(config, weights)?;
+        let bert = Bert::new(config, weights, &opts.dtype)?;
         Ok(TextEmbedder {
             bert,
             tokenizer,
             pooling,
             normalize,
             truncation: opts.truncation,
+            dtype: opts.dtype.clone(),
             core: ModelCore::new(held, id),
         })
     }
@@ -173,6 +179,11 @@ impl TextEmbedder {
 
     pub fn pooling(&self) -> Pooling {
         self.pooling
+    }
+
+    /// The form the linear layers' weights are held in ('f32', 'f16', 'q8' or 'q4').
+    pub fn dtype(&self) -> &'static str {
+        self.dtype.name()
     }
 
     pub fn normalize(&self) -> bool {

@@ -7,7 +7,7 @@ use super::control::{signal_field, Control, DEFAULT_STALL_MS};
 use super::options::check_known;
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
-use crate::models::{EmbedderOptions, ImageOptions, Pooling, Truncation};
+use crate::models::{EmbedderOptions, Form, ImageOptions, Pooling, Truncation, WeightDtype};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -47,16 +47,37 @@ struct TextPlain {
     pooling: Option<String>,
     normalize: Option<bool>,
     truncation: Option<String>,
+    dtype: Option<DtypeOption>,
+}
+
+/// `dtype: 'q8'`, or `{ default: 'q4', keep: ['embeddings'] }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DtypeOption {
+    Name(String),
+    Spec { default: String, keep: Option<Vec<String>> },
+}
+
+impl DtypeOption {
+    fn parse(self) -> Result<WeightDtype> {
+        Ok(match self {
+            DtypeOption::Name(n) => WeightDtype::new(Form::parse(&n)?),
+            DtypeOption::Spec { default, keep } => {
+                WeightDtype { default: Form::parse(&default)?, keep: keep.unwrap_or_default() }
+            }
+        })
+    }
 }
 
 impl FamilyOptions for EmbedderOptions {
-    const KNOWN: &'static [&'static str] = &["pooling", "normalize", "truncation"];
+    const KNOWN: &'static [&'static str] = &["pooling", "normalize", "truncation", "dtype"];
     fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
         let p: TextPlain = plain_fields(op, obj)?;
         Ok(EmbedderOptions {
             pooling: p.pooling.as_deref().map(Pooling::parse).transpose()?,
             normalize: p.normalize,
             truncation: p.truncation.as_deref().map(Truncation::parse).transpose()?.unwrap_or_default(),
+            dtype: p.dtype.map(DtypeOption::parse).transpose()?.unwrap_or_default(),
         })
     }
 }

@@ -114,6 +114,12 @@ impl JsTextEmbedder {
     pub fn pooling(&self) -> String {
         self.0.inner().map_or("", |e| e.pooling().name()).to_string()
     }
+
+    /// The form the linear layers' weights are held in: the `dtype` load option's.
+    #[wasm_bindgen(getter)]
+    pub fn dtype(&self) -> String {
+        self.0.inner().map_or("", |e| e.dtype()).to_string()
+    }
 }
 
 #[wasm_bindgen(js_class = TextEmbedder)]

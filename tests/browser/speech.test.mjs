@@ -15,8 +15,11 @@
 //   onSegment relayed from the worker;
 // - memory is flat: the long clip (65 s, three windows; its ids checked against the
 //   reference, with segments past 60 s) transcribed SPEECH_MEMORY_RUNS times (3 in
-//   `npm test`, for the CI budget; 10 by hand) on wasm grows the wasm memory after the
-//   first run by nothing; each run's real-time factor is printed. On webgpu, in Firefox,
+//   `npm test`, for the CI budget; 10 by hand) on wasm grows the wasm memory by nothing
+//   from the second run on (a fresh page's second run may lift the allocator's high-water
+//   mark once, by a few MB); each run's real-time factor is printed. By hand on webgpu too
+//   (SPEECH_MEMORY_BACKENDS=wasm,webgpu): the GPU bytes after each run stay the same, none
+//   alive, and the breakdown (weights, plans, values while decoding) is printed. In Firefox,
 //   a second transcription of hello.wav leaves the device's weight, plan and value bytes
 //   as the first left them, with no value alive (the caches exist during a call only);
 //   Chromium's software adapter (SwiftShader) takes about 60 s per 30 s window here, so
@@ -51,6 +54,9 @@ const args = {
 };
 const long = pcm('long.wav');
 const MEMORY_RUNS = Number(process.env.SPEECH_MEMORY_RUNS ?? 3);
+// webgpu too by hand (SPEECH_MEMORY_BACKENDS=wasm,webgpu): the software adapters here take
+// 20 s (lavapipe) to 60 s (SwiftShader) per window, too slow for the CI budget.
+const MEMORY_BACKENDS = (process.env.SPEECH_MEMORY_BACKENDS ?? 'wasm').split(',');
 
 /** Token ids equal the reference's segment by segment, or the WER is at most 0.05. */
 function checkTranscript(what, clip, got) {
@@ -152,24 +158,31 @@ async function inWorker({ hello }) {
   }
 }
 
-async function memory({ samples, runs }) {
+/** One step of the memory test, one page call each (a long clip on a software adapter
+ * takes minutes, past the drivers' call timeouts for ten in one call): 'load', 'run' (one
+ * transcription; the wasm memory and GPU bytes after it), 'dispose'. */
+async function memory({ op, samples, backend }) {
   try {
     const m = await import('/pkg/index.js');
     await m.init();
-    const base = new URL('/models/whisper-tiny.en/', location.href).href;
-    const r = await m.SpeechRecognizer.load(base, { backend: 'wasm', cache: false });
-    const audio = Float32Array.from(samples);
-    const out = { wasm: [], seconds: [], texts: new Set(), first: null };
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      const got = await r.transcribe(audio);
-      out.first ??= got;
-      out.seconds.push((performance.now() - t0) / 1000);
-      out.texts.add(got.text);
-      out.wasm.push(m.memoryBytes());
+    if (op === 'load') {
+      const base = new URL('/models/whisper-tiny.en/', location.href).href;
+      globalThis.memoryTest = { r: await m.SpeechRecognizer.load(base, { backend, cache: false }), peakValues: 0 };
+      return {};
     }
-    r.dispose();
-    return { ...out, texts: out.texts.size, audioSeconds: audio.length / 16000 };
+    const t = globalThis.memoryTest;
+    if (op === 'dispose') {
+      t.r.dispose();
+      return {};
+    }
+    const gpu = () => (backend === 'webgpu' ? [t.r.gpuInfo.weightBytes, t.r.gpuInfo.planBytes, t.r.gpuInfo.valueBytes] : null);
+    // On webgpu the device values alive while a token is decoded: the window's caches and
+    // the step's activations (sampled at every token).
+    const onToken = backend === 'webgpu' ? () => (t.peakValues = Math.max(t.peakValues, t.r.gpuInfo.valueBytes)) : undefined;
+    const t0 = performance.now();
+    const got = await t.r.transcribe(Float32Array.from(samples), { onToken });
+    const seconds = (performance.now() - t0) / 1000;
+    return { got, seconds, wasm: m.memoryBytes(), gpu: gpu(), peakValues: t.peakValues, audioSeconds: samples.length / 16000 };
   } catch (err) {
     return { error: `${err.code}: ${err.message}\n${err.stack}` };
   }
@@ -220,18 +233,40 @@ for (const name of browsersToTest()) {
       });
     }
 
-    test('memory is flat over repeated transcriptions', async () => {
-      const wasm = await ctx.page.evaluate(memory, { samples: long.samples, runs: MEMORY_RUNS });
-      assert.ok(!wasm.error, wasm.error);
-      assert.equal(wasm.texts, 1, 'every run gave the same text');
-      // The long clip's reference check in the browsers (the wasm-bindgen suite leaves it
-      // to this test): segments past 60 s.
-      checkTranscript(`${name} wasm long.wav`, 'long.wav', wasm.first);
-      assert.ok(wasm.first.segments.some((s) => s.end > 60), 'segments past 60 s');
-      assert.ok(wasm.wasm.every((b) => b === wasm.wasm[0]), `wasm memory after each run: ${wasm.wasm}`);
-      const rtf = wasm.seconds.map((s) => (wasm.audioSeconds / s).toFixed(1));
-      console.log(`speech memory: ${name} wasm: ${wasm.wasm[0]} bytes after each of ${MEMORY_RUNS} runs of ${wasm.audioSeconds.toFixed(1)} s; real time x ${rtf.join(' ')}`);
-    });
+    for (const backend of MEMORY_BACKENDS) {
+      test(`memory is flat over repeated transcriptions (${backend})`, async () => {
+        const loaded = await ctx.page.evaluate(memory, { op: 'load', backend });
+        assert.ok(!loaded.error, loaded.error);
+        const runs = [];
+        for (let i = 0; i < MEMORY_RUNS; i++) {
+          const r = await ctx.page.evaluate(memory, { op: 'run', samples: long.samples, backend });
+          assert.ok(!r.error, r.error);
+          runs.push(r);
+        }
+        await ctx.page.evaluate(memory, { op: 'dispose', backend });
+        const [first] = runs;
+        assert.equal(new Set(runs.map((r) => r.got.text)).size, 1, 'every run gave the same text');
+        // The long clip's reference check in the browsers (the wasm-bindgen suite leaves it
+        // to this test): segments past 60 s.
+        checkTranscript(`${name} ${backend} long.wav`, 'long.wav', first.got);
+        assert.ok(first.got.segments.some((s) => s.end > 60), 'segments past 60 s');
+        // From the second run on, nothing grows: in a fresh page the second run can still
+        // raise the allocator's high-water mark once (a few MB, printed), then it holds.
+        const wasm = runs.map((r) => r.wasm);
+        assert.ok(wasm.slice(1).every((b) => b === wasm[1]), `wasm memory after each run: ${wasm}`);
+        const rtf = runs.map((r) => (r.audioSeconds / r.seconds).toFixed(1));
+        const after = `after each of ${MEMORY_RUNS} runs of ${first.audioSeconds.toFixed(1)} s; real time x ${rtf.join(' ')}`;
+        console.log(`speech memory: ${name} ${backend}: wasm ${wasm.join(' ')} bytes ${after}`);
+        if (backend === 'webgpu') {
+          const gpu = runs.map((r) => JSON.stringify(r.gpu));
+          assert.ok(gpu.every((g) => g === gpu[0]), `GPU bytes [weights, plans, values] after each run: ${gpu}`);
+          assert.equal(first.gpu[2], 0, 'no device value outlives a call');
+          const [weights, plans] = first.gpu;
+          const peak = runs.at(-1).peakValues;
+          console.log(`speech memory: ${name} webgpu: weights ${weights}, plans ${plans}, values while decoding (caches + activations) ${peak} bytes; the same ${after}`);
+        }
+      });
+    }
 
     test('{ worker: true } transcribes and relays segments', async () => {
       const r = await ctx.page.evaluate(inWorker, args);

@@ -124,7 +124,7 @@ fn record(test: &str, lines: &[String]) {
     }
 }
 
-fn log(line: &str) {
+pub fn log(line: &str) {
     #[cfg(target_arch = "wasm32")]
     wasm_bindgen_test::console_log!("{line}");
     #[cfg(not(target_arch = "wasm32"))]

@@ -1,0 +1,111 @@
+//! `WeightDtype`: the form a model holds its layer weights in, chosen at load (`dtype`):
+//! f32 as stored, or f16, int8 or int4 made from the file's weights, for every layer but
+//! those named in `keep`.
+
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+/// The forms a load can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Form {
+    #[default]
+    F32,
+    F16,
+    /// int8 in groups of 32 along the input (an f32 scale each; per output channel when
+    /// the input is not a multiple of 32). One scale per channel cost MiniLM's embeddings
+    /// their 0.999 cosine (0.9965).
+    Q8,
+    /// int4 in blocks of 32 along the input (an f16 scale each); a layer whose input is
+    /// not a multiple of 32 takes int8 instead.
+    Q4,
+}
+
+/// int4 block and int8 group length: ggml's, XNNPACK's and ONNX's common choice.
+pub const Q4_BLOCK: usize = 32;
+
+impl Form {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "f32" => Form::F32,
+            "f16" => Form::F16,
+            "q8" => Form::Q8,
+            "q4" => Form::Q4,
+            other => return Err(Error::arg("dtype", format!("'{other}' is not one of f32, f16, q8, q4"))),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::F32 => "f32",
+            Form::F16 => "f16",
+            Form::Q8 => "q8",
+            Form::Q4 => "q4",
+        }
+    }
+}
+
+/// The load option: a form for every linear layer's weight, except those whose name
+/// contains one of `keep` (e.g. `["embeddings", "lm_head"]`), which stay f32.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WeightDtype {
+    pub default: Form,
+    pub keep: Vec<String>,
+}
+
+impl WeightDtype {
+    pub fn new(default: Form) -> Self {
+        WeightDtype { default, keep: vec![] }
+    }
+
+    /// What a linear layer's `[out, in]` weight named `name` is held as.
+    pub fn linear(&self, name: &str, input: usize) -> DType {
+        if self.keep.iter().any(|k| name.contains(k.as_str())) {
+            return DType::F32;
+        }
+        match self.default {
+            Form::F32 => DType::F32,
+            Form::F16 => DType::F16,
+            Form::Q4 if input % Q4_BLOCK == 0 => DType::Q4 { block: Q4_BLOCK },
+            Form::Q8 | Form::Q4 => DType::Q8 { group: if input % Q4_BLOCK == 0 { Q4_BLOCK } else { input.max(1) } },
+        }
+    }
+
+    /// `w` (a linear layer's weight named `name`) in its form: itself when f32, else a
+    /// quantized copy.
+    pub fn apply(&self, name: &str, w: Tensor) -> Result<Tensor> {
+        let input = w.dims().last().copied().unwrap_or(1);
+        match self.linear(name, input) {
+            DType::F32 => Ok(w),
+            dtype => w.to_dtype(dtype),
+        }
+    }
+
+    /// A stable description for model identities (the output cache keeps a q8 model's
+    /// answers apart from the f32 one's).
+    pub fn id(&self) -> String {
+        format!("{}{}", self.default.name(), self.keep.iter().map(|k| format!(";keep={k}")).collect::<String>())
+    }
+
+    /// The least precise form any layer is in, as `embedder.dtype` reports it.
+    pub fn name(&self) -> &'static str {
+        self.default.name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_by_layer() {
+        let d = WeightDtype { default: Form::Q4, keep: vec!["embeddings".into(), "lm_head".into()] };
+        assert_eq!(d.linear("encoder.layer.0.attention.self.query.weight", 384), DType::Q4 { block: 32 });
+        assert_eq!(d.linear("encoder.layer.0.output.dense.weight", 100), DType::Q8 { group: 100 });
+        assert_eq!(WeightDtype::new(Form::Q8).linear("x", 64), DType::Q8 { group: 32 });
+        assert_eq!(d.linear("embeddings.projection.weight", 384), DType::F32);
+        assert_eq!(WeightDtype::new(Form::Q8).linear("x", 100), DType::Q8 { group: 100 });
+        assert_eq!(WeightDtype::default().linear("x", 384), DType::F32);
+        assert_eq!(Form::parse("q5").unwrap_err().code(), "invalid_argument");
+        assert_eq!(d.id(), "q4;keep=embeddings;keep=lm_head");
+    }
+}
