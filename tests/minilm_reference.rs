@@ -97,14 +97,15 @@ on_every_backend! {
 }
 
 on_every_backend! {
-    // Quantized weights (`dtype`), on the places a load would pick, texts up to 64 tokens
-    // (the 256-token pass is the f32 test's): cosine to the float64 reference at least
-    // 0.999 for int8 on every text. int4 (blocks of 32, symmetric) reaches about 0.91 here,
+    // Quantized weights (`dtype`), on the CPU path a load would pick (WebGPU widens the
+    // weights at upload, which ops_reference's stored_weight_products covers), texts up to
+    // 64 tokens (the 256-token pass is the f32 test's): cosine to the float64 reference at
+    // least 0.999 for int8 on every text. int4 (blocks of 32, symmetric) reaches about 0.91 here,
     // short of the 0.99 issue 27 asks: this checks it only against falling further (0.9).
     // The least cosine is printed.
     quantized_embeddings_stay_close(place) {
         // The relaxed-simd build changes only the f32 GEMM, which these layers do not run.
-        if !place.default || option_env!("IPFS_ACCELERATE_RELAXED_SIMD") == Some("1") {
+        if !place.default || place.is_gpu() || option_env!("IPFS_ACCELERATE_RELAXED_SIMD") == Some("1") {
             return Ok(0);
         }
         let fx = fixture();
