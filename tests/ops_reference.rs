@@ -71,7 +71,8 @@ on_every_backend! {
     // 32) as the right operand of x · Wᵀ, read as `[out, in]` rows, on odd shapes, against
     // a float64 product with the dequantized weight. Against int4 the CPU quantizes x to
     // int8 in blocks, which adds at most Σ_t |w_t| × max|x| / 254; otherwise x stays f32
-    // (WebGPU widens every form; its f16 variant stores it as f16: its slack).
+    // (WebGPU widens every form; its f16 variant stores it as f16: its slack). Gathering
+    // rows of the same stored table gives exactly the widened rows.
     stored_weight_products(place) {
         use ipfs_accelerate::graph::GraphBuilder;
         use ipfs_accelerate::tensor::{quant, DType, Tensor};
@@ -105,6 +106,22 @@ on_every_backend! {
                             return Err(format!("{dtype} {rows}x{k}x{cols} [{r},{j}]: {} vs {want} (tolerance {tol})", got[r * cols + j]));
                         }
                     }
+                }
+                n += 1;
+
+                // The same table gathered by row (a quantized embedding): exactly its
+                // widened rows.
+                let mut g = GraphBuilder::new();
+                let ids = g.input("ids", &[3], DType::I32);
+                let c = g.constant(wt.to_dtype(dtype).map_err(|e| e.to_string())?);
+                let y = g.gather(c, ids).map_err(|e| e.to_string())?;
+                let graph = Arc::new(g.build(&[y]).map_err(|e| e.to_string())?);
+                let picks = [cols as i32 - 1, 0, (cols / 2) as i32];
+                let input = [Tensor::from_i32(vec![3], picks.to_vec()).map_err(|e| e.to_string())?];
+                let got = place.backend.run(&graph, &input).await.map_err(|e| format!("{dtype} gather: {e}"))?[0].to_f32_vec();
+                let want: Vec<f32> = picks.iter().flat_map(|&r| wd[r as usize * k..(r as usize + 1) * k].to_vec()).collect();
+                if got != want {
+                    return Err(format!("{dtype}: gathered rows differ from the widened table's"));
                 }
                 n += 1;
             }

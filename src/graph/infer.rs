@@ -92,7 +92,10 @@ pub fn infer(op: &Op, inputs: &[(&Shape, DType)]) -> Result<(Shape, DType)> {
         }
         Op::Gather => {
             arity(2, 2)?;
-            want_f32(&[0])?;
+            // A table in a stored form (a quantized embedding) is read a row at a time.
+            if !(inputs[0].1.is_stored() && dims(0).len() == 2) {
+                want_f32(&[0])?;
+            }
             if inputs[1].1 != DType::I32 {
                 return Err(Error::DTypeMismatch {
                     op: name,

@@ -78,6 +78,12 @@ impl WeightScope {
         }
     }
 
+    /// `get_rows` for a table the model only gathers rows of (a token embedding), held
+    /// in the scope's form as linear weights are.
+    pub fn embedding(&self, name: &str, cols: usize) -> Result<Tensor> {
+        self.inner.dtype.apply(&self.path(name), self.get_rows(name, cols)?)
+    }
+
     fn fetch(&self, name: &str) -> Result<Tensor> {
         let full = self.path(name);
         let t = self

@@ -288,6 +288,10 @@ impl CpuBackend {
                 norm::layer_norm(path, &mut out, f(1), f(2), *eps);
                 Ok(())
             }
+            Op::Gather if args[0].dtype().is_stored() => {
+                let (table, dtype, width) = (args[0].stored_bytes().unwrap_or_default(), args[0].dtype(), d(0)[1]);
+                owned[1].to_i32_vec("gather").and_then(|ids| gather::gather_stored(table, dtype, width, &ids, &mut out))
+            }
             Op::Gather => {
                 let width = d(0)[1];
                 owned[1].to_i32_vec("gather").and_then(|ids| gather::gather(f(0), width, &ids, &mut out))
