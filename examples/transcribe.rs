@@ -2,7 +2,7 @@
 //! Prints each segment with its times, then the seconds taken and the real-time factor.
 
 use ipfs_accelerate::models::whisper::audio::decode_wav;
-use ipfs_accelerate::models::{SpeechRecognizer, TranscribeOptions};
+use ipfs_accelerate::models::{SpeechOptions, SpeechRecognizer, TranscribeOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [_, dir, file] => (dir, file),
         _ => return Err("usage: transcribe MODEL_DIR FILE.wav".into()),
     };
-    let r = SpeechRecognizer::from_dir(dir)?;
+    let r = SpeechRecognizer::from_dir(dir, &SpeechOptions::default())?;
     let audio = decode_wav(&std::fs::read(file)?)?;
     let start = std::time::Instant::now();
     let t = r.transcribe(&audio, 16000.0, &TranscribeOptions::default())?;

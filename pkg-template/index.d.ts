@@ -154,8 +154,8 @@ export interface TextEmbedderOptions extends LoadControl {
   /** The form the linear layers' weights are held in (default 'f32', as stored): 'f16',
    * 'q8' (int8 in groups of 32) or 'q4' (int4 in blocks of 32; the CPU multiplies it
    * with activations quantized to int8), made from the file's weights at load. With
-   * `keep`, layers whose weight name contains one of its strings stay f32. Embedding
-   * tables stay f32 for now, and WebGPU widens the weights back to f32 at upload. */
+   * `keep`, layers whose weight name contains one of its strings stay f32. The token
+   * table takes the same form. For now WebGPU widens the weights back to f32 at upload. */
   dtype?: WeightDtype | { default: WeightDtype; keep?: string[] };
   /** Load through the IndexedDB weight store (default true); where IndexedDB does not
    * exist (Node) the load goes to the network uncached. */
@@ -246,6 +246,8 @@ export interface ImageEmbedderOptions extends LoadControl {
   /** 'wasm' runs the WASM SIMD CPU backend, 'webgpu' the WebGPU backend; 'auto' (the
    * default) asks `recommend('image-embedding')`. */
   backend?: 'auto' | 'wasm' | 'webgpu' | 'webnn';
+  /** The form the linear layers' weights are held in (see TextEmbedderOptions.dtype). */
+  dtype?: WeightDtype | { default: WeightDtype; keep?: string[] };
   shaderVariant?: 'tiled' | 'subgroup' | 'f16';
   onProgress?: (p: LoadProgress) => void;
   cache?: boolean;
@@ -316,6 +318,8 @@ export class ImageEmbedder {
   readonly loadedFrom: 'cache' | 'network';
   readonly gpuInfo: GpuInfo | null;
   readonly hasSaliency: boolean;
+  /** The form the encoder's linear layers' weights are held in (the `dtype` option). */
+  readonly dtype: WeightDtype;
   /** Weights in the files that the model does not use (a checkpoint whose names do not
    * match shows here). */
   readonly unusedWeights: string[];

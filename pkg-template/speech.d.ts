@@ -1,11 +1,14 @@
 // Types of the speech family (SpeechRecognizer), re-exported by index.d.ts.
-import type { GpuInfo, LoadControl, LoadProgress, Session, WeightStore } from './index.js';
+import type { GpuInfo, LoadControl, LoadProgress, Session, WeightDtype, WeightStore } from './index.js';
 
-/** Options of `SpeechRecognizer.load`: a load's. */
+/** Options of `SpeechRecognizer.load`: a load's, and `dtype`. */
 export interface SpeechRecognizerOptions extends LoadControl {
   /** 'wasm' runs the WASM SIMD CPU backend, 'webgpu' the WebGPU backend; 'auto' (the
    * default) asks `recommend('speech-recognition')`. */
   backend?: 'auto' | 'wasm' | 'webgpu' | 'webnn';
+  /** The form the linear layers' weights and the token table are held in (see
+   * TextEmbedderOptions.dtype). */
+  dtype?: WeightDtype | { default: WeightDtype; keep?: string[] };
   shaderVariant?: 'tiled' | 'subgroup' | 'f16';
   onProgress?: (p: LoadProgress) => void;
   cache?: boolean;
@@ -76,6 +79,8 @@ export class SpeechRecognizer {
   readonly loadedFrom: 'cache' | 'network';
   readonly gpuInfo: GpuInfo | null;
   readonly isMultilingual: boolean;
+  /** The form the linear layers' weights and the token table are held in. */
+  readonly dtype: WeightDtype;
   /** Weights in the files that the model does not use. */
   readonly unusedWeights: string[];
   loseDeviceForTesting(): void;

@@ -18,13 +18,13 @@ const CLASSES = {
   },
   ImageEmbedder: {
     cls: ImageEmbedder,
-    info: ['dims', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'hasSaliency', 'unusedWeights'],
+    info: ['dims', 'dtype', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'hasSaliency', 'unusedWeights'],
     extra: () => ({}),
     methods: { embed: 2, saliency: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },
   SpeechRecognizer: {
     cls: SpeechRecognizer,
-    info: ['backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'isMultilingual', 'unusedWeights'],
+    info: ['dtype', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'isMultilingual', 'unusedWeights'],
     extra: () => ({}),
     methods: { transcribe: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },

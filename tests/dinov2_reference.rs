@@ -125,7 +125,7 @@ on_every_backend! {
         let all_sizes = std::env::var("IPFS_ACCELERATE_ALL_SIZES").is_ok_and(|v| v == "1");
         let sizes: Vec<_> = fx.sizes.iter().filter(|s| all_sizes || s.size == 448).collect();
         for s in &sizes {
-            let mut e = embedder(ImageOptions { size: Some(s.size) }).await;
+            let mut e = embedder(ImageOptions { size: Some(s.size), ..Default::default() }).await;
             e.set_backend(place.backend.clone());
             let img = image(&s.image);
             let all = e.embed_async(&[img.pixels()], Pooling::None, false).await.map_err(|e| e.to_string())?;
@@ -194,4 +194,24 @@ fn bad_images_and_weights_are_coded_errors() {
     files.set("model.safetensors", AlignedBuf::from(&b"not a safetensors file"[..]));
     let err = ImageEmbedder::from_files(files, &ImageOptions::default()).err().unwrap();
     assert_eq!(err.code(), "invalid_weights", "{err}");
+}
+
+/// int8 weights (`dtype: q8`) natively on the CPU: the CLS embedding of every fixture
+/// image within cosine 0.999 of onnxruntime's f32 (the least is printed). Natively only:
+/// the browsers run the same CPU code as the f32 suites.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn int8_weights_keep_the_embeddings() {
+    use ipfs_accelerate::models::{Form, WeightDtype};
+    pollster::block_on(async {
+        let fx = fixture();
+        let e = embedder(ImageOptions { dtype: WeightDtype::new(Form::Q8), ..Default::default() }).await;
+        assert_eq!(e.dtype(), "q8");
+        let imgs: Vec<_> = fx.cases.iter().map(|c| image(&c.image)).collect();
+        let px: Vec<_> = imgs.iter().map(|i| i.pixels()).collect();
+        let got = e.embed_async(&px, Pooling::Cls, false).await.unwrap();
+        let worst = fx.cases.iter().zip(&got).map(|(c, v)| cosine(v, &c.cls)).fold(1.0, f64::min);
+        eprintln!("dinov2 q8: least CLS cosine {worst:.6} over {} images", fx.cases.len());
+        assert!(worst >= 0.999, "least CLS cosine {worst}");
+    });
 }

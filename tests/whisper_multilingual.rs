@@ -11,7 +11,7 @@ mod common;
 use common::decoder::hashed;
 use common::whisper::wav;
 use ipfs_accelerate::models::whisper::audio::decode_wav;
-use ipfs_accelerate::models::{ModelFiles, SpeechRecognizer, Task, TranscribeOptions};
+use ipfs_accelerate::models::{ModelFiles, SpeechOptions, SpeechRecognizer, Task, TranscribeOptions};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -71,7 +71,7 @@ fn load(skip: &[&str], config: Option<Value>) -> ipfs_accelerate::error::Result<
         })
     })
     .unwrap();
-    SpeechRecognizer::from_files(files)
+    SpeechRecognizer::from_files(files, &SpeechOptions::default())
 }
 
 fn ids(v: &Value) -> Vec<Vec<u32>> {

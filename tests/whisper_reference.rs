@@ -12,7 +12,7 @@ use common::whisper::{check, files, fixture, wav};
 use ipfs_accelerate::backend::webgpu::WebGpuBackend;
 use ipfs_accelerate::models::whisper::audio::decode_wav;
 use ipfs_accelerate::models::whisper::mel::{LogMel, MelFilters, N_FRAMES};
-use ipfs_accelerate::models::{Quiet, SpeechRecognizer, TranscribeOptions};
+use ipfs_accelerate::models::{Quiet, SpeechOptions, SpeechRecognizer, TranscribeOptions};
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -62,7 +62,7 @@ on_every_backend! {
             return Ok(0);
         }
         let fx = fixture();
-        let mut r = SpeechRecognizer::from_files(files().await).map_err(|e| e.to_string())?;
+        let mut r = SpeechRecognizer::from_files(files().await, &SpeechOptions::default()).map_err(|e| e.to_string())?;
         if !r.unused_weights().is_empty() {
             return Err(format!("unused weights: {:?}", r.unused_weights()));
         }
@@ -107,4 +107,23 @@ on_every_backend! {
         eprintln!("whisper: {}: {equal} of {} clips with ids equal to the reference", place.name, names.len());
         Ok(names.len())
     }
+}
+
+/// int8 weights (`dtype: q8`, the token table too) natively on the CPU: numbers.wav (two
+/// segments over a gap) within the reference's checks (ids equal, or WER ≤ 0.05 against
+/// faster-whisper). Natively only: the browsers run the same CPU code as the f32 suites.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn int8_weights_keep_the_transcript() {
+    use ipfs_accelerate::models::{Form, WeightDtype};
+    pollster::block_on(async {
+        let fx = fixture();
+        let opts = SpeechOptions { dtype: WeightDtype::new(Form::Q8) };
+        let r = SpeechRecognizer::from_files(files().await, &opts).unwrap();
+        assert_eq!(r.dtype(), "q8");
+        let audio = decode_wav(wav("numbers.wav")).unwrap();
+        let got = r.transcribe(&audio, 16000.0, &TranscribeOptions::default()).unwrap();
+        let same = check("numbers.wav", &fx["numbers.wav"], &got).unwrap();
+        eprintln!("whisper q8: numbers.wav ids {}: {}", if same { "equal" } else { "differ" }, got.text);
+    });
 }

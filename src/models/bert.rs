@@ -98,7 +98,7 @@ impl Bert {
         let c = &config;
         let (h, i, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
         let e = s.pp("embeddings");
-        let word = e.embedding("word_embeddings.weight", h)?;
+        let word = e.embedding("word_embeddings.weight", None, h)?;
         let position = e.get("position_embeddings.weight", &[c.max_position_embeddings, h])?;
         let token_type = e.get("token_type_embeddings.weight", &[c.type_vocab_size, h])?;
         let emb_norm = e.pp("LayerNorm").layer_norm(h, eps)?;

@@ -10,6 +10,7 @@ use super::scope::WeightScope;
 use super::vit::preprocess::{Resize, PREPROCESSOR};
 use super::vit::saliency::{SaliencyHead, HEAD_CONFIG, HEAD_WEIGHTS};
 use super::vit::{Pixels, Preprocessor, VitConfig, VitEncoder};
+use super::weight_dtype::WeightDtype;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
@@ -36,6 +37,8 @@ pub struct ImageOptions {
     /// A square input of this many pixels instead of the preprocessor's crop (448, 518),
     /// the position embeddings interpolated to its patch grid.
     pub size: Option<usize>,
+    /// The form the encoder's linear layers' weights are held in (f32 by default).
+    pub dtype: WeightDtype,
 }
 
 /// A saliency map over the model's input (the center crop): `height × width` values in
@@ -52,6 +55,7 @@ pub struct Saliency {
 type GraphKey = (usize, usize, usize, bool);
 
 pub struct ImageEmbedder {
+    dtype: WeightDtype,
     encoder: VitEncoder,
     head: Option<SaliencyHead>,
     pre: Preprocessor,
@@ -112,10 +116,15 @@ impl ImageEmbedder {
         let (weights, held) = load_weights(&mut files, session)?;
         let size = opts.size.unwrap_or(0);
         let id = model_id(
-            &[files.require(CONFIG)?, files.get(PREPROCESSOR).unwrap_or_default(), &size.to_le_bytes()],
+            &[
+                files.require(CONFIG)?,
+                files.get(PREPROCESSOR).unwrap_or_default(),
+                &size.to_le_bytes(),
+                opts.dtype.id().as_bytes(),
+            ],
             &weights,
         );
-        let encoder = VitEncoder::new(config, weights)?;
+        let encoder = VitEncoder::new(config, weights, &opts.dtype)?;
         // A fixed input size must be whole patches; a varying one is checked per image.
         let fixed = pre.crop.or(match pre.resize {
             Some(Resize::Exact(h, w)) => Some((h, w)),
@@ -124,7 +133,7 @@ impl ImageEmbedder {
         if let Some((h, w)) = fixed {
             encoder.grid_of(h, w)?;
         }
-        Ok(ImageEmbedder { encoder, head, pre, core: ModelCore::new(held, id) })
+        Ok(ImageEmbedder { dtype: opts.dtype.clone(), encoder, head, pre, core: ModelCore::new(held, id) })
     }
 
     /// Runs the model on `backend` from now on.
@@ -147,6 +156,11 @@ impl ImageEmbedder {
     /// Length of each pooled vector.
     pub fn dims(&self) -> usize {
         self.encoder.config.hidden_size
+    }
+
+    /// The form the encoder's linear layers' weights are held in.
+    pub fn dtype(&self) -> &'static str {
+        self.dtype.name()
     }
 
     /// Weights in the files that the model does not use (reported at load).

@@ -24,7 +24,9 @@ pub use files::{FileSpec, ModelFiles};
 pub use image_embedder::{ImageEmbedder, ImageOptions, Saliency};
 pub use pooling::{Pooling, PoolingConfig};
 pub use scope::WeightScope;
-pub use speech_recognizer::{Listener, Quiet, Segment, SpeechRecognizer, Task, TranscribeOptions, Transcript};
+pub use speech_recognizer::{
+    Listener, Quiet, Segment, SpeechOptions, SpeechRecognizer, Task, TranscribeOptions, Transcript,
+};
 pub use text_embedder::{EmbedderOptions, TextEmbedder, Truncation};
 pub use tokenizer::{Encoded, TextTokenizer};
 pub use weight_dtype::{Form, WeightDtype};

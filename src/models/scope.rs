@@ -78,10 +78,15 @@ impl WeightScope {
         }
     }
 
-    /// `get_rows` for a table the model only gathers rows of (a token embedding), held
-    /// in the scope's form as linear weights are.
-    pub fn embedding(&self, name: &str, cols: usize) -> Result<Tensor> {
-        self.inner.dtype.apply(&self.path(name), self.get_rows(name, cols)?)
+    /// A token table (`[rows, cols]`; `rows` as the file has it where `None`), held in
+    /// the scope's form as linear weights are: a model gathers its rows, or multiplies by
+    /// it as a tied output projection.
+    pub fn embedding(&self, name: &str, rows: Option<usize>, cols: usize) -> Result<Tensor> {
+        let t = match rows {
+            Some(r) => self.get(name, &[r, cols])?,
+            None => self.get_rows(name, cols)?,
+        };
+        self.inner.dtype.apply(&self.path(name), t)
     }
 
     fn fetch(&self, name: &str) -> Result<Tensor> {

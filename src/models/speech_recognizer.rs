@@ -7,6 +7,7 @@
 use super::core::{load_weights, model_id, ModelCore};
 use super::files::{parse_json, FileSpec, ModelFiles, CONFIG, PREPROCESSOR, TOKENIZER, WEIGHTS};
 use super::tokenizer::TextTokenizer;
+use super::weight_dtype::WeightDtype;
 use super::whisper::audio;
 use super::whisper::config::{Generation, WhisperConfig, GENERATION};
 use super::whisper::mel::{LogMel, MelFilters, N_FRAMES, SAMPLE_RATE};
@@ -50,6 +51,14 @@ pub struct TranscribeOptions {
     /// A language code ("en", "de"); detected from the first window when absent.
     pub language: Option<String>,
     pub task: Task,
+}
+
+/// How a recognizer is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct SpeechOptions {
+    /// The form the linear layers' weights and the token table are held in (f32 by
+    /// default).
+    pub dtype: WeightDtype,
 }
 
 impl Default for TranscribeOptions {
@@ -111,6 +120,7 @@ pub struct SpeechRecognizer {
     gen: Generation,
     tokenizer: TextTokenizer,
     filters: MelFilters,
+    dtype: WeightDtype,
     core: ModelCore<GraphKey>,
 }
 
@@ -125,21 +135,21 @@ struct Decoded {
 impl SpeechRecognizer {
     pub const FILES: &'static [FileSpec] = FILES;
 
-    pub fn from_files(files: ModelFiles) -> Result<Self> {
-        Self::build(files, None)
+    pub fn from_files(files: ModelFiles, opts: &SpeechOptions) -> Result<Self> {
+        Self::build(files, opts, None)
     }
 
-    pub fn from_files_in(files: ModelFiles, session: &Session) -> Result<Self> {
-        Self::build(files, Some(session))
+    pub fn from_files_in(files: ModelFiles, opts: &SpeechOptions, session: &Session) -> Result<Self> {
+        Self::build(files, opts, Some(session))
     }
 
     /// Loads a checkpoint laid out in Hugging Face form under `dir`.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn from_dir(dir: impl AsRef<std::path::Path>) -> Result<Self> {
-        Self::from_files(ModelFiles::from_dir(dir, FILES)?)
+    pub fn from_dir(dir: impl AsRef<std::path::Path>, opts: &SpeechOptions) -> Result<Self> {
+        Self::from_files(ModelFiles::from_dir(dir, FILES)?, opts)
     }
 
-    fn build(mut files: ModelFiles, session: Option<&Session>) -> Result<Self> {
+    fn build(mut files: ModelFiles, opts: &SpeechOptions, session: Option<&Session>) -> Result<Self> {
         let config_json = parse_json(CONFIG, files.require(CONFIG)?)?;
         let config = WhisperConfig::from_json(&config_json)?;
         let gen_json = files.get(GENERATION).map(|b| parse_json(GENERATION, b)).transpose()?;
@@ -157,14 +167,23 @@ impl SpeechRecognizer {
         }
         let tokenizer = TextTokenizer::from_bytes(files.require(TOKENIZER)?, config.max_target_positions)?;
         let (weights, held) = load_weights(&mut files, session)?;
-        let id = model_id(&[files.require(CONFIG)?, files.get(GENERATION).unwrap_or_default()], &weights);
+        let id = model_id(
+            &[files.require(CONFIG)?, files.get(GENERATION).unwrap_or_default(), opts.dtype.id().as_bytes()],
+            &weights,
+        );
         let filters = MelFilters::new(config.n_mels);
-        let model = WhisperModel::new(config, weights)?;
-        Ok(SpeechRecognizer { model, gen, tokenizer, filters, core: ModelCore::new(held, id) })
+        let model = WhisperModel::new(config, weights, &opts.dtype)?;
+        let dtype = opts.dtype.clone();
+        Ok(SpeechRecognizer { model, gen, tokenizer, filters, dtype, core: ModelCore::new(held, id) })
     }
 
     pub fn set_backend(&mut self, backend: Arc<dyn Backend>) {
         self.core.set_backend(backend);
+    }
+
+    /// The form the linear layers' weights and the token table are held in.
+    pub fn dtype(&self) -> &'static str {
+        self.dtype.name()
     }
 
     pub fn session(&self) -> Option<&Session> {

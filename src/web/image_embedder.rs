@@ -179,6 +179,12 @@ impl JsImageEmbedder {
     }
 
     /// Whether the model has a saliency head.
+    /// The form the encoder's linear layers' weights are held in.
+    #[wasm_bindgen(getter)]
+    pub fn dtype(&self) -> String {
+        self.0.inner().map_or("", |e| e.dtype()).to_string()
+    }
+
     #[wasm_bindgen(getter, js_name = hasSaliency)]
     pub fn has_saliency(&self) -> bool {
         self.0.inner().is_some_and(|e| e.has_saliency())

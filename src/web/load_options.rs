@@ -7,7 +7,7 @@ use super::control::{signal_field, Control, DEFAULT_STALL_MS};
 use super::options::check_known;
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
-use crate::models::{EmbedderOptions, Form, ImageOptions, Pooling, Truncation, WeightDtype};
+use crate::models::{EmbedderOptions, Form, ImageOptions, Pooling, SpeechOptions, Truncation, WeightDtype};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -85,12 +85,14 @@ impl FamilyOptions for EmbedderOptions {
 #[derive(Deserialize, Default)]
 struct ImagePlain {
     size: Option<f64>,
+    dtype: Option<DtypeOption>,
 }
 
 impl FamilyOptions for ImageOptions {
-    const KNOWN: &'static [&'static str] = &["size"];
+    const KNOWN: &'static [&'static str] = &["size", "dtype"];
     fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
         let p: ImagePlain = plain_fields(op, obj)?;
+        let dtype = p.dtype.map(DtypeOption::parse).transpose()?.unwrap_or_default();
         let size = match p.size {
             None => None,
             Some(n) if n.fract() == 0.0 && (1.0..=4096.0).contains(&n) => Some(n as usize),
@@ -98,7 +100,20 @@ impl FamilyOptions for ImageOptions {
                 return Err(Error::arg(op, format!("option size {n} is not a whole number of pixels in 1..=4096")))
             }
         };
-        Ok(ImageOptions { size })
+        Ok(ImageOptions { size, dtype })
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct SpeechPlain {
+    dtype: Option<DtypeOption>,
+}
+
+impl FamilyOptions for SpeechOptions {
+    const KNOWN: &'static [&'static str] = &["dtype"];
+    fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
+        let p: SpeechPlain = plain_fields(op, obj)?;
+        Ok(SpeechOptions { dtype: p.dtype.map(DtypeOption::parse).transpose()?.unwrap_or_default() })
     }
 }
 

@@ -13,7 +13,9 @@ use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::models::whisper::audio;
-use crate::models::{FileSpec, Listener, ModelFiles, Segment, SpeechRecognizer, Task, TranscribeOptions};
+use crate::models::{
+    FileSpec, Listener, ModelFiles, Segment, SpeechOptions, SpeechRecognizer, Task, TranscribeOptions,
+};
 use crate::runtime::Session;
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
@@ -32,9 +34,9 @@ pub struct JsSpeechRecognizer(JsModel<SpeechRecognizer>);
 impl Runner for SpeechRecognizer {
     const CLASS: &'static str = "SpeechRecognizer";
     const FILES: &'static [FileSpec] = SpeechRecognizer::FILES;
-    type Options = ();
-    fn build(files: ModelFiles, _: &(), session: &Session) -> Result<Self> {
-        SpeechRecognizer::from_files_in(files, session)
+    type Options = SpeechOptions;
+    fn build(files: ModelFiles, opts: &SpeechOptions, session: &Session) -> Result<Self> {
+        SpeechRecognizer::from_files_in(files, opts, session)
     }
     fn set_backend(&mut self, backend: Arc<dyn Backend>) {
         SpeechRecognizer::set_backend(self, backend)
@@ -208,6 +210,12 @@ impl JsSpeechRecognizer {
     }
 
     /// Whether the checkpoint is multilingual (detects languages, translates).
+    /// The form the linear layers' weights and the token table are held in.
+    #[wasm_bindgen(getter)]
+    pub fn dtype(&self) -> String {
+        self.0.inner().map_or("", |r| r.dtype()).to_string()
+    }
+
     #[wasm_bindgen(getter, js_name = isMultilingual)]
     pub fn is_multilingual(&self) -> bool {
         self.0.inner().is_some_and(|r| r.is_multilingual())

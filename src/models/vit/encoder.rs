@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ConvParams, Graph, GraphBuilder, NodeId};
 use crate::models::files::WEIGHTS;
 use crate::models::scope::{Conv, LayerNorm, Linear, WeightScope};
+use crate::models::weight_dtype::WeightDtype;
 use crate::tensor::{DType, Tensor};
 use crate::weights::Weights;
 use std::collections::HashMap;
@@ -51,8 +52,9 @@ pub struct VitEncoder {
 }
 
 impl VitEncoder {
-    pub fn new(config: VitConfig, weights: Weights) -> Result<Self> {
-        let root = WeightScope::new(weights, WEIGHTS);
+    /// The encoder over `weights`, its linear layers in the form `dtype` gives them.
+    pub fn new(config: VitConfig, weights: Weights, dtype: &WeightDtype) -> Result<Self> {
+        let root = WeightScope::with_dtype(weights, WEIGHTS, dtype.clone());
         let s = ["dinov2", "vit"]
             .into_iter()
             .find(|p| root.contains(&format!("{p}.embeddings.cls_token")))

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::graph::{ConvParams, Graph, GraphBuilder, NodeId};
 use crate::models::files::WEIGHTS;
 use crate::models::scope::{Conv, LayerNorm, Linear, WeightScope};
+use crate::models::weight_dtype::WeightDtype;
 use crate::tensor::{DType, Tensor};
 use crate::weights::Weights;
 
@@ -86,8 +87,10 @@ fn merge(g: &mut GraphBuilder, x: NodeId, n: usize, d: usize) -> Result<NodeId> 
 }
 
 impl WhisperModel {
-    pub fn new(config: WhisperConfig, weights: Weights) -> Result<Self> {
-        let root = WeightScope::new(weights, WEIGHTS);
+    /// The model over `weights`, its linear layers and token table in the form `dtype`
+    /// gives them.
+    pub fn new(config: WhisperConfig, weights: Weights, dtype: &WeightDtype) -> Result<Self> {
+        let root = WeightScope::with_dtype(weights, WEIGHTS, dtype.clone());
         // Checkpoints saved from WhisperModel have no "model." prefix.
         let s = if root.contains("model.encoder.conv1.weight") { root.pp("model") } else { root.clone() };
         let c = &config;
@@ -129,7 +132,7 @@ impl WhisperModel {
             enc_positions: enc.get("embed_positions.weight", &[c.max_source_positions, d])?,
             encoder,
             enc_norm: enc.pp("layer_norm").layer_norm(d, EPS)?,
-            tokens: dec.get("embed_tokens.weight", &[c.vocab_size, d])?,
+            tokens: dec.embedding("embed_tokens.weight", Some(c.vocab_size), d)?,
             dec_positions: dec.get("embed_positions.weight", &[c.max_target_positions, d])?,
             decoder,
             dec_norm: dec.pp("layer_norm").layer_norm(d, EPS)?,
