@@ -4,6 +4,7 @@ mod dtype;
 mod host;
 pub mod quant;
 mod shape;
+mod stored;
 
 pub use dtype::DType;
 pub use host::{Storage, StorageId, Tensor};
