@@ -69,41 +69,55 @@ fn quantize_row(x: &[f32], dtype: DType, out: &mut Vec<u8>) -> Result<()> {
 
 /// `numel` elements of `dtype` in `bytes` (rows of `k`), widened to f32.
 pub fn widen(bytes: &[u8], numel: usize, k: usize, dtype: DType) -> Vec<f32> {
+    let mut out = vec![0.0; numel];
     if !matches!(dtype, DType::Q8 { .. } | DType::Q4 { .. }) {
-        return widen_row(bytes, numel, dtype);
+        widen_into(bytes, dtype, &mut out);
+        return out;
     }
     let row = dtype.bytes(k);
-    let mut out = Vec::with_capacity(numel);
-    for r in 0..numel / k.max(1) {
-        out.extend(widen_row(&bytes[r * row..(r + 1) * row], k, dtype));
+    for (r, o) in out.chunks_exact_mut(k.max(1)).enumerate() {
+        widen_into(&bytes[r * row..(r + 1) * row], dtype, o);
     }
     out
 }
 
-/// One row of `numel` elements (all of a tensor, for the forms without scales).
-fn widen_row(bytes: &[u8], numel: usize, dtype: DType) -> Vec<f32> {
+/// One row of `out.len()` elements of `dtype` (all of a tensor, for the forms without
+/// scales), widened into `out`: no allocation, for kernels that widen a row at a time.
+pub fn widen_into(bytes: &[u8], dtype: DType, out: &mut [f32]) {
+    let numel = out.len();
     match dtype {
-        DType::F16 => bytes[..numel * 2].chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        DType::F16 => {
+            for (x, b) in out.iter_mut().zip(bytes[..numel * 2].chunks_exact(2)) {
+                *x = f16::from_le_bytes([b[0], b[1]]).to_f32();
+            }
+        }
         DType::Q8 { group } => {
             let (q, scales) = bytes.split_at(numel);
-            let scale = |g: usize| f32::from_le_bytes(scales[4 * g..4 * g + 4].try_into().unwrap_or_default());
-            q.iter().enumerate().map(|(i, &v)| v as i8 as f32 * scale(i / group)).collect()
+            for ((o, v), s) in out.chunks_mut(group.max(1)).zip(q.chunks(group.max(1))).zip(scales.chunks_exact(4)) {
+                let s = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+                for (x, q) in o.iter_mut().zip(v) {
+                    *x = *q as i8 as f32 * s;
+                }
+            }
         }
         DType::Q4 { block } => {
             let (q, scales) = bytes.split_at(numel / 2);
-            let scale = |b: usize| f16::from_le_bytes([scales[2 * b], scales[2 * b + 1]]).to_f32();
-            (0..numel)
-                .map(|i| {
-                    let nibble = (q[i / 2] >> (4 * (i % 2))) & 15;
-                    (nibble as i32 - 8) as f32 * scale(i / block)
-                })
-                .collect()
+            for (i, x) in out.iter_mut().enumerate() {
+                let nibble = (q[i / 2] >> (4 * (i % 2))) & 15;
+                let b = i / block.max(1);
+                *x = (nibble as i32 - 8) as f32 * f16::from_le_bytes([scales[2 * b], scales[2 * b + 1]]).to_f32();
+            }
         }
-        DType::F32 => bytemuck::pod_collect_to_vec(&bytes[..numel * 4]),
-        DType::I32 => bytes[..numel * 4]
-            .chunks_exact(4)
-            .map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
-            .collect(),
+        DType::F32 => {
+            for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        DType::I32 => {
+            for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *x = i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32;
+            }
+        }
     }
 }
 

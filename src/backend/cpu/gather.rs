@@ -26,8 +26,7 @@ pub fn gather_stored(bytes: &[u8], dtype: DType, width: usize, ids: &[i32], out:
             return Err(Error::arg("gather", format!("index {id} is out of range for a table of {rows} rows")));
         }
         let r = id as usize;
-        let wide = quant::widen(&bytes[r * row..(r + 1) * row], width, width, dtype);
-        out[i * width..(i + 1) * width].copy_from_slice(&wide);
+        quant::widen_into(&bytes[r * row..(r + 1) * row], dtype, &mut out[i * width..(i + 1) * width]);
     }
     Ok(())
 }

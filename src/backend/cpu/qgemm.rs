@@ -6,7 +6,7 @@
 //! activations.
 
 use super::simd::{self, Path};
-use crate::tensor::DType;
+use crate::tensor::{quant, DType};
 use half::f16;
 
 /// Rows of A handled per pass over the weight: a widened or unpacked weight row is
@@ -25,53 +25,6 @@ fn quantize_groups(a: &[f32], group: usize, q: &mut Vec<i8>, scales: &mut Vec<f3
         let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
         q.extend(g.iter().map(|v| (v * inv).round() as i8));
         scales.push(scale);
-    }
-}
-
-/// Σ a·b over int8 vectors of one length, in i32 (exact: |a·b| ≤ 127 × 128 per element,
-/// so up to 131 072 elements cannot overflow).
-#[inline]
-pub fn dot_i8(path: Path, a: &[i8], b: &[i8]) -> i32 {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if path == Path::Simd128 {
-        use core::arch::wasm32::*;
-        let mut acc = i32x4_splat(0);
-        let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-        let tail: i32 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| x as i32 * y as i32).sum();
-        for (x, y) in ca.zip(cb) {
-            // SAFETY: sixteen bytes in each chunk; v128_load takes unaligned addresses.
-            let (x, y) = unsafe { (v128_load(x.as_ptr() as *const v128), v128_load(y.as_ptr() as *const v128)) };
-            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y)));
-            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y)));
-        }
-        return i32x4_extract_lane::<0>(acc)
-            + i32x4_extract_lane::<1>(acc)
-            + i32x4_extract_lane::<2>(acc)
-            + i32x4_extract_lane::<3>(acc)
-            + tail;
-    }
-    let _ = path;
-    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
-}
-
-/// One stored row of `out.len()` elements (F16 or Q8) as f32.
-fn widen_row(row: &[u8], dtype: DType, out: &mut [f32]) {
-    match dtype {
-        DType::Q8 { group } => {
-            let (values, scales) = row.split_at(out.len());
-            for ((o, v), s) in out.chunks_mut(group.max(1)).zip(values.chunks(group.max(1))).zip(scales.chunks_exact(4))
-            {
-                let s = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-                for (x, q) in o.iter_mut().zip(v) {
-                    *x = *q as i8 as f32 * s;
-                }
-            }
-        }
-        _ => {
-            for (x, b) in out.iter_mut().zip(row.chunks_exact(2)) {
-                *x = f16::from_le_bytes([b[0], b[1]]).to_f32();
-            }
-        }
     }
 }
 
@@ -102,7 +55,7 @@ pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, ou
             for r0 in (0..rows).step_by(ROW_BLOCK) {
                 let r1 = (r0 + ROW_BLOCK).min(rows);
                 for j in 0..n {
-                    widen_row(&w[j * row_bytes..(j + 1) * row_bytes], dtype, &mut s.wf);
+                    quant::widen_into(&w[j * row_bytes..(j + 1) * row_bytes], dtype, &mut s.wf);
                     for r in r0..r1 {
                         out[r * n + j] = simd::dot(path, &a[r * k..(r + 1) * k], &s.wf);
                     }
@@ -135,7 +88,7 @@ pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, ou
                         let mut acc = 0f32;
                         for (g, (ws, xs)) in s.wscale.iter().zip(ascale).enumerate() {
                             let span = g * group..(g + 1) * group;
-                            acc += dot_i8(path, &ar[span.clone()], &s.wq[span]) as f32 * (ws * xs);
+                            acc += simd::dot_i8(path, &ar[span.clone()], &s.wq[span]) as f32 * (ws * xs);
                         }
                         out[r * n + j] = acc;
                     }
@@ -143,16 +96,13 @@ pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, ou
             }
         }
         // Not stored forms (infer lets none reach here); widened for completeness.
-        DType::F32 | DType::I32 => {
-            super::matmul::gemv_t(path, a, &crate::tensor::quant::widen(w, n * k, k, dtype), k, out)
-        }
+        DType::F32 | DType::I32 => super::matmul::gemv_t(path, a, &quant::widen(w, n * k, k, dtype), k, out),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::quant;
 
     /// Each stored form on every path against a float64 product with the dequantized
     /// weight, on odd shapes. int8 activations (against int4) add at most half a step of

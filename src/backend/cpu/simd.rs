@@ -276,6 +276,32 @@ pub fn sum_sq_dev(path: Path, x: &[f32], mean: f32) -> f32 {
     x.iter().map(|&e| (e - mean) * (e - mean)).sum()
 }
 
+/// Σ a·b over int8 vectors of one length, in i32 (exact: |a·b| ≤ 127 × 128 per element,
+/// so up to 131 072 elements cannot overflow).
+#[inline]
+pub fn dot_i8(path: Path, a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if path == Path::Simd128 {
+        use core::arch::wasm32::*;
+        let mut acc = i32x4_splat(0);
+        let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+        let tail: i32 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| x as i32 * y as i32).sum();
+        for (x, y) in ca.zip(cb) {
+            // SAFETY: sixteen bytes in each chunk; v128_load takes unaligned addresses.
+            let (x, y) = unsafe { (v128_load(x.as_ptr() as *const v128), v128_load(y.as_ptr() as *const v128)) };
+            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y)));
+            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y)));
+        }
+        return i32x4_extract_lane::<0>(acc)
+            + i32x4_extract_lane::<1>(acc)
+            + i32x4_extract_lane::<2>(acc)
+            + i32x4_extract_lane::<3>(acc)
+            + tail;
+    }
+    let _ = path;
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
 /// The dot product of `a` and `b` (equal lengths), in eight lanes of partial sums.
 pub fn dot(path: Path, a: &[f32], b: &[f32]) -> f32 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
