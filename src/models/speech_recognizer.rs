@@ -14,6 +14,7 @@ use super::whisper::mel::{LogMel, MelFilters, N_FRAMES, SAMPLE_RATE};
 use super::whisper::model::WhisperModel;
 use super::whisper::rules::{pick, probability};
 use super::whisper::segments::split;
+pub use super::whisper::transcript::{Listener, Quiet, Segment, SpeechOptions, Task, TranscribeOptions, Transcript};
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind, Value};
 use crate::error::{Error, Result};
@@ -35,78 +36,6 @@ pub const FILES: &[FileSpec] = &[
 /// average log-probability is at most -1 is silence, and skipped.
 const NO_SPEECH_THRESHOLD: f64 = 0.6;
 const LOGPROB_THRESHOLD: f64 = -1.0;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Task {
-    #[default]
-    Transcribe,
-    /// Into English (multilingual checkpoints).
-    Translate,
-}
-
-#[derive(Debug, Clone)]
-pub struct TranscribeOptions {
-    /// Segments with start and end times (default); off, one segment per 30 s window.
-    pub timestamps: bool,
-    /// A language code ("en", "de"); detected from the first window when absent.
-    pub language: Option<String>,
-    pub task: Task,
-}
-
-/// How a recognizer is loaded.
-#[derive(Debug, Clone, Default)]
-pub struct SpeechOptions {
-    /// The form the linear layers' weights and the token table are held in (f32 by
-    /// default).
-    pub dtype: WeightDtype,
-}
-
-impl Default for TranscribeOptions {
-    fn default() -> Self {
-        TranscribeOptions { timestamps: true, language: None, task: Task::Transcribe }
-    }
-}
-
-/// A stretch of speech: seconds from the start of the audio, text, and token ids
-/// (timestamps included).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Segment {
-    pub start: f64,
-    pub end: f64,
-    pub text: String,
-    pub tokens: Vec<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transcript {
-    pub text: String,
-    pub segments: Vec<Segment>,
-    pub language: String,
-}
-
-/// What a caller hears while a transcription runs. `step` is awaited before each decoding
-/// step and window (an `Err`, such as `aborted`, ends the call there); `token` follows each
-/// sampled token, `segment` each finished segment. (Its futures need not be `Send`: the
-/// SDK's handles live on one thread.)
-#[allow(async_fn_in_trait)]
-pub trait Listener {
-    async fn step(&mut self) -> Result<()>;
-    fn token(&mut self, _id: u32, _text: &str) -> Result<()> {
-        Ok(())
-    }
-    fn segment(&mut self, _s: &Segment) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// A listener that hears nothing.
-pub struct Quiet;
-
-impl Listener for Quiet {
-    async fn step(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
 
 /// Graphs: the encoder's, and the decoder's for `n` tokens.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,6 +17,7 @@ mod qgemm;
 mod reduce;
 pub mod simd;
 mod softmax;
+mod workspace;
 mod write_at;
 
 pub use matmul::GEMV_ROWS;
@@ -28,63 +29,10 @@ pub use simd::Path;
 use crate::error::{Error, Result};
 use crate::graph::{Epilogue, Graph, Node, Op, UnaryOp};
 use crate::runtime::Lru;
-use crate::tensor::{DType, Storage, StorageId, Tensor};
-use gemm::{GemmScratch, PackedB};
+use crate::tensor::{DType, Tensor};
 use plan::{CpuPlan, Schedule};
-use pool::BufferPool;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-/// Packed weights kept at most (in floats, 256 MiB); past it the cache starts afresh.
-const PACKED_LIMIT: usize = 64 << 20;
-
-/// Memory a backend keeps between runs.
-#[derive(Default)]
-struct Workspace {
-    pool: BufferPool,
-    gemm: GemmScratch,
-    packed: PackedWeights,
-    stored: qgemm::QScratch,
-}
-
-/// The weight's storage identity, and whether the operand is transposed.
-type PackKey = (StorageId, bool);
-
-/// Weights packed for GEMM, keyed by their storage identity. Each entry holds the storage
-/// itself, so the address cannot be freed and reused while the entry exists.
-#[derive(Default)]
-struct PackedWeights {
-    map: HashMap<PackKey, (Storage, Arc<PackedB>)>,
-    floats: usize,
-}
-
-impl PackedWeights {
-    /// Drops the packings of the weight `id`.
-    fn forget(&mut self, id: StorageId) {
-        let gone: Vec<PackKey> = self.map.keys().filter(|k| k.0 == id).copied().collect();
-        for k in gone {
-            if let Some((_, p)) = self.map.remove(&k) {
-                self.floats -= p.len();
-            }
-        }
-    }
-
-    fn get(&mut self, t: &Tensor, operand: &matmul::Operand) -> Option<Arc<PackedB>> {
-        t.f32_storage()?;
-        let key = (t.storage_id(), operand.transposed);
-        if let Some((_, p)) = self.map.get(&key) {
-            return Some(p.clone());
-        }
-        let packed = Arc::new(matmul::pack_weight(operand));
-        if self.floats + packed.len() > PACKED_LIMIT {
-            self.map.clear();
-            self.floats = 0;
-        }
-        self.floats += packed.len();
-        self.map.insert(key, (t.storage().clone(), packed.clone()));
-        Some(packed)
-    }
-}
+use workspace::Workspace;
 
 pub struct CpuBackend {
     path: Path,

@@ -8,5 +8,6 @@ pub mod mel;
 pub mod model;
 pub mod rules;
 pub mod segments;
+pub mod transcript;
 
 pub use config::{Generation, WhisperConfig};
