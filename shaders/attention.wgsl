@@ -1,10 +1,7 @@
 // Scaled dot-product attention, one invocation per (batch·head, query row), with an
 // online softmax: keys stream through once, never as a score matrix in memory.
-// A key mask [B, Sk] (0 = ignore) and causal masking skip keys; a query with no key
-// left gives zeros, as on the CPU backend. Causally, query i sits at position
-// first + i and sees keys up to there: first is the run-time offset where there is
-// one (a decoder step over a fixed-capacity cache), else Sk - Sq (the last query on
-// the last key).
+// A key mask [B, Sk] (0 = ignore) and causal masking skip keys (attention_score.wgsl); a
+// query with no key left gives zeros, as on the CPU backend.
 // Knob (override constant): WG, invocations per workgroup.
 //
 // p: AttentionParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
@@ -31,27 +28,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let sk = p.sk;
     let d = p.d;
     let dv = p.dv;
-    let scale = p.scale;
     let qo = (bh * sq + i) * d;
     var acc: array<f32, 128>;
     var m = -0x1.fffffep+127f;
     var l = 0.0;
-    let first = select(i32(sk) - i32(sq), offset[0], p.has_offset == 1u);
+    let first = attention_first();
     for (var j = 0u; j < sk; j++) {
-        if p.has_mask == 1u && mask[b * sk + j] == 0.0 { continue; }
-        if p.causal == 1u && i32(j) > first + i32(i) { continue; }
-        let ko = (bh * sk + j) * d;
-        // Four elements an iteration: fewer loop iterations per invocation, which also
-        // keeps long sequences under llvmpipe's cap of 65535 per invocation (lavapipe
-        // returns garbage past it).
-        var s = 0.0;
-        var e = 0u;
-        for (; e + 4u <= d; e += 4u) {
-            s += q[qo + e] * k[ko + e] + q[qo + e + 1u] * k[ko + e + 1u]
-                + q[qo + e + 2u] * k[ko + e + 2u] + q[qo + e + 3u] * k[ko + e + 3u];
-        }
-        for (; e < d; e++) { s += q[qo + e] * k[ko + e]; }
-        s *= scale;
+        if !attention_sees(b, i, j, first) { continue; }
+        let s = attention_score(qo, (bh * sk + j) * d);
         let m2 = max(m, s);
         let corr = exp(m - m2);
         let w = exp(s - m2);

@@ -3,7 +3,7 @@
 // query row), each invocation an online softmax over every WG-th key, then the workgroup
 // merges the partial maxima, sums and weighted values. attention.wgsl gives a query row
 // one invocation, which leaves a GPU idle when there are only heads × 1 rows.
-// Masks, causality and the run-time offset are as in attention.wgsl.
+// Masks, causality and the run-time offset are as in attention.wgsl (attention_score.wgsl).
 //
 // p: AttentionParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
 // declaration to this source.
@@ -40,22 +40,13 @@ fn main(
     let d = p.d;
     let dv = p.dv;
     let qo = (bh * sq + i) * d;
-    let first = select(i32(sk) - i32(sq), offset[0], p.has_offset == 1u);
+    let first = attention_first();
     var acc: array<f32, 128>;
     var m = -0x1.fffffep+127f;
     var l = 0.0;
     for (var j = tid; j < sk; j += WG) {
-        if p.has_mask == 1u && mask[b * sk + j] == 0.0 { continue; }
-        if p.causal == 1u && i32(j) > first + i32(i) { continue; }
-        let ko = (bh * sk + j) * d;
-        var s = 0.0;
-        var e = 0u;
-        for (; e + 4u <= d; e += 4u) {
-            s += q[qo + e] * k[ko + e] + q[qo + e + 1u] * k[ko + e + 1u]
-                + q[qo + e + 2u] * k[ko + e + 2u] + q[qo + e + 3u] * k[ko + e + 3u];
-        }
-        for (; e < d; e++) { s += q[qo + e] * k[ko + e]; }
-        s *= p.scale;
+        if !attention_sees(b, i, j, first) { continue; }
+        let s = attention_score(qo, (bh * sk + j) * d);
         let m2 = max(m, s);
         let corr = exp(m - m2);
         let w = exp(s - m2);

@@ -26,12 +26,14 @@ pub fn source(file: &str) -> Option<&'static str> {
         "argmax.wgsl" => include_str!("../../../shaders/argmax.wgsl"),
         "write_at.wgsl" => include_str!("../../../shaders/write_at.wgsl"),
         "gemv.wgsl" => include_str!("../../../shaders/gemv.wgsl"),
+        "attention_score.wgsl" => include_str!("../../../shaders/attention_score.wgsl"),
         _ => return None,
     })
 }
 
 /// Shared WGSL appended to the kernels that call it: (a call it defines, its file).
-const PRELUDES: [(&str, &str); 3] = [
+const PRELUDES: [(&str, &str); 4] = [
+    ("attention_score(", "attention_score.wgsl"),
     ("activate(", "activation.wgsl"),
     ("reduce_wg(", "workgroup_reduce.wgsl"),
     ("batch_offsets(", "matmul_batch.wgsl"),
