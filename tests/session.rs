@@ -2,12 +2,14 @@
 //! so), adds under 10 MB of GPU bytes, and answers as the first load does; disposing one
 //! load leaves the other working, disposing both leaves no model tensors. A repeated
 //! input is an output-cache hit. Natively and in both browsers, on the CPU and WebGPU.
+//! q8 loads share what they hold (made once from the file, under 30 MB), apart from an
+//! f32 load's tensors.
 //! Tolerance: the loads agree within 1e-6; the cached answer is the same vector.
 
 mod common;
 
 use ipfs_accelerate::backend::webgpu::GpuOptions;
-use ipfs_accelerate::models::{EmbedderOptions, ModelFiles, TextEmbedder};
+use ipfs_accelerate::models::{EmbedderOptions, Form, ModelFiles, TextEmbedder, WeightDtype};
 use ipfs_accelerate::runtime::Session;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
@@ -32,11 +34,15 @@ async fn files() -> ModelFiles {
 }
 
 async fn load(s: &Session, gpu: bool) -> TextEmbedder {
-    let mut e = TextEmbedder::from_files_in(files().await, &EmbedderOptions::default(), s).expect("model loads");
+    let mut e = load_as(s, EmbedderOptions::default()).await;
     if gpu {
         e.set_backend(s.webgpu(GpuOptions::default()).await.expect("a WebGPU adapter"));
     }
     e
+}
+
+async fn load_as(s: &Session, opts: EmbedderOptions) -> TextEmbedder {
+    TextEmbedder::from_files_in(files().await, &opts, s).expect("model loads")
 }
 
 fn close(a: &[f32], b: &[f32]) -> bool {
@@ -93,8 +99,36 @@ async fn output_cache(gpu: bool) {
     assert_eq!(third[0], second[1]);
 }
 
+/// Quantized loads: what a q8 model holds is made once from the file and shared by the
+/// next q8 load of it (the f32 file freed, under 30 MB held); an f32 load of the same file
+/// holds the file's own tensors beside them. Both report the file's unused tensors.
+async fn quantized_sharing() -> String {
+    let s = Session::new(Some(0));
+    let q8 = || EmbedderOptions { dtype: WeightDtype::new(Form::Q8), ..Default::default() };
+    let texts = ["a quantized load is shared too"];
+    let a = load_as(&s, q8()).await;
+    let one = s.stats();
+    assert!(
+        a.weight_bytes() <= 30_000_000 && one.tensor_bytes <= 30_000_000,
+        "q8 holds {} bytes, {one:?}",
+        a.weight_bytes()
+    );
+    let b = load_as(&s, q8()).await;
+    let two = s.stats();
+    assert_eq!((two.tensors, two.tensor_bytes), (one.tensors, one.tensor_bytes), "the second q8 load added tensors");
+    assert_eq!(two.max_sharing, 2);
+    assert!(close(&a.embed_async(&texts).await.unwrap()[0], &b.embed_async(&texts).await.unwrap()[0]));
+    let f = load_as(&s, EmbedderOptions::default()).await;
+    let three = s.stats();
+    assert!(three.tensor_bytes > two.tensor_bytes + 60_000_000, "the f32 load holds its own weights: {three:?}");
+    assert!(f.weight_bytes() > 90_000_000, "f32 holds {} bytes", f.weight_bytes());
+    assert_eq!(a.unused_weights(), f.unused_weights());
+    assert_eq!(b.unused_weights(), f.unused_weights());
+    format!("session: q8 loads hold {} bytes of weights, shared by two; f32 {}", one.tensor_bytes, f.weight_bytes())
+}
+
 async fn all() -> Vec<String> {
-    let mut lines = vec![];
+    let mut lines = vec![quantized_sharing().await];
     for gpu in [false, true] {
         lines.push(sharing(gpu).await);
         output_cache(gpu).await;

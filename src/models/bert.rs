@@ -4,11 +4,9 @@
 use super::common::{divisible, Activation, Config};
 use super::files::{FileSpec, CONFIG, WEIGHTS};
 use super::scope::{LayerNorm, Linear, WeightScope};
-use super::weight_dtype::WeightDtype;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphBuilder, NodeId};
 use crate::tensor::{DType, Tensor};
-use crate::weights::Weights;
 use serde_json::Value;
 
 /// sentence-transformers' files beside the Hugging Face ones.
@@ -92,8 +90,7 @@ pub struct Bert {
 
 impl Bert {
     /// The encoder over `weights`, its linear layers in the form `dtype` gives them.
-    pub fn new(config: BertConfig, weights: Weights, dtype: &WeightDtype) -> Result<Self> {
-        let root = WeightScope::with_dtype(weights, WEIGHTS, dtype.clone());
+    pub fn new(config: BertConfig, root: WeightScope) -> Result<Self> {
         let s = if root.contains("bert.embeddings.word_embeddings.weight") { root.pp("bert") } else { root.clone() };
         let c = &config;
         let (h, i, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);

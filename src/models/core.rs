@@ -3,6 +3,8 @@
 //! cache) and its hold on the weights, released with the model.
 
 use super::files::{ModelFiles, WEIGHTS};
+use super::scope::WeightScope;
+use super::weight_dtype::WeightDtype;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::backend::{Backend, BackendKind, Value};
@@ -27,6 +29,8 @@ pub struct ModelCore<K: Hash + Eq + Clone> {
     session: Option<(Session, Lease)>,
     /// What the output cache knows this model by: its files, weights and options.
     pub model_id: u64,
+    /// Bytes of the host buffers its weights live in (`Weights::buffer_bytes`).
+    pub weight_bytes: u64,
 }
 
 impl<K: Hash + Eq + Clone> Drop for ModelCore<K> {
@@ -42,17 +46,50 @@ impl<K: Hash + Eq + Clone> Drop for ModelCore<K> {
     }
 }
 
-/// The weights file of `files`, parsed: shared through `session` (not read at all when
-/// the session holds the whole file) or, without one, the model's own.
-pub fn load_weights(files: &mut ModelFiles, session: Option<&Session>) -> Result<(Weights, Option<(Session, Lease)>)> {
+/// A model's hold on its weights in a session.
+pub type Held = (Session, Lease);
+
+/// The model `build` makes from the weights file of `files` in the form `dtype` asks, the
+/// weights it holds (for its identity) and its hold on them in `session`.
+/// - f32: the file's tensors, read in place, shared through the session by the file's id
+///   (not read at all when the session holds the file).
+/// - Another form: the weights the model holds are made once from the file (quantized
+///   where the form says, the rest copied out of it: `WeightScope::held`) and shared by
+///   the file's id and the form; the file's buffer is freed once they are made, so a q8
+///   model holds about a quarter of the f32 bytes. `build` runs twice on the first load
+///   (once to learn what the model holds), cheaply: it only names and checks tensors.
+pub fn load_model<M>(
+    files: &mut ModelFiles,
+    session: Option<&Session>,
+    dtype: &WeightDtype,
+    build: impl Fn(WeightScope) -> Result<M>,
+) -> Result<(M, Weights, Option<Held>)> {
     let buf = files.take(WEIGHTS);
-    match session {
-        None => Ok((read_safetensors(buf)?, None)),
-        Some(s) => {
-            let (w, lease) = s.share(files.weights_id.as_deref(), || read_safetensors(buf))?;
-            Ok((w, Some((s.clone(), lease))))
+    let scope = |w: Weights| WeightScope::with_dtype(w, WEIGHTS, dtype.clone());
+    let derive = || -> Result<Weights> {
+        let w = read_safetensors(buf)?;
+        if dtype.is_f32() {
+            return Ok(w);
         }
-    }
+        let root = scope(w);
+        build(root.clone())?;
+        root.held()
+    };
+    let (weights, held) = match session {
+        None => (derive()?, None),
+        Some(s) => {
+            let key = files.weights_id.as_deref().map(|id| {
+                if dtype.is_f32() {
+                    id.to_string()
+                } else {
+                    format!("{id}#{}", dtype.id())
+                }
+            });
+            let (w, lease) = s.share(key.as_deref(), derive)?;
+            (w, Some((s.clone(), lease)))
+        }
+    };
+    Ok((build(scope(weights.clone()))?, weights, held))
 }
 
 /// A model's identity for the output cache: `parts` (its configs, its options) and its
@@ -70,12 +107,13 @@ pub fn model_id(parts: &[&[u8]], weights: &Weights) -> u64 {
 
 impl<K: Hash + Eq + Clone> ModelCore<K> {
     /// A model on the CPU: its session's CPU backend, or without a session one of its own.
-    pub fn new(session: Option<(Session, Lease)>, model_id: u64) -> Self {
+    pub fn new(session: Option<(Session, Lease)>, model_id: u64, weights: &Weights) -> Self {
         let backend: Arc<dyn Backend> = match &session {
             Some((s, _)) => s.cpu(),
             None => Arc::new(CpuBackend::new()),
         };
-        ModelCore { backend, graphs: Mutex::new(Lru::new(MAX_GRAPHS, u64::MAX)), session, model_id }
+        let graphs = Mutex::new(Lru::new(MAX_GRAPHS, u64::MAX));
+        ModelCore { backend, graphs, session, model_id, weight_bytes: weights.buffer_bytes() }
     }
 
     pub fn set_backend(&mut self, backend: Arc<dyn Backend>) {

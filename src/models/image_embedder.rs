@@ -3,7 +3,7 @@
 //! of same-sized inputs, keeps each image's hidden states in the session's output cache
 //! (so `embed` and `saliency` of one image share one encoder run), and pools.
 
-use super::core::{finite, load_weights, model_id, ModelCore};
+use super::core::{finite, load_model, model_id, ModelCore};
 use super::files::{parse_json, FileSpec, ModelFiles, CONFIG, WEIGHTS};
 use super::pooling::Pooling;
 use super::scope::WeightScope;
@@ -113,7 +113,8 @@ impl ImageEmbedder {
                 return Err(Error::config(HEAD_CONFIG, "the model has saliency head weights but not its config"))
             }
         };
-        let (weights, held) = load_weights(&mut files, session)?;
+        let (encoder, weights, held) =
+            load_model(&mut files, session, &opts.dtype, |root| VitEncoder::new(config.clone(), root))?;
         let size = opts.size.unwrap_or(0);
         let id = model_id(
             &[
@@ -124,7 +125,6 @@ impl ImageEmbedder {
             ],
             &weights,
         );
-        let encoder = VitEncoder::new(config, weights, &opts.dtype)?;
         // A fixed input size must be whole patches; a varying one is checked per image.
         let fixed = pre.crop.or(match pre.resize {
             Some(Resize::Exact(h, w)) => Some((h, w)),
@@ -133,7 +133,7 @@ impl ImageEmbedder {
         if let Some((h, w)) = fixed {
             encoder.grid_of(h, w)?;
         }
-        Ok(ImageEmbedder { dtype: opts.dtype.clone(), encoder, head, pre, core: ModelCore::new(held, id) })
+        Ok(ImageEmbedder { dtype: opts.dtype.clone(), encoder, head, pre, core: ModelCore::new(held, id, &weights) })
     }
 
     /// Runs the model on `backend` from now on.
@@ -161,6 +161,12 @@ impl ImageEmbedder {
     /// The form the encoder's linear layers' weights are held in.
     pub fn dtype(&self) -> &'static str {
         self.dtype.name()
+    }
+
+    /// Bytes of the host memory the model's weights hold: the whole file for f32 weights
+    /// (read in place), the quantized tensors and copies of the rest for another dtype.
+    pub fn weight_bytes(&self) -> u64 {
+        self.core.weight_bytes
     }
 
     /// Weights in the files that the model does not use (reported at load).

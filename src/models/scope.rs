@@ -10,7 +10,7 @@ use crate::graph::{ConvParams, GraphBuilder, NodeId};
 use crate::tensor::Tensor;
 use crate::weights::Weights;
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
 struct Inner {
@@ -20,6 +20,9 @@ struct Inner {
     used: RefCell<BTreeSet<String>>,
     /// The form linear layers' weights are held in.
     dtype: WeightDtype,
+    /// What the model was given, by name: the layers' weights in their form (`Some`), or
+    /// `None` for a tensor also fetched as it is stored, which must then stay so.
+    held: RefCell<HashMap<String, Option<Tensor>>>,
 }
 
 /// A view of one weight file under a name prefix (`encoder.layer.3.`).
@@ -37,7 +40,13 @@ impl WeightScope {
     /// A scope whose `linear` layers hold their weights in the form `dtype` gives them.
     pub fn with_dtype(weights: Weights, file: &str, dtype: WeightDtype) -> Self {
         WeightScope {
-            inner: Rc::new(Inner { weights, file: file.into(), used: RefCell::default(), dtype }),
+            inner: Rc::new(Inner {
+                weights,
+                file: file.into(),
+                used: RefCell::default(),
+                dtype,
+                held: RefCell::default(),
+            }),
             prefix: String::new(),
         }
     }
@@ -53,11 +62,37 @@ impl WeightScope {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.inner.weights.contains(&self.path(name))
+        let full = self.path(name);
+        self.inner.weights.contains(&full) || self.inner.weights.unheld().contains(&full)
     }
 
-    /// The weight `name`, which must have exactly `dims`.
+    /// The weight `name`, which must have exactly `dims`, as the file stores it.
     pub fn get(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
+        let t = self.sized(name, dims)?;
+        self.as_stored(self.path(name));
+        Ok(t)
+    }
+
+    /// A 2-D table of any number of rows of `cols` (an embedding whose vocabulary size
+    /// only the file knows), as the file stores it.
+    pub fn get_rows(&self, name: &str, cols: usize) -> Result<Tensor> {
+        let t = self.rows(name, cols)?;
+        self.as_stored(self.path(name));
+        Ok(t)
+    }
+
+    /// A token table (`[rows, cols]`; `rows` as the file has it where `None`), held in
+    /// the scope's form as linear weights are: a model gathers its rows, or multiplies by
+    /// it as a tied output projection.
+    pub fn embedding(&self, name: &str, rows: Option<usize>, cols: usize) -> Result<Tensor> {
+        let t = match rows {
+            Some(r) => self.sized(name, &[r, cols])?,
+            None => self.rows(name, cols)?,
+        };
+        self.in_form(name, t)
+    }
+
+    fn sized(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
         let t = self.fetch(name)?;
         if t.dims() != dims {
             return Err(Error::weights(
@@ -68,9 +103,7 @@ impl WeightScope {
         Ok(t)
     }
 
-    /// A 2-D table of any number of rows of `cols` (an embedding whose vocabulary size
-    /// only the file knows).
-    pub fn get_rows(&self, name: &str, cols: usize) -> Result<Tensor> {
+    fn rows(&self, name: &str, cols: usize) -> Result<Tensor> {
         let t = self.fetch(name)?;
         match t.dims() {
             [rows, c] if *c == cols && *rows > 0 => Ok(t),
@@ -78,15 +111,16 @@ impl WeightScope {
         }
     }
 
-    /// A token table (`[rows, cols]`; `rows` as the file has it where `None`), held in
-    /// the scope's form as linear weights are: a model gathers its rows, or multiplies by
-    /// it as a tied output projection.
-    pub fn embedding(&self, name: &str, rows: Option<usize>, cols: usize) -> Result<Tensor> {
-        let t = match rows {
-            Some(r) => self.get(name, &[r, cols])?,
-            None => self.get_rows(name, cols)?,
-        };
-        self.inner.dtype.apply(&self.path(name), t)
+    /// `t`, the weight `name`, in the scope's form, remembered so for `held` (unless the
+    /// model also takes it as stored: that copy is the one held, and the form made again).
+    fn in_form(&self, name: &str, t: Tensor) -> Result<Tensor> {
+        let full = self.path(name);
+        let t = self.inner.dtype.apply(&full, t)?;
+        let mut held = self.inner.held.borrow_mut();
+        if !matches!(held.get(&full), Some(None)) {
+            held.insert(full, Some(t.clone()));
+        }
+        Ok(t)
     }
 
     fn fetch(&self, name: &str) -> Result<Tensor> {
@@ -101,10 +135,35 @@ impl WeightScope {
         Ok(t)
     }
 
+    /// Remembers the weight `full` as stored (`get`, not a layer's form).
+    fn as_stored(&self, full: String) {
+        self.inner.held.borrow_mut().insert(full, None);
+    }
+
+    /// What a model made from this scope holds: each weight it was given, in the form it
+    /// was given (quantized where the dtype says), in a buffer of its own (so the file's
+    /// buffer is freed once the scope and the file's tensors go), and the file's other
+    /// tensors named as unheld. A scope made from these gives the same model again without
+    /// quantizing anything (`apply` keeps a weight already in its form).
+    pub fn held(&self) -> Result<Weights> {
+        let mut tensors = HashMap::new();
+        for (name, t) in self.inner.held.borrow().iter() {
+            let t = match t {
+                Some(t) => t.clone(),
+                None => self.inner.weights.get(name).cloned().ok_or_else(|| Error::weights(name, "vanished"))?,
+            };
+            tensors.insert(name.clone(), t.detached()?);
+        }
+        let mut unheld: Vec<String> =
+            self.inner.weights.names().filter(|n| !tensors.contains_key(*n)).map(str::to_string).collect();
+        unheld.extend(self.inner.weights.unheld().iter().cloned());
+        Ok(Weights::from_map(tensors).with_unheld(unheld))
+    }
+
     /// `in → out`, PyTorch's `Linear` (weight `[out, in]`, optional bias `[out]`), the
     /// weight in the scope's form (f32, or quantized here from the file's).
     pub fn linear(&self, input: usize, out: usize, bias: bool) -> Result<Linear> {
-        let w = self.inner.dtype.apply(&self.path("weight"), self.get("weight", &[out, input])?)?;
+        let w = self.in_form("weight", self.sized("weight", &[out, input])?)?;
         Ok(Linear { w, b: bias.then(|| self.get("bias", &[out])).transpose()? })
     }
 
@@ -135,6 +194,7 @@ impl WeightScope {
             .inner
             .weights
             .names()
+            .chain(self.inner.weights.unheld().iter().map(String::as_str))
             .filter(|n| !used.contains(*n) && !ignored.iter().any(|p| n.starts_with(p)))
             .map(str::to_string)
             .collect();
@@ -198,7 +258,9 @@ impl Conv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use crate::models::weight_dtype::Form;
+    use crate::tensor::DType;
+    use std::sync::Arc;
 
     fn scope() -> WeightScope {
         let t = |d: &[usize]| Tensor::zeros(d.to_vec());
@@ -228,6 +290,50 @@ mod tests {
         assert!(e.to_string().contains("enc.l.0.q.gamma") && e.to_string().contains("missing"), "{e}");
         assert_eq!(s.unused(&[]), vec!["enc.extra".to_string(), "pooler.dense.weight".to_string()]);
         assert_eq!(s.unused(&["pooler."]), vec!["enc.extra".to_string()]);
+    }
+
+    #[test]
+    fn held_weights_are_in_their_form_apart_from_the_file_and_give_the_same_model() {
+        let file = Arc::new((0..64).map(|x| x as f32 / 8.0 - 4.0).collect::<Vec<f32>>());
+        let view = |at: usize, d: &[usize]| Tensor::view_f32(file.clone(), at, d.to_vec()).unwrap();
+        let m: HashMap<String, Tensor> = [
+            ("q.weight", view(0, &[1, 32])),
+            ("q.bias", view(32, &[1])),
+            ("tied.weight", view(32, &[1, 32])),
+            ("extra", view(40, &[2])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let s = WeightScope::with_dtype(Weights::from_map(m), "f", WeightDtype::new(Form::Q8));
+        let build = |s: &WeightScope| {
+            let l = s.pp("q").linear(32, 1, true).unwrap();
+            // Taken in its form and as stored: the stored copy is held.
+            let tied = s.pp("tied").embedding("weight", Some(1), 32).unwrap();
+            let raw = s.pp("tied").get("weight", &[1, 32]).unwrap();
+            (l, tied, raw)
+        };
+        let (l, tied, raw) = build(&s);
+        assert_eq!(
+            (l.w.dtype(), tied.dtype(), raw.dtype()),
+            (DType::Q8 { group: 32 }, DType::Q8 { group: 32 }, DType::F32)
+        );
+        let held = s.held().unwrap();
+        assert_eq!(held.get("q.weight").unwrap().storage_id(), l.w.storage_id(), "quantized once");
+        assert_eq!(held.get("tied.weight").unwrap().dtype(), DType::F32);
+        for (_, t) in held.iter() {
+            assert_ne!(t.storage_id().0, Arc::as_ptr(&file) as usize, "nothing held is a view of the file");
+        }
+        assert_eq!(held.get("q.bias").unwrap().to_f32_vec(), vec![0.0]);
+        assert_eq!(held.unheld(), ["extra".to_string()]);
+        assert_eq!(held.buffer_bytes(), 4 * (1 + 32) + Tensor::byte_len(&l.w).next_multiple_of(4));
+        // A scope over what was held gives the same weights, quantizing nothing again.
+        let again = WeightScope::with_dtype(held, "f", WeightDtype::new(Form::Q8));
+        let (l2, tied2, _) = build(&again);
+        assert_eq!(l2.w.storage_id(), l.w.storage_id());
+        assert_eq!(tied2.stored_bytes(), tied.stored_bytes());
+        assert!(again.contains("extra"));
+        assert_eq!(again.unused(&[]), vec!["extra".to_string()]);
     }
 
     #[test]

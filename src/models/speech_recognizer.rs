@@ -4,7 +4,7 @@
 //! when it is decoded, the cross keys and values are made once per window and replace the
 //! last window's, and the self-attention caches are allocated once per call and reused.
 
-use super::core::{load_weights, model_id, ModelCore};
+use super::core::{load_model, model_id, ModelCore};
 use super::files::{parse_json, FileSpec, ModelFiles, CONFIG, PREPROCESSOR, TOKENIZER, WEIGHTS};
 use super::tokenizer::TextTokenizer;
 use super::weight_dtype::WeightDtype;
@@ -95,15 +95,15 @@ impl SpeechRecognizer {
             }
         }
         let tokenizer = TextTokenizer::from_bytes(files.require(TOKENIZER)?, config.max_target_positions)?;
-        let (weights, held) = load_weights(&mut files, session)?;
+        let (model, weights, held) =
+            load_model(&mut files, session, &opts.dtype, |root| WhisperModel::new(config.clone(), root))?;
         let id = model_id(
             &[files.require(CONFIG)?, files.get(GENERATION).unwrap_or_default(), opts.dtype.id().as_bytes()],
             &weights,
         );
         let filters = MelFilters::new(config.n_mels);
-        let model = WhisperModel::new(config, weights, &opts.dtype)?;
         let dtype = opts.dtype.clone();
-        Ok(SpeechRecognizer { model, gen, tokenizer, filters, dtype, core: ModelCore::new(held, id) })
+        Ok(SpeechRecognizer { model, gen, tokenizer, filters, dtype, core: ModelCore::new(held, id, &weights) })
     }
 
     pub fn set_backend(&mut self, backend: Arc<dyn Backend>) {
@@ -113,6 +113,12 @@ impl SpeechRecognizer {
     /// The form the linear layers' weights and the token table are held in.
     pub fn dtype(&self) -> &'static str {
         self.dtype.name()
+    }
+
+    /// Bytes of the host memory the model's weights hold: the whole file for f32 weights
+    /// (read in place), the quantized tensors and copies of the rest for another dtype.
+    pub fn weight_bytes(&self) -> u64 {
+        self.core.weight_bytes
     }
 
     pub fn session(&self) -> Option<&Session> {

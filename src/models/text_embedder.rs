@@ -3,7 +3,7 @@
 
 use super::bert::{Bert, BertConfig, FILES, MODULES, POOLING, SENTENCE_BERT, TOKENIZER};
 use super::common::dimension;
-use super::core::{finite, load_weights, model_id, ModelCore};
+use super::core::{finite, load_model, model_id, ModelCore};
 use super::files::{parse_json, FileSpec, ModelFiles, CONFIG};
 use super::pooling::{Pooling, PoolingConfig};
 use super::tokenizer::{Encoded, TextTokenizer};
@@ -106,7 +106,8 @@ impl TextEmbedder {
         .unwrap_or(config.max_position_embeddings)
         .min(config.max_position_embeddings);
         let tokenizer = TextTokenizer::from_bytes(files.require(TOKENIZER)?, max_seq)?;
-        let (weights, held) = load_weights(&mut files, session)?;
+        let (bert, weights, held) =
+            load_model(&mut files, session, &opts.dtype, |root| Bert::new(config.clone(), root))?;
         let (pooling, normalize) = (opts.pooling.unwrap_or(pc.pooling), opts.normalize.unwrap_or(pc.normalize));
         let id = model_id(
             &[
@@ -118,7 +119,6 @@ impl TextEmbedder {
             ],
             &weights,
         );
-        let bert = Bert::new(config, weights, &opts.dtype)?;
         Ok(TextEmbedder {
             bert,
             tokenizer,
@@ -126,7 +126,7 @@ impl TextEmbedder {
             normalize,
             truncation: opts.truncation,
             dtype: opts.dtype.clone(),
-            core: ModelCore::new(held, id),
+            core: ModelCore::new(held, id, &weights),
         })
     }
 
@@ -184,6 +184,12 @@ impl TextEmbedder {
     /// The form the linear layers' weights are held in ('f32', 'f16', 'q8' or 'q4').
     pub fn dtype(&self) -> &'static str {
         self.dtype.name()
+    }
+
+    /// Bytes of the host memory the model's weights hold: the whole file for f32 weights
+    /// (read in place), the quantized tensors and copies of the rest for another dtype.
+    pub fn weight_bytes(&self) -> u64 {
+        self.core.weight_bytes
     }
 
     pub fn normalize(&self) -> bool {

@@ -57,6 +57,11 @@ impl WeightDtype {
         WeightDtype { default, keep: vec![] }
     }
 
+    /// Whether every layer keeps the file's f32 weights.
+    pub fn is_f32(&self) -> bool {
+        self.default == Form::F32
+    }
+
     /// What a linear layer's `[out, in]` weight named `name` is held as.
     pub fn linear(&self, name: &str, input: usize) -> DType {
         if self.keep.iter().any(|k| name.contains(k.as_str())) {

@@ -223,7 +223,7 @@ impl Session {
             tensors.insert(name, held.tensor.clone());
             order.push(d);
         }
-        let weights = Weights::from_map(tensors);
+        let weights = Weights::from_map(tensors).with_unheld(parsed.unheld().to_vec());
         if let Some(f) = &file {
             // The record lives as long as a model loaded from the file, whose lease holds
             // the tensors, so it counts models, not tensor users.

@@ -307,6 +307,32 @@ impl Tensor {
         }
     }
 
+    /// The tensor in a buffer of its own: a view into a larger buffer (a weight file's)
+    /// is copied out, so that buffer can be freed while this tensor lives; a tensor that
+    /// already covers its whole buffer shares it, as a clone does.
+    pub fn detached(&self) -> Result<Tensor> {
+        if self.offset == 0 && self.is_contiguous() && self.buffer_bytes() == self.byte_len().next_multiple_of(4) {
+            return Ok(self.clone());
+        }
+        match &self.storage {
+            Storage::F32(_) => Tensor::from_f32(self.shape.clone(), self.to_f32_vec()),
+            Storage::I32(_) => Tensor::from_i32(self.shape.clone(), self.to_i32_vec("detached")?),
+            Storage::Bytes(_) => {
+                let bytes = self.stored_bytes().unwrap_or_default().to_vec();
+                Tensor::from_stored(self.dtype, self.shape.clone(), &bytes)
+            }
+        }
+    }
+
+    /// Bytes of the whole buffer this tensor is a view of.
+    pub fn buffer_bytes(&self) -> u64 {
+        let words = match &self.storage {
+            Storage::F32(v) | Storage::Bytes(v) => v.len(),
+            Storage::I32(v) => v.len(),
+        };
+        4 * words as u64
+    }
+
     /// Takes back the buffer when this tensor is its only owner and covers all of it.
     pub fn into_f32_buffer(self) -> Option<Vec<f32>> {
         let whole = self.offset == 0 && self.is_contiguous();

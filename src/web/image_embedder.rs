@@ -185,6 +185,13 @@ impl JsImageEmbedder {
         self.0.inner().map_or("", |e| e.dtype()).to_string()
     }
 
+    /// Bytes of wasm memory the model's weights hold (the f32 file, read in place; for
+    /// another dtype, its quantized tensors and copies of the rest, the file freed).
+    #[wasm_bindgen(getter, js_name = weightBytes)]
+    pub fn weight_bytes(&self) -> f64 {
+        self.0.inner().map_or(0.0, |e| e.weight_bytes() as f64)
+    }
+
     #[wasm_bindgen(getter, js_name = hasSaliency)]
     pub fn has_saliency(&self) -> bool {
         self.0.inner().is_some_and(|e| e.has_saliency())

@@ -216,6 +216,13 @@ impl JsSpeechRecognizer {
         self.0.inner().map_or("", |r| r.dtype()).to_string()
     }
 
+    /// Bytes of wasm memory the model's weights hold (the f32 file, read in place; for
+    /// another dtype, its quantized tensors and copies of the rest, the file freed).
+    #[wasm_bindgen(getter, js_name = weightBytes)]
+    pub fn weight_bytes(&self) -> f64 {
+        self.0.inner().map_or(0.0, |r| r.weight_bytes() as f64)
+    }
+
     #[wasm_bindgen(getter, js_name = isMultilingual)]
     pub fn is_multilingual(&self) -> bool {
         self.0.inner().is_some_and(|r| r.is_multilingual())

@@ -120,6 +120,13 @@ impl JsTextEmbedder {
     pub fn dtype(&self) -> String {
         self.0.inner().map_or("", |e| e.dtype()).to_string()
     }
+
+    /// Bytes of wasm memory the model's weights hold (the f32 file, read in place; for
+    /// another dtype, its quantized tensors and copies of the rest, the file freed).
+    #[wasm_bindgen(getter, js_name = weightBytes)]
+    pub fn weight_bytes(&self) -> f64 {
+        self.0.inner().map_or(0.0, |e| e.weight_bytes() as f64)
+    }
 }
 
 #[wasm_bindgen(js_class = TextEmbedder)]

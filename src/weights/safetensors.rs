@@ -10,10 +10,12 @@ use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use std::collections::HashMap;
 
-/// Named f32 tensors of one weight file.
+/// Named tensors of one weight file: as read, or as a model holds them (`WeightScope::held`,
+/// which names the file's other tensors in `unheld`).
 #[derive(Debug, Default, Clone)]
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
+    unheld: Vec<String>,
 }
 
 impl Weights {
@@ -43,7 +45,25 @@ impl Weights {
 
     /// Weights from named tensors (a session's shared copies).
     pub fn from_map(tensors: HashMap<String, Tensor>) -> Weights {
-        Weights { tensors }
+        Weights { tensors, unheld: vec![] }
+    }
+
+    /// These weights, naming `unheld` as the file's tensors not among them.
+    pub fn with_unheld(mut self, unheld: Vec<String>) -> Weights {
+        self.unheld = unheld;
+        self
+    }
+
+    /// The file's tensors a model made from it does not hold (its unused ones).
+    pub fn unheld(&self) -> &[String] {
+        &self.unheld
+    }
+
+    /// Bytes of the buffers these tensors live in, each buffer once: the whole file for
+    /// tensors read in place, so this says what holding them keeps in memory.
+    pub fn buffer_bytes(&self) -> u64 {
+        let mut seen = std::collections::HashSet::new();
+        self.tensors.values().filter(|t| seen.insert(t.storage_id().0)).map(Tensor::buffer_bytes).sum()
     }
 }
 
@@ -135,7 +155,7 @@ pub fn read_safetensors(buf: AlignedBuf) -> Result<Weights> {
         }
         tensors.insert(name, tensor);
     }
-    Ok(Weights { tensors })
+    Ok(Weights::from_map(tensors))
 }
 
 #[cfg(test)]

@@ -6,11 +6,8 @@ use super::config::{Family, VitConfig};
 use super::position::interpolate;
 use crate::error::{Error, Result};
 use crate::graph::{ConvParams, Graph, GraphBuilder, NodeId};
-use crate::models::files::WEIGHTS;
 use crate::models::scope::{Conv, LayerNorm, Linear, WeightScope};
-use crate::models::weight_dtype::WeightDtype;
 use crate::tensor::{DType, Tensor};
-use crate::weights::Weights;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -53,8 +50,7 @@ pub struct VitEncoder {
 
 impl VitEncoder {
     /// The encoder over `weights`, its linear layers in the form `dtype` gives them.
-    pub fn new(config: VitConfig, weights: Weights, dtype: &WeightDtype) -> Result<Self> {
-        let root = WeightScope::with_dtype(weights, WEIGHTS, dtype.clone());
+    pub fn new(config: VitConfig, root: WeightScope) -> Result<Self> {
         let s = ["dinov2", "vit"]
             .into_iter()
             .find(|p| root.contains(&format!("{p}.embeddings.cls_token")))

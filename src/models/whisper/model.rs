@@ -14,11 +14,8 @@
 use super::config::WhisperConfig;
 use crate::error::Result;
 use crate::graph::{ConvParams, Graph, GraphBuilder, NodeId};
-use crate::models::files::WEIGHTS;
 use crate::models::scope::{Conv, LayerNorm, Linear, WeightScope};
-use crate::models::weight_dtype::WeightDtype;
 use crate::tensor::{DType, Tensor};
-use crate::weights::Weights;
 
 const EPS: f32 = 1e-5;
 
@@ -89,8 +86,7 @@ fn merge(g: &mut GraphBuilder, x: NodeId, n: usize, d: usize) -> Result<NodeId> 
 impl WhisperModel {
     /// The model over `weights`, its linear layers and token table in the form `dtype`
     /// gives them.
-    pub fn new(config: WhisperConfig, weights: Weights, dtype: &WeightDtype) -> Result<Self> {
-        let root = WeightScope::with_dtype(weights, WEIGHTS, dtype.clone());
+    pub fn new(config: WhisperConfig, root: WeightScope) -> Result<Self> {
         // Checkpoints saved from WhisperModel have no "model." prefix.
         let s = if root.contains("model.encoder.conv1.weight") { root.pp("model") } else { root.clone() };
         let c = &config;
