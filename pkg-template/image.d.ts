@@ -80,6 +80,9 @@ export class ImageEmbedder {
   readonly hasSaliency: boolean;
   /** The form the encoder's linear layers' weights are held in (the `dtype` option). */
   readonly dtype: WeightDtype;
+  /** Bytes of wasm memory the weights hold: the f32 file as read; for another dtype its
+   * quantized tensors and copies of the rest (the f32 file is freed after the load). */
+  readonly weightBytes: number;
   /** Weights in the files that the model does not use (a checkpoint whose names do not
    * match shows here). */
   readonly unusedWeights: string[];

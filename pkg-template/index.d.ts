@@ -222,6 +222,9 @@ export class TextEmbedder {
   readonly pooling: string;
   /** The form the linear layers' weights are held in (the `dtype` load option). */
   readonly dtype: WeightDtype;
+  /** Bytes of wasm memory the weights hold: the f32 file as read; for another dtype its
+   * quantized tensors and copies of the rest (the f32 file is freed after the load). */
+  readonly weightBytes: number;
   /** Why this backend: `recommend()`'s reasons for 'auto', else that the caller asked. */
   backendReasons: string[];
   /** Where the files came from: the weight store or the network. */

@@ -81,6 +81,9 @@ export class SpeechRecognizer {
   readonly isMultilingual: boolean;
   /** The form the linear layers' weights and the token table are held in. */
   readonly dtype: WeightDtype;
+  /** Bytes of wasm memory the weights hold: the f32 file as read; for another dtype its
+   * quantized tensors and copies of the rest (the f32 file is freed after the load). */
+  readonly weightBytes: number;
   /** Weights in the files that the model does not use. */
   readonly unusedWeights: string[];
   loseDeviceForTesting(): void;

@@ -12,19 +12,19 @@ import { init, ImageEmbedder, SpeechRecognizer, TextEmbedder } from './index.js'
 const CLASSES = {
   TextEmbedder: {
     cls: TextEmbedder,
-    info: ['dims', 'backend', 'maxTokens', 'pooling', 'dtype', 'backendReasons', 'loadedFrom', 'gpuInfo'],
+    info: ['dims', 'backend', 'maxTokens', 'pooling', 'dtype', 'weightBytes', 'backendReasons', 'loadedFrom', 'gpuInfo'],
     extra: (e) => ({ tokenizer: e.tokenizerJson() }),
     methods: { embed: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },
   ImageEmbedder: {
     cls: ImageEmbedder,
-    info: ['dims', 'dtype', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'hasSaliency', 'unusedWeights'],
+    info: ['dims', 'dtype', 'weightBytes', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'hasSaliency', 'unusedWeights'],
     extra: () => ({}),
     methods: { embed: 2, saliency: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },
   SpeechRecognizer: {
     cls: SpeechRecognizer,
-    info: ['dtype', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'isMultilingual', 'unusedWeights'],
+    info: ['dtype', 'weightBytes', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'isMultilingual', 'unusedWeights'],
     extra: () => ({}),
     methods: { transcribe: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },

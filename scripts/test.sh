@@ -38,7 +38,37 @@ run_suite() {
   shift
   echo "=== suite $name: $*"
   "$@" 2>&1 | tee "$LOGS/$name.log"
-  local rc=${PIPESTATUS[0]}
+  tally "$name" "${PIPESTATUS[0]}" "$((SECONDS - start)) s"
+}
+
+# run_beside NAME COMMAND...: starts a suite in the background, its output to its log
+# only; collect NAME waits for it, prints the log and counts it. For suites that use
+# about one core and assert no timings, beside others of that kind.
+declare -A BESIDE=()
+run_beside() {
+  local name=$1
+  shift
+  echo "=== suite $name (beside the suites that follow; its log comes when it ends): $*"
+  (
+    start=$SECONDS
+    "$@" >"$LOGS/$name.log" 2>&1
+    echo "$? $((SECONDS - start))" >"$LOGS/$name.done"
+  ) &
+  BESIDE[$name]=$!
+}
+collect() {
+  local name=$1 rc secs
+  wait "${BESIDE[$name]}"
+  unset "BESIDE[$name]"
+  echo "=== suite $name (log)"
+  cat "$LOGS/$name.log"
+  read -r rc secs <"$LOGS/$name.done" || { rc=1 secs=?; }
+  tally "$name" "$rc" "$secs s, beside others"
+}
+
+# tally NAME RC TIME: counts a finished suite's results from its log.
+tally() {
+  local name=$1 rc=$2 took=$3
   local pass fail
   pass=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$LOGS/$name.log" | awk '{s+=$4} END {print s+0}')
   fail=$(grep -oE '[0-9]+ failed' <(grep -E '^test result:' "$LOGS/$name.log") | awk '{s+=$1} END {print s+0}')
@@ -54,16 +84,47 @@ run_suite() {
   fi
   TOTAL_PASS=$((TOTAL_PASS + pass))
   TOTAL_FAIL=$((TOTAL_FAIL + fail))
-  LINES+=("$name: $pass passed, $fail failed ($((SECONDS - start)) s)")
+  LINES+=("$name: $pass passed, $fail failed ($took)")
 }
 
 step setup bash scripts/setup.sh
-[ "$QUICK" = 1 ] || step release-wasm bash scripts/build.sh
+
+# The release build runs beside the test builds below. Most of its time is on one core
+# (this crate's LTO with one codegen unit, then wasm-opt), and the test builds fill the
+# other; cargo locks each profile's directory on its own, so neither waits on the other.
+# The suites, which serve pkg/, start once it is done (wait_release).
+RELEASE=
+if [ "$QUICK" != 1 ]; then
+  echo "=== build release-wasm: bash scripts/build.sh (beside the test builds; its log follows them)"
+  (
+    start=$SECONDS
+    bash scripts/build.sh >"$LOGS/release-wasm.log" 2>&1
+    rc=$?
+    echo "$rc $((SECONDS - start))" >"$LOGS/release-wasm.done"
+  ) &
+  RELEASE=$!
+fi
+wait_release() {
+  [ -n "$RELEASE" ] || return 0
+  wait "$RELEASE"
+  RELEASE=
+  echo "=== build release-wasm (log)"
+  cat "$LOGS/release-wasm.log"
+  local rc secs
+  read -r rc secs <"$LOGS/release-wasm.done" || { rc=1 secs=?; }
+  if [ "$rc" -ne 0 ]; then
+    LINES+=("build release-wasm: FAILED ($secs s, beside the test builds)")
+    printf '%s\n' "${LINES[@]}"
+    echo "total: $TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
+    exit 1
+  fi
+  LINES+=("build release-wasm: ($secs s, beside the test builds)")
+}
 
 # The wasm suites fetch the model from a real server, whose URL is baked in at compile time.
 node scripts/serve.mjs 0 >"$LOGS/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null' EXIT
+trap 'kill $SERVER $RELEASE ${BESIDE[*]} 2>/dev/null' EXIT
 for _ in $(seq 50); do grep -q 'http://' "$LOGS/server.log" && break; sleep 0.1; done
 PORT=$(grep -oE 'localhost:[0-9]+' "$LOGS/server.log" | head -1 | cut -d: -f2)
 [ -n "$PORT" ] || { echo "the model server did not start:"; cat "$LOGS/server.log"; exit 1; }
@@ -103,12 +164,16 @@ step native-tests "${NATIVE[@]}" --no-run
 step wasm-tests "${WASM_ALL[@]}" --no-run
 CLIPPED=("the host build (every target of every workspace member)" "the wasm32 build (the library and its wasm tests)")
 
-# --nocapture: the WebGPU op test prints what it checked per variant for the summary.
-run_suite native "${NATIVE[@]}" --no-fail-fast
+wait_release
+# The native suite runs beside the wasm suites: each leaves a core mostly idle (one test
+# binary at a time, most of them one long test), and none asserts a timing. It is
+# collected before the page suites, whose responsiveness checks want the machine.
+run_beside native "${NATIVE[@]}" --no-fail-fast
 if [ "$QUICK" != 1 ]; then
   # Node has no IndexedDB, so the store tests run in the browsers only.
   run_suite wasm-node "${WASM[@]}" "${CPU_TESTS[@]}"
 fi
+# --nocapture: the WebGPU op test prints what it checked per variant for the summary.
 run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_ALL[@]}" -- --nocapture
 if [ "$QUICK" != 1 ]; then
   run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_ALL[@]}" -- --nocapture
@@ -121,6 +186,9 @@ if [ "$QUICK" != 1 ]; then
   run_suite wasm-chromium-relaxed env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM[@]}" "${CPU_TESTS[@]}"
   run_suite wasm-firefox-relaxed env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM[@]}" "${CPU_TESTS[@]}"
   unset IPFS_ACCELERATE_RELAXED_SIMD
+fi
+collect native
+if [ "$QUICK" != 1 ]; then
   run_suite js-node node --test tests/js/
   run_suite package node --test tests/package/
   run_suite pages-chromium env BROWSERS=chromium node --test tests/browser/

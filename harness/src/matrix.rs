@@ -20,6 +20,9 @@ pub struct BenchArgs {
     /// Our backends.
     #[arg(long, value_delimiter = ',', default_value = "wasm,webgpu")]
     backends: Vec<String>,
+    /// Our weight dtypes (the `dtype` load option; fp32 is f32): fp32, f16, q8, q4.
+    #[arg(long, value_delimiter = ',', default_value = "fp32", value_parser = ["fp32", "f16", "q8", "q4"])]
+    dtypes: Vec<String>,
     /// transformers.js dtypes (the baseline); empty for none.
     #[arg(long, value_delimiter = ',', default_value = "fp32,q8")]
     baselines: Vec<String>,
@@ -72,7 +75,12 @@ struct Group {
 
 impl Group {
     fn label(&self, browser: &str) -> String {
-        let which = if self.library == "ours" { &self.backend } else { &self.dtype };
+        // Ours by backend, and dtype where it is not f32 (the labels history is kept by).
+        let which = match (self.library, self.dtype.as_str()) {
+            ("ours", "fp32") => self.backend.clone(),
+            ("ours", d) => format!("{}-{d}", self.backend),
+            _ => self.dtype.clone(),
+        };
         format!("{browser}/{}/{which}", self.library)
     }
 }
@@ -125,7 +133,7 @@ async fn run_matrix(root: &Path, args: &BenchArgs) -> Result<()> {
         .backends
         .iter()
         .filter(|b| !b.is_empty())
-        .map(|b| Group { library: "ours", backend: b.clone(), dtype: "fp32".into() })
+        .flat_map(|b| args.dtypes.iter().map(move |d| Group { library: "ours", backend: b.clone(), dtype: d.clone() }))
         .collect();
     groups.extend(args.baselines.iter().filter(|d| !d.is_empty()).map(|d| Group {
         library: "tjs",

@@ -69,6 +69,35 @@ test('loads with byte progress and embeds like the float64 reference', async () 
   await rejectsWith(e.embed(['x']), 'disposed', 'TextEmbedder');
 });
 
+// The dtype option through the package: what ran (`dtype`), the bytes the weights hold
+// (the f32 file freed after a quantized load: q8 at most 30 MB, q4 20 MB, as issue 27
+// asks), q8 within cosine 0.999 of the float64 reference (q4's accuracy is the
+// wasm-bindgen suite's), and a dtype that is not one a coded error.
+test('dtype: q8 and q4 loads hold their quantized bytes, q8 embeds like the reference', async () => {
+  const cosine = (a, b) => {
+    let d = 0, na = 0, nb = 0;
+    for (let i = 0; i < a.length; i++) [d, na, nb] = [d + a[i] * b[i], na + a[i] * a[i], nb + b[i] * b[i]];
+    return d / Math.sqrt(na * nb);
+  };
+  const f32 = await TextEmbedder.load(`${base}good/`);
+  assert.equal(f32.dtype, 'f32');
+  assert.ok(f32.weightBytes > 90e6, `f32 weights hold ${f32.weightBytes} bytes`);
+  f32.dispose();
+  for (const [dtype, most] of [['q8', 30e6], ['q4', 20e6]]) {
+    const e = await TextEmbedder.load(`${base}good/`, { dtype });
+    assert.equal(e.dtype, dtype);
+    assert.ok(e.weightBytes <= most, `${dtype} weights hold ${e.weightBytes} bytes`);
+    if (dtype === 'q8') {
+      const [v] = await e.embed([FIXTURE.cases[0].text]);
+      const c = cosine(v, FIXTURE.cases[0].embedding);
+      assert.ok(c >= 0.999, `q8 cosine ${c}`);
+    }
+    console.log(`dtype: ${dtype} weights hold ${e.weightBytes} bytes`);
+    e.dispose();
+  }
+  await rejectsWith(TextEmbedder.load(`${base}good/`, { dtype: 'q5' }), 'invalid_argument', 'q5');
+});
+
 test('bad model sources fail with coded errors, and the next load works', async () => {
   await rejectsWith(TextEmbedder.load(`${base}nope/`), 'fetch_failed', `${base}nope/config.json`, '404');
   await rejectsWith(TextEmbedder.load('http://127.0.0.1:9/x/'), 'fetch_failed', 'http://127.0.0.1:9/x/config.json');

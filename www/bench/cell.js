@@ -1,6 +1,7 @@
 // One page visit of `harness bench`: loads a model with one library (ours or transformers.js,
 // the baseline) and measures it. URL parameters:
-//   lib=ours|tjs, backend=wasm|webgpu (ours), dtype=fp32|q8 (tjs), phase=network|cache,
+//   lib=ours|tjs, backend=wasm|webgpu (ours), dtype=fp32|f16|q8|q4 (ours; fp32 is our f32)
+//   or fp32|q8 (tjs), phase=network|cache,
 //   task=text|image|speech, shapes=12x1,158x8 (tokens x batch; for images, pixels x
 //   batch; for speech, a committed clip by its seconds: 4 hello.wav, 65 long.wav, x 1),
 //   iters=N, model=NAME (a folder of models/; the default is each library's MiniLM,
@@ -35,12 +36,13 @@ async function ours() {
   const folder = model ?? (speech ? 'whisper-tiny.en' : image ? 'dinov2-small' : 'all-MiniLM-L6-v2');
   const e = await Model.load(new URL(`../../models/${folder}/`, import.meta.url).href, {
     backend: q.get('backend') ?? 'wasm',
+    dtype: { fp32: 'f32' }[q.get('dtype') ?? 'fp32'] ?? q.get('dtype'),
     store: 'harness',
     // No output cache: every timed run must run the model, not repeat a cached answer.
     session: m.Session.create({ budget: 0 }),
   });
   return {
-    library: `ipfs-accelerate ${m.version()} (${m.cpuPath()})`,
+    library: `ipfs-accelerate ${m.version()} (${m.cpuPath()}) ${e.dtype}`,
     loadMs: performance.now() - t0,
     loadedFrom: e.loadedFrom,
     embed: (inputs) => e.embed(inputs),
