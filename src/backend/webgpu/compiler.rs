@@ -168,6 +168,13 @@ impl Compiler<'_> {
         Ok(self.shared(b))
     }
 
+    /// A weight in its stored form, as stored (`lower/stored.rs` reads it).
+    pub(super) fn stored_constant(&mut self, t: &Tensor) -> Result<usize> {
+        self.check_size("a weight", t.byte_len())?;
+        let b = self.weights.get_stored(self.device, t);
+        Ok(self.shared(b))
+    }
+
     /// How many columns of a `k × n` constant weight (of `elem`-byte elements) one binding
     /// holds: all `n` when it fits, else as many as fit, in multiples of 4 (the kernels'
     /// column groups).

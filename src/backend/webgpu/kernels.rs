@@ -27,13 +27,17 @@ pub fn source(file: &str) -> Option<&'static str> {
         "write_at.wgsl" => include_str!("../../../shaders/write_at.wgsl"),
         "gemv.wgsl" => include_str!("../../../shaders/gemv.wgsl"),
         "attention_score.wgsl" => include_str!("../../../shaders/attention_score.wgsl"),
+        "matmul_stored.wgsl" => include_str!("../../../shaders/matmul_stored.wgsl"),
+        "gather_stored.wgsl" => include_str!("../../../shaders/gather_stored.wgsl"),
+        "stored_weights.wgsl" => include_str!("../../../shaders/stored_weights.wgsl"),
         _ => return None,
     })
 }
 
 /// Shared WGSL appended to the kernels that call it: (a call it defines, its file).
-const PRELUDES: [(&str, &str); 4] = [
+const PRELUDES: [(&str, &str); 5] = [
     ("attention_score(", "attention_score.wgsl"),
+    ("stored_quad(", "stored_weights.wgsl"),
     ("activate(", "activation.wgsl"),
     ("reduce_wg(", "workgroup_reduce.wgsl"),
     ("batch_offsets(", "matmul_batch.wgsl"),

@@ -148,6 +148,22 @@ params! {
     GemvParams for ["gemv.wgsl"] { m: u32, n: u32, k: u32, act: u32, has_bias: u32, row_len: u32, first: u32 }
 }
 
+params! {
+    /// C = act(A·Wᵀ + bias) for `m` rows over `k`, W `[n, k]` in a stored form (`form`:
+    /// 0 f16, 1 int8, 2 int4; scales per `group`; rows `row_words` long, their scales
+    /// from word `scales_at`).
+    StoredMatmulParams for ["matmul_stored.wgsl"] {
+        m: u32, n: u32, k: u32, act: u32, has_bias: u32, form: u32, group: u32, row_words: u32, scales_at: u32,
+    }
+}
+
+params! {
+    /// Gather from a `[v, d]` table in a stored form (as `StoredMatmulParams` describes).
+    StoredGatherParams for ["gather_stored.wgsl"] {
+        n: u32, d: u32, v: u32, form: u32, group: u32, row_words: u32, scales_at: u32,
+    }
+}
+
 /// The WGSL declaration of the parameters `file` reads, if it reads any.
 pub(super) fn declaration(file: &str) -> Option<String> {
     fn of<P: Params>(file: &str) -> Option<String> {
@@ -165,6 +181,8 @@ pub(super) fn declaration(file: &str) -> Option<String> {
         .or_else(|| of::<MatmulParams>(file))
         .or_else(|| of::<WriteAtParams>(file))
         .or_else(|| of::<GemvParams>(file))
+        .or_else(|| of::<StoredMatmulParams>(file))
+        .or_else(|| of::<StoredGatherParams>(file))
 }
 
 /// `v` as u32s, zero-padded to `N` (a rank checked at lowering is at most `N`).
@@ -208,6 +226,8 @@ mod tests {
             "matmul_subgroup.wgsl",
             "write_at.wgsl",
             "gemv.wgsl",
+            "matmul_stored.wgsl",
+            "gather_stored.wgsl",
         ] {
             let decl = declaration(file).unwrap_or_else(|| panic!("{file}"));
             let name = decl.split_whitespace().nth(1).unwrap();

@@ -5,8 +5,16 @@
 use crate::tensor::{DType, Storage, StorageId, Tensor};
 use std::collections::HashMap;
 
-/// Storage identity, element count, stored as f16, stored transposed.
-type Key = (StorageId, usize, bool, bool);
+/// How a weight is uploaded: widened to f32 (or narrowed to f16, the f16 variant's
+/// weights), transposed or not; or its stored bytes as they are.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Format {
+    Wide { f16: bool, transpose: bool },
+    Stored,
+}
+
+/// Storage identity, element count, format.
+type Key = (StorageId, usize, Format);
 
 #[derive(Default)]
 pub struct Weights {
@@ -67,11 +75,26 @@ impl Weights {
             // Small constants made by the graph itself (position ids, masks): not shared.
             return upload(device, &bytes_of(t, f16, transpose));
         }
-        let key = (t.storage_id(), t.numel(), f16, transpose);
+        self.cached(device, t, Format::Wide { f16, transpose }, || bytes_of(t, f16, transpose))
+    }
+
+    /// The device buffer holding the stored weight `t`'s bytes as they are.
+    pub fn get_stored(&mut self, device: &wgpu::Device, t: &Tensor) -> wgpu::Buffer {
+        self.cached(device, t, Format::Stored, || t.stored_bytes().unwrap_or_default().to_vec())
+    }
+
+    fn cached(
+        &mut self,
+        device: &wgpu::Device,
+        t: &Tensor,
+        f: Format,
+        bytes: impl FnOnce() -> Vec<u8>,
+    ) -> wgpu::Buffer {
+        let key = (t.storage_id(), t.numel(), f);
         if let Some((_, b)) = self.map.get(&key) {
             return b.clone();
         }
-        let b = upload(device, &bytes_of(t, f16, transpose));
+        let b = upload(device, &bytes());
         self.bytes += b.size();
         self.map.insert(key, (t.storage().clone(), b.clone()));
         b

@@ -26,6 +26,13 @@ pub(super) fn gather(c: &mut Compiler, at: &Lowering, checks: &mut Vec<Check>) -
         // Ids computed on the device are clamped by the kernel.
         _ => {}
     }
+    if let Op::Constant(t) = &g.node(tid).op {
+        if t.dtype().is_stored() {
+            if let Some(v) = super::stored::gather(c, at, t, &ids)? {
+                return Ok(v);
+            }
+        }
+    }
     let out = c.alloc(numel)?;
     let wg = c.wg("gather.wgsl");
     let row_bytes = (d * 4) as u64;

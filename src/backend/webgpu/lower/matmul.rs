@@ -51,11 +51,16 @@ pub(super) fn matmul(
     transpose_a: &bool,
     transpose_b: &bool,
 ) -> Result<Val> {
-    let (g, i, node) = (at.g, at.i, at.node);
+    let (g, node) = (at.g, at.node);
     let dims = node.shape.dims().to_vec();
     let numel = node.shape.numel();
     let const_b = matches!(g.node(node.inputs[1]).op, Op::Constant(_));
     if let Op::Constant(w) = &g.node(node.inputs[1]).op {
+        if *transpose_b && !*transpose_a && w.dtype().is_stored() {
+            if let Some(v) = super::stored::matmul(c, at, fused, w)? {
+                return Ok(v);
+            }
+        }
         let rows = numel / dims[dims.len() - 1].max(1);
         if *transpose_b && !*transpose_a && w.dims().len() == 2 && rows <= GEMV_ROWS {
             return gemv(c, at, fused, w, rows);
@@ -87,13 +92,7 @@ pub(super) fn matmul(
         }
         _ => (vec![(0, n, at.arg(c, 1, use_f16)?)], transpose_b),
     };
-    let (bias, act) = match fused.get(&i) {
-        Some(e) => match &g.nodes[e.bias].op {
-            Op::Constant(t) => (Some(c.constant(t, false, false)?), e.activation.map_or(0, act_code)),
-            _ => (None, 0),
-        },
-        None => (None, 0),
-    };
+    let (bias, act) = epilogue(c, at, fused)?;
     let batch = &dims[..r - 2];
     if batch.len() > 4 {
         return Err(Error::GpuError(format!("matmul with {} batch dims (at most 4 on webgpu)", batch.len())));
@@ -152,17 +151,11 @@ pub(super) fn matmul(
 /// The GEMV arm: `rows` rows of A against the constant W (`[n, k]`) as stored, bound in
 /// row ranges that fit one binding (sharing one upload).
 fn gemv(c: &mut Compiler, at: &Lowering, fused: &Fusions, w: &crate::tensor::Tensor, rows: usize) -> Result<Val> {
-    let (g, i, node) = (at.g, at.i, at.node);
+    let node = at.node;
     let dims = node.shape.dims().to_vec();
     let (n, k) = (w.dims()[0], w.dims()[1]);
     let a = at.arg(c, 0, false)?;
-    let (bias, act) = match fused.get(&i) {
-        Some(e) => match &g.nodes[e.bias].op {
-            Op::Constant(t) => (Some(c.constant(t, false, false)?), e.activation.map_or(0, act_code)),
-            _ => (None, 0),
-        },
-        None => (None, 0),
-    };
+    let (bias, act) = epilogue(c, at, fused)?;
     let row_bytes = (k * 4) as u64;
     let whole = n as u64 * row_bytes;
     if whole > c.limits.max_buffer_size {
@@ -208,4 +201,15 @@ fn gemv(c: &mut Compiler, at: &Lowering, fused: &Fusions, w: &crate::tensor::Ten
         lo = hi;
     }
     Ok(Val { buf: out, dims })
+}
+
+/// The fused bias (uploaded) and activation code of the product at `at`, if any.
+pub(super) fn epilogue(c: &mut Compiler, at: &Lowering, fused: &Fusions) -> Result<(Option<usize>, u32)> {
+    Ok(match fused.get(&at.i) {
+        Some(e) => match &at.g.nodes[e.bias].op {
+            Op::Constant(t) => (Some(c.constant(t, false, false)?), e.activation.map_or(0, act_code)),
+            _ => (None, 0),
+        },
+        None => (None, 0),
+    })
 }

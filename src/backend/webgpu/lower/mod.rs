@@ -5,6 +5,7 @@ mod attention;
 mod conv;
 mod gather;
 mod matmul;
+mod stored;
 mod write_at;
 
 use super::compiler::{act_code, broadcast_strides, contiguous, linear, Compiler, Pending, Val, DUMMY};
