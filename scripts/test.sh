@@ -169,10 +169,9 @@ wait_release
 # binary at a time, most of them one long test), and none asserts a timing. It is
 # collected before the page suites, whose responsiveness checks want the machine.
 run_beside native "${NATIVE[@]}" --no-fail-fast
-if [ "$QUICK" != 1 ]; then
-  # Node has no IndexedDB, so the store tests run in the browsers only.
-  run_suite wasm-node "${WASM[@]}" "${CPU_TESTS[@]}"
-fi
+# The wasm tests run in the browsers only: Node's engine is Chromium's V8, so the CPU
+# references there would repeat wasm-chromium's CPU places, and Node has no WebGPU or
+# IndexedDB.
 # --nocapture: the WebGPU op test prints what it checked per variant for the summary.
 run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_ALL[@]}" -- --nocapture
 if [ "$QUICK" != 1 ]; then
@@ -223,7 +222,7 @@ per_place() {
     END { for (p in t) printf "%s: %d tests, %d cases [%s]\n", p, t[p], n[p], at }' | sort
 }
 PLACE=native per_place target/test-logs/places/*.txt
-for s in wasm-node wasm-chromium wasm-firefox wasm-chromium-relaxed wasm-firefox-relaxed; do
+for s in wasm-chromium wasm-firefox wasm-chromium-relaxed wasm-firefox-relaxed; do
   [ -f "$LOGS/$s.log" ] && PLACE=$s per_place "$LOGS/$s.log"
 done
 for s in wasm-chromium wasm-firefox pages-chromium pages-firefox; do
