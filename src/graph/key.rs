@@ -40,8 +40,7 @@ mod tests {
     use crate::graph::GraphBuilder;
     use crate::tensor::{DType, Tensor};
 
-    /// The key of a graph holding constant `w`. (The compute ops read f32 only until the
-    /// kernels read stored forms: a matmul over `w` is refused at build.)
+    /// The key of a graph holding constant `w`.
     fn key_of(w: &Tensor) -> u64 {
         let mut g = GraphBuilder::new();
         let c = g.constant(w.clone());
