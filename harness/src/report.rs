@@ -18,7 +18,8 @@ fn ms(v: Option<f64>) -> String {
 
 fn label(c: &Cell) -> String {
     match c.library.as_str() {
-        "ours" => format!("ours {}", c.backend),
+        "ours" if c.dtype == "fp32" => format!("ours {}", c.backend),
+        "ours" => format!("ours {} {}", c.backend, c.dtype),
         _ => format!("tjs {}", c.dtype),
     }
 }
