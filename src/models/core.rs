@@ -26,7 +26,7 @@ pub struct ModelCore<K: Hash + Eq + Clone> {
     graphs: Mutex<Lru<K, Arc<Graph>>>,
     /// The session sharing this model's weights, backends and output cache, if any, and
     /// this model's hold on the weights.
-    session: Option<(Session, Lease)>,
+    session: Option<Held>,
     /// What the output cache knows this model by: its files, weights and options.
     pub model_id: u64,
     /// Bytes of the host buffers its weights live in (`Weights::buffer_bytes`).
@@ -107,7 +107,7 @@ pub fn model_id(parts: &[&[u8]], weights: &Weights) -> u64 {
 
 impl<K: Hash + Eq + Clone> ModelCore<K> {
     /// A model on the CPU: its session's CPU backend, or without a session one of its own.
-    pub fn new(session: Option<(Session, Lease)>, model_id: u64, weights: &Weights) -> Self {
+    pub fn new(session: Option<Held>, model_id: u64, weights: &Weights) -> Self {
         let backend: Arc<dyn Backend> = match &session {
             Some((s, _)) => s.cpu(),
             None => Arc::new(CpuBackend::new()),

@@ -178,7 +178,6 @@ impl JsImageEmbedder {
         self.0.inner().map_or(0, |e| e.dims())
     }
 
-    /// Whether the model has a saliency head.
     /// The form the encoder's linear layers' weights are held in.
     #[wasm_bindgen(getter)]
     pub fn dtype(&self) -> String {
@@ -192,6 +191,7 @@ impl JsImageEmbedder {
         self.0.inner().map_or(0.0, |e| e.weight_bytes() as f64)
     }
 
+    /// Whether the model has a saliency head.
     #[wasm_bindgen(getter, js_name = hasSaliency)]
     pub fn has_saliency(&self) -> bool {
         self.0.inner().is_some_and(|e| e.has_saliency())

@@ -209,7 +209,6 @@ impl JsSpeechRecognizer {
         })
     }
 
-    /// Whether the checkpoint is multilingual (detects languages, translates).
     /// The form the linear layers' weights and the token table are held in.
     #[wasm_bindgen(getter)]
     pub fn dtype(&self) -> String {
@@ -223,6 +222,7 @@ impl JsSpeechRecognizer {
         self.0.inner().map_or(0.0, |r| r.weight_bytes() as f64)
     }
 
+    /// Whether the checkpoint is multilingual (detects languages, translates).
     #[wasm_bindgen(getter, js_name = isMultilingual)]
     pub fn is_multilingual(&self) -> bool {
         self.0.inner().is_some_and(|r| r.is_multilingual())
