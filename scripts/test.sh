@@ -23,13 +23,16 @@ step() {
   local name=$1 start=$SECONDS
   shift
   echo "=== build $name: $*"
-  if ! "$@"; then
-    LINES+=("build $name: FAILED ($((SECONDS - start)) s)")
-    printf '%s\n' "${LINES[@]}"
-    echo "total: $TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
-    exit 1
-  fi
+  "$@" || build_failed "$name" "$((SECONDS - start)) s"
   LINES+=("build $name: ($((SECONDS - start)) s)")
+}
+
+# build_failed NAME TIME: a build step failed; the summary so far, and stop.
+build_failed() {
+  LINES+=("build $1: FAILED ($2)")
+  printf '%s\n' "${LINES[@]}"
+  echo "total: $TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
+  exit 1
 }
 
 # run_suite NAME COMMAND...: runs a suite, counts cargo/libtest and node:test results.
@@ -41,14 +44,14 @@ run_suite() {
   tally "$name" "${PIPESTATUS[0]}" "$((SECONDS - start)) s"
 }
 
-# run_beside NAME COMMAND...: starts a suite in the background, its output to its log
-# only; collect NAME waits for it, prints the log and counts it. For suites that use
-# about one core and assert no timings, beside others of that kind.
+# beside WHAT NAME COMMAND...: starts a build step or suite (WHAT) in the background, its
+# output to its log only; joined NAME waits for it, prints the log, and sets RC and SECS.
+# For work that leaves a core mostly idle and asserts no timing, beside work of that kind.
 declare -A BESIDE=()
-run_beside() {
-  local name=$1
-  shift
-  echo "=== suite $name (beside the suites that follow; its log comes when it ends): $*"
+beside() {
+  local what=$1 name=$2
+  shift 2
+  echo "=== $what $name (beside what follows; its log comes when it ends): $*"
   (
     start=$SECONDS
     "$@" >"$LOGS/$name.log" 2>&1
@@ -56,14 +59,18 @@ run_beside() {
   ) &
   BESIDE[$name]=$!
 }
-collect() {
-  local name=$1 rc secs
+joined() {
+  local name=$1
   wait "${BESIDE[$name]}"
   unset "BESIDE[$name]"
-  echo "=== suite $name (log)"
+  echo "=== $name (log)"
   cat "$LOGS/$name.log"
-  read -r rc secs <"$LOGS/$name.done" || { rc=1 secs=?; }
-  tally "$name" "$rc" "$secs s, beside others"
+  read -r RC SECS <"$LOGS/$name.done" || { RC=1 SECS=?; }
+}
+# collect NAME: a suite started with `beside`, counted.
+collect() {
+  joined "$1"
+  tally "$1" "$RC" "$SECS s, beside others"
 }
 
 # tally NAME RC TIME: counts a finished suite's results from its log.
@@ -93,38 +100,18 @@ step setup bash scripts/setup.sh
 # (this crate's LTO with one codegen unit, then wasm-opt), and the test builds fill the
 # other; cargo locks each profile's directory on its own, so neither waits on the other.
 # The suites, which serve pkg/, start once it is done (wait_release).
-RELEASE=
-if [ "$QUICK" != 1 ]; then
-  echo "=== build release-wasm: bash scripts/build.sh (beside the test builds; its log follows them)"
-  (
-    start=$SECONDS
-    bash scripts/build.sh >"$LOGS/release-wasm.log" 2>&1
-    rc=$?
-    echo "$rc $((SECONDS - start))" >"$LOGS/release-wasm.done"
-  ) &
-  RELEASE=$!
-fi
+[ "$QUICK" = 1 ] || beside build release-wasm bash scripts/build.sh
 wait_release() {
-  [ -n "$RELEASE" ] || return 0
-  wait "$RELEASE"
-  RELEASE=
-  echo "=== build release-wasm (log)"
-  cat "$LOGS/release-wasm.log"
-  local rc secs
-  read -r rc secs <"$LOGS/release-wasm.done" || { rc=1 secs=?; }
-  if [ "$rc" -ne 0 ]; then
-    LINES+=("build release-wasm: FAILED ($secs s, beside the test builds)")
-    printf '%s\n' "${LINES[@]}"
-    echo "total: $TOTAL_PASS passed, $((TOTAL_FAIL + 1)) failed"
-    exit 1
-  fi
-  LINES+=("build release-wasm: ($secs s, beside the test builds)")
+  [ -n "${BESIDE[release-wasm]:-}" ] || return 0
+  joined release-wasm
+  [ "$RC" -eq 0 ] || build_failed release-wasm "$SECS s, beside the test builds"
+  LINES+=("build release-wasm: ($SECS s, beside the test builds)")
 }
 
 # The wasm suites fetch the model from a real server, whose URL is baked in at compile time.
 node scripts/serve.mjs 0 >"$LOGS/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER $RELEASE ${BESIDE[*]} 2>/dev/null' EXIT
+trap 'kill $SERVER ${BESIDE[*]} 2>/dev/null' EXIT
 for _ in $(seq 50); do grep -q 'http://' "$LOGS/server.log" && break; sleep 0.1; done
 PORT=$(grep -oE 'localhost:[0-9]+' "$LOGS/server.log" | head -1 | cut -d: -f2)
 [ -n "$PORT" ] || { echo "the model server did not start:"; cat "$LOGS/server.log"; exit 1; }
@@ -168,7 +155,7 @@ wait_release
 # The native suite runs beside the wasm suites: each leaves a core mostly idle (one test
 # binary at a time, most of them one long test), and none asserts a timing. It is
 # collected before the page suites, whose responsiveness checks want the machine.
-run_beside native "${NATIVE[@]}" --no-fail-fast
+beside suite native "${NATIVE[@]}" --no-fail-fast
 # The wasm tests run in the browsers only: Node's engine is Chromium's V8, so the CPU
 # references there would repeat wasm-chromium's CPU places, and Node has no WebGPU or
 # IndexedDB.
