@@ -122,14 +122,30 @@ async fn split_matmul() -> Vec<String> {
     lines
 }
 
+/// A tied weight `w` (`[n, k]`) gathered by `m` ids from the input, then multiplied by
+/// as a Linear with a bias and GELU, as a decoder's token table is.
+fn tied_product(w: &Tensor, m: usize) -> Arc<ipfs_accelerate::graph::Graph> {
+    use ipfs_accelerate::graph::GraphBuilder;
+    use ipfs_accelerate::tensor::DType;
+    let (n, k) = (w.dims()[0], w.dims()[1]);
+    let mut g = GraphBuilder::new();
+    let w = g.constant(w.clone());
+    let bias = g.constant(Tensor::from_f32(vec![n], (0..n).map(|i| i as f32 * 0.01).collect()).unwrap());
+    let ids = g.input("ids", &[1, m], DType::I32);
+    let x = g.gather(w, ids).unwrap();
+    let x = g.slice(x, -1, 0, k).unwrap();
+    let y = g.matmul_t(x, w, false, true).unwrap();
+    let y = g.add(y, bias).unwrap();
+    let y = g.gelu(y).unwrap();
+    Arc::new(g.build(&[y]).unwrap())
+}
+
 /// A decoder step's products (1 to 4 rows against a constant `[n, k]` weight read
 /// transposed) run as GEMVs over the weight as stored, bound in row ranges when it is over
 /// the binding limit (lowered to 16 KiB), bias and activation fused, on every variant; the
 /// result is the CPU backend's within 1e-4. A weight that is also a gather table (a tied
 /// embedding) is uploaded once.
 async fn gemv_in_place() -> Vec<String> {
-    use ipfs_accelerate::graph::GraphBuilder;
-    use ipfs_accelerate::tensor::DType;
     // Rows of 148 bytes (k not a multiple of 4, for the kernel's tail): 64 of them fill a
     // range aligned to Chromium's 256-byte offsets within the 16 KiB limit.
     let (k, n) = (37, 300);
@@ -137,17 +153,8 @@ async fn gemv_in_place() -> Vec<String> {
     let mut lines = vec![];
     for v in variants::available(&granted) {
         for m in 1..=4 {
-            let mut g = GraphBuilder::new();
             let w: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.37).sin()).collect();
-            let w = g.constant(Tensor::from_f32(vec![n, k], w).unwrap());
-            let bias = g.constant(Tensor::from_f32(vec![n], (0..n).map(|i| i as f32 * 0.01).collect()).unwrap());
-            let ids = g.input("ids", &[1, m], DType::I32);
-            let x = g.gather(w, ids).unwrap();
-            let x = g.slice(x, -1, 0, k).unwrap();
-            let y = g.matmul_t(x, w, false, true).unwrap();
-            let y = g.add(y, bias).unwrap();
-            let y = g.gelu(y).unwrap();
-            let graph = Arc::new(g.build(&[y]).unwrap());
+            let graph = tied_product(&Tensor::from_f32(vec![n, k], w).unwrap(), m);
             let input = [Tensor::from_i32(vec![1, m], (0..m as i32).map(|i| i * 31 % 100).collect()).unwrap()];
             let want = CpuBackend::new().run(&graph, &input).unwrap().remove(0).to_f32_vec();
             let opts = GpuOptions { variant: Some(v.clone()), max_binding_bytes: Some(16384), ..Default::default() };
@@ -175,7 +182,6 @@ async fn gemv_in_place() -> Vec<String> {
 /// whole words (int4 rows of 32: 18 bytes) is widened at upload instead. Results within
 /// 1e-4 of the CPU backend on the widened weight (2e-2 with f16 activations' variant).
 async fn stored_in_place() -> Vec<String> {
-    use ipfs_accelerate::graph::GraphBuilder;
     use ipfs_accelerate::tensor::DType;
     let granted = backend(None).await.granted();
     let mut lines = vec![];
@@ -193,18 +199,7 @@ async fn stored_in_place() -> Vec<String> {
             let w = Tensor::from_f32(vec![n, k], w).unwrap().to_dtype(dtype).unwrap();
             let wide = w.to_dtype(DType::F32).unwrap();
             for m in [1, 6] {
-                let graph = |w: &Tensor| {
-                    let mut g = GraphBuilder::new();
-                    let w = g.constant(w.clone());
-                    let bias =
-                        g.constant(Tensor::from_f32(vec![n], (0..n).map(|i| i as f32 * 0.01).collect()).unwrap());
-                    let ids = g.input("ids", &[1, m], DType::I32);
-                    let x = g.gather(w, ids).unwrap();
-                    let y = g.matmul_t(x, w, false, true).unwrap();
-                    let y = g.add(y, bias).unwrap();
-                    let y = g.gelu(y).unwrap();
-                    Arc::new(g.build(&[y]).unwrap())
-                };
+                let graph = |w: &Tensor| tied_product(w, m);
                 let input = [Tensor::from_i32(vec![1, m], (0..m as i32).map(|i| i * 31 % 300).collect()).unwrap()];
                 let want = CpuBackend::new().run(&graph(&wide), &input).unwrap().remove(0).to_f32_vec();
                 let gpu =
