@@ -55,7 +55,7 @@ for p in "${pids[@]}"; do wait "$p" || { echo "[build] wasm-opt failed" >&2; exi
 
 cp pkg-template/index.js pkg-template/detect.js pkg-template/react.js pkg-template/react.d.ts \
   pkg-template/worker.js pkg-template/worker-host.js pkg-template/image-input.js \
-  pkg-template/audio-input.js pkg-template/index.d.ts pkg-template/image.d.ts pkg-template/speech.d.ts pkg-template/README.md pkg/
+  pkg-template/audio-input.js pkg-template/index.d.ts pkg-template/text.d.ts pkg-template/image.d.ts pkg-template/speech.d.ts pkg-template/README.md pkg/
 VERSION=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 sed "s/__VERSION__/$VERSION/" pkg-template/package.json >pkg/package.json
 
