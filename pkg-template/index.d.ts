@@ -39,6 +39,12 @@ export interface InitOptions {
   /** Which wasm build to fetch when no module is given: 'auto' (default) picks
    * 'relaxed' (relaxed-simd FMA) where the engine has it and it is faster, else 'simd128'. */
   build?: 'auto' | 'relaxed' | 'simd128';
+  /** CPU threads (default 1). 'auto' is the machine's cores, at most 8. More than one
+   * needs a cross-origin isolated page (COOP `same-origin` and COEP `require-corp`
+   * headers): the SDK's worker then runs the threaded build with that many threads, and
+   * every model loads there unless its load says `worker: false` (a page's own thread
+   * never blocks on threads). Elsewhere it stays 1; `cpuThreads()` says what ran. */
+  threads?: 'auto' | number;
 }
 
 /** Loads the wasm module once; call (and await) before anything else. */
@@ -48,6 +54,9 @@ export function chooseBuild(build?: 'auto' | 'relaxed' | 'simd128'): 'relaxed' |
 export function version(): string;
 /** The CPU kernel path of the loaded build: 'simd128', 'simd128+relaxed' or 'portable'. */
 export function cpuPath(): string;
+/** CPU threads the models of this page's CPU backend split their work over: 1, or the
+ * SDK worker's threads after `init(undefined, { threads })`. */
+export function cpuThreads(): number;
 /** Bytes of the wasm module's linear memory (it only grows, so this is also the peak). */
 export function memoryBytes(): number;
 

@@ -4,6 +4,9 @@
 // and loads the model there again.
 
 let host = null;
+// What the worker is started with: the page's `init` options (threads > 1 only where the
+// page is cross-origin isolated; see sdk.js).
+let start = { build: 'auto', threads: 1 };
 
 class Host {
   constructor(codeError) {
@@ -20,7 +23,7 @@ class Host {
       this.fail(`the worker stopped: ${ev.message || 'an uncaught error or a failed start'}`);
     };
     this.worker.onmessageerror = () => this.fail('a message from the worker could not be read');
-    this.ready = this.call('init', { build: 'auto' });
+    this.ready = this.call('init', start);
   }
 
   answer(data) {
@@ -70,6 +73,14 @@ class Host {
 function current(codeError) {
   host ??= new Host(codeError);
   return host;
+}
+
+/** Starts the SDK's worker with `threads` threads for the models that will run there;
+ * resolves with the threads it has (fewer where helpers failed to start). */
+export async function startWorkerThreads(threads, build, codeError) {
+  start = { build, threads };
+  const info = await current(codeError).ready;
+  return info.threads;
 }
 
 /** The options a load sends to the worker: plain values only. */

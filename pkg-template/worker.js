@@ -5,25 +5,24 @@
 // a load's progress and a call's relayed callbacks (a transcription's segments and tokens)
 // with `{ id, progress }`. Float32Arrays go back transferred, not
 // copied. Models here share this worker's own page session.
-import { init, ImageEmbedder, SpeechRecognizer, TextEmbedder } from './index.js';
+// The SDK is the single-thread one (index.js), or with `threads` above 1 where the
+// page is cross-origin isolated, the threaded build's (threads.js), chosen at `init`.
+let sdk = null;
 
 /** Per class: what the page mirrors of a model, and the methods it may call. The last
  * argument of an async method is its options, to which the call's signal is added. */
 const CLASSES = {
   TextEmbedder: {
-    cls: TextEmbedder,
     info: ['dims', 'backend', 'maxTokens', 'pooling', 'dtype', 'weightBytes', 'backendReasons', 'loadedFrom', 'gpuInfo'],
     extra: (e) => ({ tokenizer: e.tokenizerJson() }),
     methods: { embed: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },
   ImageEmbedder: {
-    cls: ImageEmbedder,
     info: ['dims', 'dtype', 'weightBytes', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'hasSaliency', 'unusedWeights'],
     extra: () => ({}),
     methods: { embed: 2, saliency: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
   },
   SpeechRecognizer: {
-    cls: SpeechRecognizer,
     info: ['dtype', 'weightBytes', 'backend', 'backendReasons', 'loadedFrom', 'gpuInfo', 'isMultilingual', 'unusedWeights'],
     extra: () => ({}),
     methods: { transcribe: 2, setGpuProfiling: 0, loseDeviceForTesting: 0 },
@@ -52,16 +51,23 @@ function buffers(v, out = []) {
 }
 
 const ops = {
-  async init({ build }) {
-    ready ??= init(undefined, { build });
+  async init({ build, threads = 1 }) {
+    ready ??= (async () => {
+      const threaded = threads > 1 && self.crossOriginIsolated === true;
+      sdk = threaded ? (await import('./threads.js')).sdk : await import('./index.js');
+      await sdk.init(undefined, threaded ? { threads } : { build });
+    })().catch((e) => {
+      ready = null;
+      throw e;
+    });
     await ready;
-    return null;
+    return { threads: sdk.cpuThreads(), cpuPath: sdk.cpuPath() };
   },
   async load({ id, cls, url, opts }) {
     const c = CLASSES[cls];
     if (!c) throw Object.assign(new Error(`no model class ${cls}`), { code: 'invalid_argument' });
     const { progress, ...rest } = opts;
-    const e = await c.cls.load(url, {
+    const e = await sdk[cls].load(url, {
       ...rest,
       signal: calls.get(id).signal,
       ...(progress ? { onProgress: (p) => self.postMessage({ id, progress: p }) } : {}),

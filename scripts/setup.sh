@@ -142,6 +142,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
+# The threaded build needs std rebuilt with atomics (-Zbuild-std): a nightly, pinned so
+# a fresh machine builds what this one did, with its sources (about 15 s).
+THREADS_TOOLCHAIN=nightly-2026-05-20
+if ! rustup run "$THREADS_TOOLCHAIN" rustc --print sysroot >/dev/null 2>&1 ||
+  [ ! -d "$(rustup run "$THREADS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+  step "installing $THREADS_TOOLCHAIN with rust-src (the threaded wasm build)"
+  rustup toolchain install "$THREADS_TOOLCHAIN" --profile minimal --component rust-src --target wasm32-unknown-unknown
+fi
 
 # 5. wasm-bindgen and wasm-bindgen-test-runner at exactly the version Cargo.lock holds (the
 # CLI and the crate must match), built from wasm-bindgen-cli's library by the workspace

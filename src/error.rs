@@ -181,7 +181,7 @@ mod tests {
         }
         // Codes that only the JS facade raises, each found in its source.
         let js = [
-            include_str!("../pkg-template/index.js"),
+            include_str!("../pkg-template/sdk.js"),
             include_str!("../pkg-template/react.js"),
             include_str!("../pkg-template/worker-host.js"),
             include_str!("../pkg-template/image-input.js"),

@@ -53,6 +53,24 @@ pub fn cpu_path() -> String {
     }
 }
 
+/// Threads the CPU backend splits its work over in this module: 1 in the single-thread
+/// builds; in the threaded build, this thread and the helper workers that have started.
+#[wasm_bindgen(js_name = cpuThreads)]
+pub fn cpu_threads() -> usize {
+    crate::backend::cpu::parallel::threads()
+}
+
+/// The body of a helper worker (pkg-template/thread.js): in the threaded build it serves
+/// the CPU backend's split kernels and never returns; the single-thread builds have no
+/// shared memory to help in.
+#[wasm_bindgen(js_name = threadHelper)]
+pub fn thread_helper() -> Result<(), JsValue> {
+    #[cfg(target_feature = "atomics")]
+    crate::backend::cpu::parallel::help();
+    #[cfg(not(target_feature = "atomics"))]
+    Err(error::to_js(crate::error::Error::arg("threadHelper", "this build has no threads: load the threaded build")))
+}
+
 /// Bytes of this module's wasm memory. Linear memory only grows, so this is also the peak.
 #[wasm_bindgen(js_name = memoryBytes)]
 pub fn memory_bytes() -> f64 {

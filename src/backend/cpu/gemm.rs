@@ -2,6 +2,7 @@
 //! micro-kernel streams contiguous memory. The micro-kernel has a portable form (which
 //! LLVM vectorises natively) and a wasm simd128 form.
 
+use super::parallel;
 use super::simd::Path;
 
 /// Rows of C a micro-kernel call computes.
@@ -93,8 +94,29 @@ pub fn gemm(path: Path, [m, n, k]: [usize; 3], a: MatRef, b: MatRef, c: &mut [f3
     gemm_packed(path, m, a, &s.pb, c, &mut s.pa);
 }
 
-/// c (row-major m×n, overwritten) = a (m×k) · B, with B packed beforehand.
+thread_local! {
+    /// A helper thread's packed rows of A, for its share of a split GEMM.
+    static PA: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// c (row-major m×n, overwritten) = a (m×k) · B, with B packed beforehand. With helper
+/// threads the rows of C are split between them in whole micro-kernel panels, so each
+/// element is summed in the same order as on one thread: the result is the same bits.
 pub fn gemm_packed(path: Path, m: usize, a: MatRef, pb: &PackedB, c: &mut [f32], pa: &mut Vec<f32>) {
+    let threads = parallel::threads();
+    if threads == 1 || m < 2 * MR {
+        return gemm_rows(path, m, a, pb, c, pa);
+    }
+    let n = pb.n;
+    let rows = m.div_ceil(threads).next_multiple_of(MR);
+    parallel::for_each_chunk(&mut c[..m * n], rows * n, |i, part| {
+        let sub = MatRef { off: a.off + i * rows * a.rs, ..a };
+        PA.with_borrow_mut(|pa| gemm_rows(path, part.len() / n.max(1), sub, pb, part, pa));
+    });
+}
+
+/// `gemm_packed` on this thread.
+fn gemm_rows(path: Path, m: usize, a: MatRef, pb: &PackedB, c: &mut [f32], pa: &mut Vec<f32>) {
     let (n, k) = (pb.n, pb.k);
     let c = &mut c[..m * n];
     c.fill(0.0);

@@ -2,6 +2,7 @@
 
 use super::broadcast::broadcast_offsets;
 use super::gemm::{gemm, gemm_packed, GemmScratch, MatRef, PackedB};
+use super::parallel;
 use super::simd::Path;
 use crate::error::Result;
 
@@ -79,14 +80,24 @@ pub const GEMV_ROWS: usize = 4;
 
 /// out (`rows × n`) = a (`rows × k`, contiguous) · Wᵀ for a row-major `W` (`n × k`): each
 /// output a contiguous dot product, W read in place.
+/// With helper threads each row's outputs are split between them (the weight, read once
+/// per row, is what costs: Whisper's tied embedding is 80 MB).
 pub fn gemv_t(path: Path, a: &[f32], w: &[f32], k: usize, out: &mut [f32]) {
     let n = w.len() / k.max(1);
+    let chunk = n.div_ceil(parallel::threads()).max(GEMV_MIN_SPLIT);
     for (row, o) in a.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
-        for (j, x) in o.iter_mut().enumerate() {
-            *x = super::simd::dot(path, row, &w[j * k..(j + 1) * k]);
-        }
+        parallel::for_each_chunk(o, chunk, |c, part| {
+            for (j, x) in part.iter_mut().enumerate() {
+                let j = c * chunk + j;
+                *x = super::simd::dot(path, row, &w[j * k..(j + 1) * k]);
+            }
+        });
     }
 }
+
+/// Outputs per task at least when a GEMV is split: fewer would cost more to hand out than
+/// to compute.
+pub const GEMV_MIN_SPLIT: usize = 64;
 
 /// Packs a 2-D weight operand for `matmul_packed`.
 pub fn pack_weight(b: &Operand) -> PackedB {

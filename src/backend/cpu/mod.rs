@@ -11,12 +11,15 @@ mod gather;
 pub mod gemm;
 mod matmul;
 mod norm;
+pub mod parallel;
 mod plan;
 mod pool;
 mod qgemm;
 mod reduce;
 pub mod simd;
 mod softmax;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod split_tests;
 mod workspace;
 mod write_at;
 

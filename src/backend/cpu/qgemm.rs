@@ -5,6 +5,7 @@
 //! activations too); f16 and int8 weights widened a row at a time against f32
 //! activations.
 
+use super::parallel;
 use super::simd::{self, Path};
 use crate::tensor::{quant, DType};
 use half::f16;
@@ -36,14 +37,69 @@ pub struct QScratch {
     wq: Vec<i8>,
     wscale: Vec<f32>,
     wf: Vec<f32>,
+    /// A split few-row product's output, column-major.
+    transposed: Vec<f32>,
+}
+
+thread_local! {
+    /// A helper thread's scratch, for its share of a split product.
+    static SCRATCH: std::cell::RefCell<QScratch> = std::cell::RefCell::new(QScratch::default());
 }
 
 /// out (`rows × n`) = a (`rows × k`) · Wᵀ for `w`, the bytes of an `[n, k]` weight of
 /// stored form `dtype` (F16, Q8 or Q4; its groups divide `k`, as a tensor's do).
+///
+/// With helper threads, many rows are split between them in blocks of rows; a few rows
+/// (a decoder's step) by the weight's rows instead, each thread writing its columns
+/// into a transposed scratch that is copied back.
 pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, out: &mut [f32], s: &mut QScratch) {
+    let rows = a.len() / k.max(1);
+    let n = out.len() / rows.max(1);
+    let threads = parallel::threads();
+    if threads == 1 || rows == 0 || n == 0 {
+        return product(path, a, k, w, dtype, 0..n, (n, 1), out, s);
+    }
+    if rows >= 2 * ROW_BLOCK {
+        let per = rows.div_ceil(threads).next_multiple_of(ROW_BLOCK);
+        parallel::for_each_chunk(out, per * n, |i, part| {
+            let a = &a[i * per * k..][..part.len() / n * k];
+            SCRATCH.with_borrow_mut(|s| product(path, a, k, w, dtype, 0..n, (n, 1), part, s));
+        });
+        return;
+    }
+    let cols = n.div_ceil(threads).max(super::matmul::GEMV_MIN_SPLIT);
+    let mut t = std::mem::take(&mut s.transposed);
+    t.resize(rows * n, 0.0);
+    parallel::for_each_chunk(&mut t, cols * rows, |i, part| {
+        let j0 = i * cols;
+        let js = j0..j0 + part.len() / rows;
+        SCRATCH.with_borrow_mut(|s| product(path, a, k, w, dtype, js, (1, rows), part, s));
+    });
+    for (j, col) in t.chunks_exact(rows).enumerate() {
+        for (r, v) in col.iter().enumerate() {
+            out[r * n + j] = *v;
+        }
+    }
+    s.transposed = t;
+}
+
+/// Columns `js` of the product, element (r, j) written at `out[r * strides.0 + (j -
+/// js.start) * strides.1]`.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    path: Path,
+    a: &[f32],
+    k: usize,
+    w: &[u8],
+    dtype: DType,
+    js: std::ops::Range<usize>,
+    (rs, cs): (usize, usize),
+    out: &mut [f32],
+    s: &mut QScratch,
+) {
     let k1 = k.max(1);
     let rows = a.len() / k1;
-    let n = out.len() / rows.max(1);
+    let at = |r: usize, j: usize| r * rs + (j - js.start) * cs;
     match dtype {
         // int8 weights widen too for now: int8 activations (the path below) cost MiniLM's
         // embeddings their 0.999 cosine to the reference (0.998 with scales per group of
@@ -54,10 +110,10 @@ pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, ou
             let row_bytes = dtype.bytes(k);
             for r0 in (0..rows).step_by(ROW_BLOCK) {
                 let r1 = (r0 + ROW_BLOCK).min(rows);
-                for j in 0..n {
+                for j in js.clone() {
                     quant::widen_into(&w[j * row_bytes..(j + 1) * row_bytes], dtype, &mut s.wf);
                     for r in r0..r1 {
-                        out[r * n + j] = simd::dot(path, &a[r * k..(r + 1) * k], &s.wf);
+                        out[at(r, j)] = simd::dot(path, &a[r * k..(r + 1) * k], &s.wf);
                     }
                 }
             }
@@ -71,7 +127,7 @@ pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, ou
             let row_bytes = dtype.bytes(k);
             for r0 in (0..rows).step_by(ROW_BLOCK) {
                 let r1 = (r0 + ROW_BLOCK).min(rows);
-                for j in 0..n {
+                for j in js.clone() {
                     // Weight row j (its nibbles, then its scales) as int8 values and f32
                     // block scales.
                     let (values, scales) = w[j * row_bytes..(j + 1) * row_bytes].split_at(k / 2);
@@ -90,13 +146,21 @@ pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, ou
                             let span = g * group..(g + 1) * group;
                             acc += simd::dot_i8(path, &ar[span.clone()], &s.wq[span]) as f32 * (ws * xs);
                         }
-                        out[r * n + j] = acc;
+                        out[at(r, j)] = acc;
                     }
                 }
             }
         }
         // Not stored forms (infer lets none reach here); widened for completeness.
-        DType::F32 | DType::I32 => super::matmul::gemv_t(path, a, &quant::widen(w, n * k, k, dtype), k, out),
+        DType::F32 | DType::I32 => {
+            let n = w.len() / dtype.bytes(k).max(1);
+            let wide = quant::widen(w, n * k, k, dtype);
+            for r in 0..rows {
+                for j in js.clone() {
+                    out[at(r, j)] = simd::dot(path, &a[r * k..(r + 1) * k], &wide[j * k..(j + 1) * k]);
+                }
+            }
+        }
     }
 }
 
