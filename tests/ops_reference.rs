@@ -70,8 +70,9 @@ on_every_backend! {
     // Weights in a stored form (f16, int8 per channel and in groups of 32, int4 in blocks of
     // 32) as the right operand of x · Wᵀ, read as `[out, in]` rows, on odd shapes, against
     // a float64 product with the dequantized weight. Against int4 the CPU quantizes x to
-    // int8 in blocks, which adds at most Σ_t |w_t| × max|x| / 254; otherwise x stays f32
-    // (WebGPU widens every form; its f16 variant stores it as f16: its slack). Gathering
+    // int8 in blocks, which adds at most Σ_t |w_t| × max|x| / 254, against int8 to int16
+    // per row (Σ_t |w_t| × max|x| / 65534); otherwise x stays f32 (WebGPU widens every
+    // form; its f16 variant stores it as f16: its slack). Gathering
     // rows of the same stored table gives exactly the widened rows.
     stored_weight_products(place) {
         use ipfs_accelerate::graph::GraphBuilder;
@@ -98,8 +99,14 @@ on_every_backend! {
                     for j in 0..cols {
                         let wr = &wd[j * k..(j + 1) * k];
                         let want: f64 = (0..k).map(|t| x[r * k + t] as f64 * wr[t] as f64).sum();
-                        let quantized = !place.is_gpu() && matches!(dtype, DType::Q4 { .. });
-                        let bound = if quantized { wr.iter().map(|v| v.abs() as f64).sum::<f64>() * amax / 254.0 } else { 0.0 };
+                        // The CPU quantizes activations: to int8 against int4 weights (half a
+                        // step, amax/254, per element), to int16 against int8 (amax/65534).
+                        let steps = match dtype {
+                            DType::Q4 { .. } if !place.is_gpu() => 254.0,
+                            DType::Q8 { .. } if !place.is_gpu() => 65534.0,
+                            _ => f64::INFINITY,
+                        };
+                        let bound = wr.iter().map(|v| v.abs() as f64).sum::<f64>() * amax / steps;
                         let tol = bound + (1e-4 + place.slack(true)) * (1.0 + want.abs());
                         let e = (got[r * cols + j] as f64 - want).abs();
                         if e > tol {

@@ -25,7 +25,12 @@ pub fn open(path: &Path) -> Result<Connection> {
     )?;
     // Added after the first databases were written: older files gain the columns (their
     // cells were all text cells).
-    for (col, ty) in [("confirm_median_ms", "REAL"), ("gpu_ms", "REAL"), ("task", "TEXT NOT NULL DEFAULT 'text'")] {
+    for (col, ty) in [
+        ("confirm_median_ms", "REAL"),
+        ("gpu_ms", "REAL"),
+        ("task", "TEXT NOT NULL DEFAULT 'text'"),
+        ("threads", "INTEGER NOT NULL DEFAULT 1"),
+    ] {
         let has: i64 =
             c.query_row("SELECT COUNT(*) FROM pragma_table_info('cells') WHERE name = ?1", [col], |r| r.get(0))?;
         if has == 0 {
@@ -51,6 +56,8 @@ pub struct Cell {
     pub task: String,
     pub tokens: i64,
     pub batch: i64,
+    /// CPU threads the library ran with (its own worker threads; 1 on older databases).
+    pub threads: i64,
     pub status: String,
     pub error: Option<String>,
     pub attempts: i64,
@@ -70,14 +77,15 @@ pub struct Cell {
 
 impl Cell {
     /// What identifies a cell across runs (text cells keep the key they had before image
-    /// cells existed).
+    /// cells existed, one-thread cells the key they had before threads).
     pub fn key(&self) -> String {
         let task = match self.task.as_str() {
             "image" | "speech" => format!("{}/", self.task),
             _ => String::new(),
         };
+        let threads = if self.threads > 1 { format!("/t{}", self.threads) } else { String::new() };
         format!(
-            "{task}{}/{}/{}/{}/{}x{}",
+            "{task}{}/{}/{}/{}/{}x{}{threads}",
             self.browser, self.library, self.backend, self.dtype, self.tokens, self.batch
         )
     }
@@ -105,12 +113,13 @@ pub fn insert(c: &Connection, run: i64, x: &Cell) -> Result<()> {
     c.execute(
         "INSERT INTO cells (run_id, browser, browser_version, adapter, library, backend, dtype, tokens, batch,
             status, error, attempts, load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes,
-            confirm_median_ms, gpu_ms, task)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+            confirm_median_ms, gpu_ms, task, threads)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         params![
             run, x.browser, x.browser_version, x.adapter, x.library, x.backend, x.dtype, x.tokens, x.batch, x.status,
             x.error, x.attempts, x.load_network_ms, x.load_cache_ms, x.first_ms, x.median_ms, x.p90_ms, x.throughput,
-            x.memory_bytes, x.confirm_median_ms, x.gpu_ms, if x.task.is_empty() { "text" } else { &x.task }
+            x.memory_bytes, x.confirm_median_ms, x.gpu_ms, if x.task.is_empty() { "text" } else { &x.task },
+            x.threads.max(1)
         ],
     )?;
     Ok(())
@@ -127,7 +136,7 @@ pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
     let mut s = c.prepare(
         "SELECT browser, browser_version, adapter, library, backend, dtype, tokens, batch, status, error, attempts,
             load_network_ms, load_cache_ms, first_ms, median_ms, p90_ms, throughput, memory_bytes, confirm_median_ms, gpu_ms,
-            task
+            task, threads
          FROM cells WHERE run_id = ?1 ORDER BY id",
     )?;
     let rows = s.query_map([run], |r| {
@@ -153,6 +162,7 @@ pub fn cells(c: &Connection, run: i64) -> Result<Vec<Cell>> {
             confirm_median_ms: r.get(18)?,
             gpu_ms: r.get(19)?,
             task: r.get(20)?,
+            threads: r.get(21)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -174,7 +184,7 @@ pub fn set_confirm(c: &Connection, run: i64, key: &str, median_ms: f64) -> Resul
     for cell in cells(c, run)?.into_iter().filter(|x| x.key() == key) {
         c.execute(
             "UPDATE cells SET confirm_median_ms = ?1 WHERE run_id = ?2 AND browser = ?3 AND library = ?4
-                AND backend = ?5 AND dtype = ?6 AND tokens = ?7 AND batch = ?8 AND task = ?9",
+                AND backend = ?5 AND dtype = ?6 AND tokens = ?7 AND batch = ?8 AND task = ?9 AND threads = ?10",
             params![
                 median_ms,
                 run,
@@ -184,7 +194,8 @@ pub fn set_confirm(c: &Connection, run: i64, key: &str, median_ms: f64) -> Resul
                 cell.dtype,
                 cell.tokens,
                 cell.batch,
-                cell.task
+                cell.task,
+                cell.threads
             ],
         )?;
     }

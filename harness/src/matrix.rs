@@ -33,6 +33,11 @@ pub struct BenchArgs {
     task: String,
     #[arg(long, value_delimiter = ',', default_value = "12,158")]
     tokens: Vec<u32>,
+    /// CPU threads, for both libraries (ours: the threaded build in a worker; theirs:
+    /// onnxruntime-web's `numThreads`). Above 1 needs a cross-origin isolated page, which
+    /// the harness's server gives.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    threads: Vec<u32>,
     /// With `--task image`: image sizes in pixels.
     #[arg(long, value_delimiter = ',', default_value = "224")]
     sizes: Vec<u32>,
@@ -71,6 +76,7 @@ struct Group {
     library: &'static str,
     backend: String,
     dtype: String,
+    threads: u32,
 }
 
 impl Group {
@@ -81,7 +87,8 @@ impl Group {
             ("ours", d) => format!("{}-{d}", self.backend),
             _ => self.dtype.clone(),
         };
-        format!("{browser}/{}/{which}", self.library)
+        let threads = if self.threads > 1 { format!("/t{}", self.threads) } else { String::new() };
+        format!("{browser}/{}/{which}{threads}", self.library)
     }
 }
 
@@ -129,17 +136,20 @@ async fn run_matrix(root: &Path, args: &BenchArgs) -> Result<()> {
     let commit = git_commit(root);
     let machine = machine();
     let run_id = db::start_run(&conn, &commit, &machine, &std::env::args().skip(1).collect::<Vec<_>>().join(" "))?;
-    let mut groups: Vec<Group> = args
-        .backends
-        .iter()
-        .filter(|b| !b.is_empty())
-        .flat_map(|b| args.dtypes.iter().map(move |d| Group { library: "ours", backend: b.clone(), dtype: d.clone() }))
-        .collect();
-    groups.extend(args.baselines.iter().filter(|d| !d.is_empty()).map(|d| Group {
-        library: "tjs",
-        backend: "wasm".into(),
-        dtype: d.clone(),
-    }));
+    let mut groups = Vec::new();
+    for &threads in &args.threads {
+        // Threads are the CPU's: our WebGPU runs once, at one thread.
+        let backends = args.backends.iter().filter(|b| !b.is_empty() && (threads == 1 || b.as_str() == "wasm"));
+        groups.extend(backends.flat_map(|b| {
+            args.dtypes.iter().map(move |d| Group { library: "ours", backend: b.clone(), dtype: d.clone(), threads })
+        }));
+        groups.extend(args.baselines.iter().filter(|d| !d.is_empty()).map(|d| Group {
+            library: "tjs",
+            backend: "wasm".into(),
+            dtype: d.clone(),
+            threads,
+        }));
+    }
     let (sizes, batches) = match args.task.as_str() {
         "image" => (&args.sizes, args.batches.clone()),
         // A clip is transcribed alone.
@@ -189,6 +199,7 @@ async fn run_matrix(root: &Path, args: &BenchArgs) -> Result<()> {
                     task: args.task.clone(),
                     tokens: t.into(),
                     batch: b.into(),
+                    threads: g.threads.into(),
                     ..Default::default()
                 };
                 match r {
@@ -232,7 +243,13 @@ async fn confirm(
     for g in groups {
         let suspects: Vec<&Cell> = cur
             .iter()
-            .filter(|c| c.library == g.library && c.backend == g.backend && c.dtype == g.dtype && c.task == args.task)
+            .filter(|c| {
+                c.library == g.library
+                    && c.backend == g.backend
+                    && c.dtype == g.dtype
+                    && c.task == args.task
+                    && c.threads == i64::from(g.threads)
+            })
             .filter(|c| noise::suspect(history.get(&c.key()).map_or(&[], Vec::as_slice), c, drift))
             .collect();
         if suspects.is_empty() {
@@ -292,8 +309,8 @@ async fn run_group(
     let model = if broken { "&model=no-such-model" } else { "" };
     let url = |phase: &str| {
         format!(
-            "{base}bench/cell.html?lib={}&backend={}&dtype={}&phase={phase}&shapes={shapes_param}&iters={}&task={}{model}",
-            g.library, g.backend, g.dtype, args.iters, args.task
+            "{base}bench/cell.html?lib={}&backend={}&dtype={}&threads={}&phase={phase}&shapes={shapes_param}&iters={}&task={}{model}",
+            g.library, g.backend, g.dtype, g.threads, args.iters, args.task
         )
     };
     let timeout = Duration::from_secs(args.timeout);

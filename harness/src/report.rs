@@ -17,10 +17,15 @@ fn ms(v: Option<f64>) -> String {
 }
 
 fn label(c: &Cell) -> String {
-    match c.library.as_str() {
+    let l = match c.library.as_str() {
         "ours" if c.dtype == "fp32" => format!("ours {}", c.backend),
         "ours" => format!("ours {} {}", c.backend, c.dtype),
         _ => format!("tjs {}", c.dtype),
+    };
+    if c.threads > 1 {
+        format!("{l} ×{}", c.threads)
+    } else {
+        l
     }
 }
 
@@ -64,6 +69,7 @@ pub fn write(conn: &Connection, out: &Path) -> Result<String> {
                         && o.task == c.task
                         && o.tokens == c.tokens
                         && o.batch == c.batch
+                        && o.threads.max(1) == c.threads.max(1)
                 })
                 .and_then(|o| o.median_ms)
         };

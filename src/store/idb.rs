@@ -6,6 +6,7 @@
 use super::backend::{Backend, Estimate, Kind};
 use crate::error::{Error, Result};
 use crate::weights::AlignedBuf;
+use futures_util::future::{try_join, try_join_all};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -67,6 +68,11 @@ impl IdbBackend {
         &self.name
     }
 
+    /// Runs `body` in one transaction. A body that makes several requests issues them
+    /// together (`try_join`), in its first poll: IndexedDB keeps a transaction open only
+    /// while requests are pending or within the task of a request's answer, and in the
+    /// threaded build the futures executor resumes a body in a later task (it wakes through
+    /// `Atomics.waitAsync`), by when a transaction awaited request by request has committed.
     async fn run<T>(
         &self,
         stores: &[&str],
@@ -98,10 +104,7 @@ impl IdbBackend {
         }
         self.run(&[store], TransactionMode::ReadWrite, "delete", async |tx| {
             let s = tx.store(store)?;
-            for k in keys {
-                s.delete(k.into()).await?;
-            }
-            Ok(())
+            try_join_all(keys.iter().map(|k| s.delete(k.into()))).await.map(|_| ())
         })
         .await
     }
@@ -125,8 +128,10 @@ impl Backend for IdbBackend {
         // A copy in the JS heap: IndexedDB clones it, and wasm memory may move meanwhile.
         let value: JsValue = js_sys::Uint8Array::from(bytes).into();
         self.run(&[CHUNKS, PARTIALS], TransactionMode::ReadWrite, "chunk write", async |tx| {
-            tx.store(CHUNKS)?.put(&value, Some(&key.into())).await?;
-            tx.store(PARTIALS)?.put(&partial_json.into(), Some(&partial_key.into())).await
+            let (chunks, partials) = (tx.store(CHUNKS)?, tx.store(PARTIALS)?);
+            let partial = partial_json.into();
+            try_join_all([chunks.put(&value, Some(&key.into())), partials.put(&partial, Some(&partial_key.into()))])
+                .await
         })
         .await
         .map(|_| ())
@@ -182,12 +187,10 @@ impl Backend for IdbBackend {
 
     async fn commit(&self, key: &str, manifest_json: &str, partial_keys: &[String]) -> Result<()> {
         self.run(&[MANIFESTS, PARTIALS], TransactionMode::ReadWrite, "manifest write", async |tx| {
-            tx.store(MANIFESTS)?.put(&manifest_json.into(), Some(&key.into())).await?;
-            let p = tx.store(PARTIALS)?;
-            for k in partial_keys {
-                p.delete(k.into()).await?;
-            }
-            Ok(())
+            let (m, p) = (tx.store(MANIFESTS)?, tx.store(PARTIALS)?);
+            let manifest = manifest_json.into();
+            let deletes = try_join_all(partial_keys.iter().map(|k| p.delete(k.into())));
+            try_join(m.put(&manifest, Some(&key.into())), deletes).await.map(|_| ())
         })
         .await
     }

@@ -1,7 +1,7 @@
 // The threaded build in real browsers, on a cross-origin isolated page (scripts/serve.mjs
 // sends COOP/COEP): `init(undefined, { threads: 2 })` starts the SDK's worker on the
 // threaded build with one helper, `cpuThreads()` says 2, and a CPU model loads there by
-// itself. Its embeddings of the fixture texts match the float64 reference
+// itself, and stores its weights in IndexedDB for the next load. Its embeddings of the fixture texts match the float64 reference
 // (tests/fixtures/minilm/gen_minilm.py) within its stated tolerance, and a 8 × 158-token
 // batch, f32 and q8, equals the page's own single-thread results within 1e-5 (the split
 // kernels sum in the same order). A bad thread count is an invalid_argument.
@@ -23,7 +23,15 @@ async function inPage({ cases }) {
   try {
     const base = new URL('/models/all-MiniLM-L6-v2/', location.href).href;
     const out = { bad, isolated: crossOriginIsolated, threads: m.cpuThreads(), ms: {} };
-    const fixture = await m.TextEmbedder.load(base, { backend: 'wasm', cache: false });
+    // Through a weight store, cleared first: the threaded build writes the chunks, then a
+    // second load reads them back (its futures resume in later tasks than a
+    // single-thread build's, which once let IndexedDB commit a write half-way).
+    const store = await m.WeightStore.open({ name: 'threads-test' });
+    await store.clear();
+    (await m.TextEmbedder.load(base, { backend: 'wasm', store: 'threads-test' })).dispose();
+    const fixture = await m.TextEmbedder.load(base, { backend: 'wasm', store: 'threads-test' });
+    out.loadedFrom = fixture.loadedFrom;
+    await store.clear();
     // Plain arrays: Firefox's WebDriver returns typed arrays as null.
     out.fixture = (await fixture.embed(cases.map((c) => c.text))).map((v) => Array.from(v));
     out.inWorker = typeof fixture.killWorkerForTesting === 'function';
@@ -63,6 +71,7 @@ for (const name of browsersToTest()) {
       assert.equal(r.isolated, true);
       assert.equal(r.threads, 2);
       assert.ok(r.inWorker, 'with threads, a load runs in the SDK worker');
+      assert.equal(r.loadedFrom, 'cache', 'the second load reads what the threaded build stored');
       let worst = 0;
       FIXTURE.cases.forEach((c, i) => {
         const d = Math.max(...c.embedding.map((x, j) => Math.abs(x - r.fixture[i][j])));

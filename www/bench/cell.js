@@ -4,6 +4,7 @@
 //   or fp32|q8 (tjs), phase=network|cache,
 //   task=text|image|speech, shapes=12x1,158x8 (tokens x batch; for images, pixels x
 //   batch; for speech, a committed clip by its seconds: 4 hello.wav, 65 long.wav, x 1),
+//   threads=N (both libraries; ours runs in a worker on the threaded build when N > 1),
 //   iters=N, model=NAME (a folder of models/; the default is each library's MiniLM,
 //   DINOv2 for images or Whisper tiny.en for speech, and a missing one is how tests force
 //   a failure). For speech a cell's throughput is audio seconds per second (the real-time
@@ -27,7 +28,52 @@ const CLIPS = { 4: 'hello.wav', 65: 'long.wav' };
 
 document.getElementById('params').textContent = location.search;
 
+/** Ours in a worker on the threaded build (cell-worker.js), behind the same interface;
+ * token counts come from a page-side tokenizer, synchronously. */
+async function oursThreaded(threads) {
+  const w = new Worker(new URL('./cell-worker.js', import.meta.url), { type: 'module' });
+  let next = 0;
+  const waiting = new Map();
+  w.onmessage = ({ data }) => {
+    const p = waiting.get(data.id);
+    waiting.delete(data.id);
+    if (data.ok) p.resolve(data.value);
+    else p.reject(new Error(data.error));
+  };
+  const call = (op, args = {}) =>
+    new Promise((resolve, reject) => {
+      waiting.set(++next, { resolve, reject });
+      w.postMessage({ id: next, op, ...args });
+    });
+  const m = await import('../../pkg/index.js');
+  await m.init();
+  if (phase === 'network') await (await m.WeightStore.open({ name: 'harness' })).clear();
+  const folder = model ?? (speech ? 'whisper-tiny.en' : image ? 'dinov2-small' : 'all-MiniLM-L6-v2');
+  const url = new URL(`../../models/${folder}/`, import.meta.url).href;
+  const t0 = performance.now();
+  const info = await call('load', {
+    url,
+    backend: q.get('backend') ?? 'wasm',
+    dtype: { fp32: 'f32' }[q.get('dtype') ?? 'fp32'] ?? q.get('dtype'),
+    threads,
+    speech,
+    image,
+  });
+  // The page's own copy of the tokenizer, for synchronous token counts.
+  const tok = speech || image ? null : await m.TextEmbedder.load(url, { backend: 'wasm', store: 'harness' });
+  return {
+    ...info,
+    loadMs: performance.now() - t0,
+    embed: (inputs) => call('embed', { inputs }),
+    transcribe: (audio) => call('transcribe', { audio }),
+    countTokens: (t) => tok.tokenCount(t),
+    memoryBytes: () => null,
+  };
+}
+
 async function ours() {
+  const threads = Number(q.get('threads') ?? 1);
+  if (threads > 1) return oursThreaded(threads);
   const m = await import('../../pkg/index.js');
   await m.init();
   if (phase === 'network') await (await m.WeightStore.open({ name: 'harness' })).clear();
@@ -66,13 +112,13 @@ async function ours() {
 }
 
 async function tjs() {
-  const { pipeline, env, RawImage } = await loadTjs({ cache: true }); // its model cache
+  const { pipeline, env, RawImage } = await loadTjs({ cache: true, threads: Number(q.get('threads') ?? 1) }); // its model cache
   if (phase === 'network') for (const k of await caches.keys()) await caches.delete(k);
   const t0 = performance.now();
   if (speech) {
     const x = await pipeline('automatic-speech-recognition', model ?? 'whisper-tiny.en', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
     return {
-      library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
+      library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'} (${env.backends.onnx.wasm.numThreads} threads)`,
       loadMs: performance.now() - t0,
       loadedFrom: phase,
       transcribe: async (audio) => (await transcribeLong(x, audio), null),
@@ -82,7 +128,7 @@ async function tjs() {
   if (image) {
     const x = await pipeline('image-feature-extraction', model ?? 'dinov2-small', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
     return {
-      library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
+      library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'} (${env.backends.onnx.wasm.numThreads} threads)`,
       loadMs: performance.now() - t0,
       loadedFrom: phase,
       embed: (images) => x(images.map((p) => new RawImage(p.data, p.width, p.height, 4))),
@@ -91,7 +137,7 @@ async function tjs() {
   }
   const x = await pipeline('feature-extraction', model ?? 'minilm-onnx', { dtype: q.get('dtype') ?? 'fp32', device: 'wasm' });
   return {
-    library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'}`,
+    library: `transformers.js ${env.version} ${q.get('dtype') ?? 'fp32'} (${env.backends.onnx.wasm.numThreads} threads)`,
     loadMs: performance.now() - t0,
     loadedFrom: phase,
     embed: (texts) => x(texts, { pooling: 'mean', normalize: true }),

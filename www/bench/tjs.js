@@ -4,7 +4,7 @@
 
 /** The library, set up; `cache` turns on its Cache API model cache (the harness's cache
  * phase measures it), off otherwise so every page load reads the served files. */
-export async function loadTjs({ cache = false } = {}) {
+export async function loadTjs({ cache = false, threads = 1 } = {}) {
   const lib = await import('./baseline/node_modules/@huggingface/transformers/dist/transformers.js');
   const { env } = lib;
   env.allowRemoteModels = false;
@@ -13,7 +13,8 @@ export async function loadTjs({ cache = false } = {}) {
   // A path, not a URL: transformers.js only looks for local files at non-URL paths.
   env.localModelPath = new URL('../../models/', import.meta.url).pathname;
   env.backends.onnx.wasm.wasmPaths = new URL('./baseline/node_modules/onnxruntime-web/dist/', import.meta.url).href;
-  env.backends.onnx.wasm.numThreads = 1;
+  // onnxruntime-web's own worker threads (on a cross-origin isolated page).
+  env.backends.onnx.wasm.numThreads = threads;
   return lib;
 }
 

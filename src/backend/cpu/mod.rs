@@ -14,6 +14,7 @@ mod norm;
 pub mod parallel;
 mod plan;
 mod pool;
+mod q8gemm;
 mod qgemm;
 mod reduce;
 pub mod simd;

@@ -2,11 +2,11 @@
 //! Linear layout, never transposed): int4 weights against activations quantized to int8
 //! as they arrive, in the weight's blocks, with i32 accumulation per block and the two
 //! blocks' scales applied after (XNNPACK's QD8-F32-QC4W form, with block scales for the
-//! activations too); f16 and int8 weights widened a row at a time against f32
-//! activations.
+//! activations too); int8 weights against int16 activations (q8gemm); f16 weights
+//! widened a row at a time against f32 activations.
 
-use super::parallel;
 use super::simd::{self, Path};
+use super::{parallel, q8gemm};
 use crate::tensor::{quant, DType};
 use half::f16;
 
@@ -37,6 +37,7 @@ pub struct QScratch {
     wq: Vec<i8>,
     wscale: Vec<f32>,
     wf: Vec<f32>,
+    q8: q8gemm::Q8Scratch,
     /// A split few-row product's output, column-major.
     transposed: Vec<f32>,
 }
@@ -101,11 +102,9 @@ fn product(
     let rows = a.len() / k1;
     let at = |r: usize, j: usize| r * rs + (j - js.start) * cs;
     match dtype {
-        // int8 weights widen too for now: int8 activations (the path below) cost MiniLM's
-        // embeddings their 0.999 cosine to the reference (0.998 with scales per group of
-        // 32; Q, K and V, fed by layer norms with outlier channels, are the sensitive
-        // layers), which a per-layer choice of the activations' form will win back.
-        DType::F16 | DType::Q8 { .. } => {
+        // int8 weights against int16 activations (see q8gemm).
+        DType::Q8 { group } => q8gemm::product(path, a, k, w, group.clamp(1, k1), js, (rs, cs), out, &mut s.q8),
+        DType::F16 => {
             s.wf.resize(k, 0.0);
             let row_bytes = dtype.bytes(k);
             for r0 in (0..rows).step_by(ROW_BLOCK) {
@@ -171,7 +170,7 @@ mod tests {
     /// Each stored form on every path against a float64 product with the dequantized
     /// weight, on odd shapes. int8 activations (against int4) add at most half a step of
     /// their block's scale per element: |error| ≤ Σ_t |w_t| × max|a| / 254, plus f32
-    /// rounding.
+    /// rounding; int16 ones (against int8) Σ_t |w_t| × max|a| / 65534.
     #[test]
     fn stored_products_match_a_float64_reference() {
         let mut s = QScratch::default();
@@ -194,6 +193,7 @@ mod tests {
                             let want: f64 = (0..k).map(|t| a[r * k + t] as f64 * wr[t] as f64).sum();
                             let bound = match dtype {
                                 DType::Q4 { .. } => wr.iter().map(|x| x.abs() as f64).sum::<f64>() * amax / 254.0,
+                                DType::Q8 { .. } => wr.iter().map(|x| x.abs() as f64).sum::<f64>() * amax / 65534.0,
                                 _ => 0.0,
                             };
                             let got = out[r * n + j] as f64;

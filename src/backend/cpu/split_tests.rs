@@ -75,7 +75,21 @@ fn split_products_match_one_thread_and_float64() {
                     qgemm::matmul_stored(path, &a, k, &bytes, q, &mut c, &mut qgemm::QScratch::default());
                     c
                 });
-                close(&got, &reference(&a, &wide, m, n, k), 1e-4, &format!("q8 {path:?} {m}x{n}x{k}"));
+                // int16 activations: each output within Σ|w| × max|a| / 65534 (half a
+                // step of the row's scale per element) of the f32 product.
+                let want = reference(&a, &wide, m, n, k);
+                for r in 0..m {
+                    let amax = a[r * k..(r + 1) * k].iter().fold(0f64, |x, v| x.max(v.abs() as f64));
+                    for j in 0..n {
+                        let bound =
+                            wide[j * k..(j + 1) * k].iter().map(|v| v.abs() as f64).sum::<f64>() * amax / 65534.0;
+                        let (g, w) = (got[r * n + j] as f64, want[r * n + j]);
+                        assert!(
+                            (g - w).abs() <= bound + 1e-4 * (1.0 + w.abs()),
+                            "q8 {path:?} {m}x{n}x{k} [{r},{j}]: {g} vs {w}"
+                        );
+                    }
+                }
             }
         }
     }
