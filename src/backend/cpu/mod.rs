@@ -148,14 +148,16 @@ impl CpuBackend {
         let bias = bias.contiguous();
         let bias = bias.as_f32_slice().unwrap_or(&[]);
         let mut buf = product.into_f32_vec();
-        for row in buf.chunks_exact_mut(bias.len().max(1)) {
-            for (x, b) in row.iter_mut().zip(bias) {
-                *x += *b;
+        parallel::rows(&mut buf, bias.len(), |part| {
+            for row in part.chunks_exact_mut(bias.len().max(1)) {
+                for (x, b) in row.iter_mut().zip(bias) {
+                    *x += *b;
+                }
             }
-        }
-        if let Some(op) = e.activation {
-            unary_kernel(op)(self.path, &mut buf);
-        }
+            if let Some(op) = e.activation {
+                unary_kernel(op)(self.path, part);
+            }
+        });
         Tensor::from_f32(dims, buf)
     }
 
@@ -211,7 +213,8 @@ impl CpuBackend {
             Op::Binary(op) => elementwise::binary(*op, f(0), d(0), f(1), d(1), &mut out, dims),
             Op::Unary(op) => {
                 out.copy_from_slice(f(0));
-                unary_kernel(*op)(path, &mut out);
+                // Parts of whole vectors, so each element takes the path it takes on one thread.
+                parallel::rows(&mut out, 8, |part| unary_kernel(*op)(path, part));
                 Ok(())
             }
             Op::Softmax => {
@@ -237,7 +240,7 @@ impl CpuBackend {
             }
             Op::LayerNorm { eps } => {
                 out.copy_from_slice(f(0));
-                norm::layer_norm(path, &mut out, f(1), f(2), *eps);
+                parallel::rows(&mut out, d(1).iter().product(), |part| norm::layer_norm(path, part, f(1), f(2), *eps));
                 Ok(())
             }
             Op::Gather if args[0].dtype().is_stored() => {

@@ -172,6 +172,19 @@ pub fn for_each_chunk<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &m
     });
 }
 
+/// Runs `f` over `out` in parts of whole rows of `width`, in parallel when `out` is large
+/// enough to repay handing it out (an element-wise pass over a batch's activations).
+pub fn rows<T: Send>(out: &mut [T], width: usize, f: impl Fn(&mut [T]) + Sync) {
+    const SMALL: usize = 1 << 15;
+    let width = width.max(1);
+    let threads = threads();
+    if threads == 1 || out.len() < SMALL || IN_TASK.get() {
+        return f(out);
+    }
+    let per = (out.len() / width).div_ceil(2 * threads).max(1) * width;
+    for_each_chunk(out, per, |_, part| f(part));
+}
+
 /// A pointer tasks may share; each task touches its own part of what it points to.
 struct SendPtr<T>(*mut T);
 
