@@ -1,5 +1,6 @@
-//! Property tests over shapes: matmul, softmax and layer_norm on random shapes and values
-//! against naive float64 loops written here, independent of the kernels.
+//! Property tests over shapes: matmul (with weights in every stored form, split over
+//! threads or not), softmax and layer_norm on random shapes and values against naive
+//! float64 loops written here, independent of the kernels.
 #![cfg(not(target_arch = "wasm32"))]
 
 use ipfs_accelerate::backend::cpu::CpuBackend;
@@ -54,6 +55,55 @@ proptest! {
             want[(bi * m + i) * n + j] = (0..k).map(|kk| at(bi, i, kk) * bt(bi, kk, j)).sum();
         }}}
         close(&out[0].to_f32_vec(), &want, 1e-4, 1e-4).map_err(TestCaseError::fail)?;
+    }
+
+    /// x · Wᵀ against a constant weight in every form the CPU holds (f32: packed GEMM, or
+    /// GEMV for up to 4 rows; f16; int8 in groups of 32 and per channel; int4 in blocks of
+    /// 32), on one thread and split over three, against a float64 product with the
+    /// weight as stored (widened). Tolerance: atol 1e-4, rtol 1e-4, plus what quantizing x
+    /// may add: half a step per element, Σ|w| × max|x| / 65534 against int8 (int16 x),
+    /// / 254 against int4 (int8 x). The split gives the one-thread bits.
+    #[test]
+    fn weight_products_match_naive_split_or_not(m in 1usize..40, kb in 1usize..12, n in 1usize..40,
+                                                 form in 0usize..5, seed: u64) {
+        use ipfs_accelerate::backend::cpu::parallel;
+        use ipfs_accelerate::tensor::quant;
+        let k = kb * 32 + if form == 0 || form == 1 || form == 3 { seed as usize % 7 } else { 0 };
+        let dtype = [DType::F32, DType::F16, DType::Q8 { group: 32 }, DType::Q8 { group: k }, DType::Q4 { block: 32 }][form];
+        let x = values(m * k, seed, 1.0);
+        let w = values(n * k, seed ^ 0x77, 1.0);
+        let wt = Tensor::from_f32(vec![n, k], w.clone()).unwrap();
+        let (c, wd) = match dtype {
+            DType::F32 => (wt, w.clone()),
+            d => {
+                let c = wt.to_dtype(d).unwrap();
+                let wd = quant::widen(c.stored_bytes().unwrap(), n * k, k, d);
+                (c, wd)
+            }
+        };
+        let mut g = GraphBuilder::new();
+        let xi = g.input("x", &[m, k], DType::F32);
+        let ci = g.constant(c);
+        let o = g.matmul_t(xi, ci, false, true).unwrap();
+        let graph = g.build(&[o]).unwrap();
+        let input = [Tensor::from_f32(vec![m, k], x.clone()).unwrap()];
+        parallel::start_native(3);
+        let split = CpuBackend::new().run(&graph, &input).unwrap()[0].to_f32_vec();
+        let one = parallel::serially(|| CpuBackend::new().run(&graph, &input).unwrap()[0].to_f32_vec());
+        prop_assert!(split.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()), "split and one-thread results differ");
+        let steps = match dtype { DType::Q8 { .. } => 65534.0, DType::Q4 { .. } => 254.0, _ => f64::INFINITY };
+        for r in 0..m {
+            let xr = &x[r * k..(r + 1) * k];
+            let amax = xr.iter().fold(0f64, |a, v| a.max(v.abs() as f64));
+            for j in 0..n {
+                let wr = &wd[j * k..(j + 1) * k];
+                let want: f64 = xr.iter().zip(wr).map(|(a, b)| *a as f64 * *b as f64).sum();
+                let bound = wr.iter().map(|v| v.abs() as f64).sum::<f64>() * amax / steps;
+                let got = split[r * n + j] as f64;
+                prop_assert!((got - want).abs() <= bound + 1e-4 + 1e-4 * want.abs(),
+                    "{dtype} {m}x{k}x{n} [{r},{j}]: {got} vs {want} (bound {bound})");
+            }
+        }
     }
 
     /// Tolerance: atol 1e-6, rtol 1e-4; every row sums to 1.
