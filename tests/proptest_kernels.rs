@@ -88,6 +88,7 @@ proptest! {
         let graph = g.build(&[o]).unwrap();
         let input = [Tensor::from_f32(vec![m, k], x.clone()).unwrap()];
         parallel::start_native(3);
+        parallel::split_everything();
         let split = CpuBackend::new().run(&graph, &input).unwrap()[0].to_f32_vec();
         let one = parallel::serially(|| CpuBackend::new().run(&graph, &input).unwrap()[0].to_f32_vec());
         prop_assert!(split.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()), "split and one-thread results differ");

@@ -36,8 +36,8 @@ pub fn attention(
     out: &mut [f32],
     s: &mut GemmScratch,
 ) -> Result<()> {
-    let threads = parallel::threads();
     let heads = a.b * a.h;
+    let threads = parallel::threads_for(heads * a.sq * a.sk * (a.d + a.dv));
     if threads == 1 || heads == 1 {
         let mut scores = zeroed(a.sq * a.sk, "attention scores")?;
         for bh in 0..heads {

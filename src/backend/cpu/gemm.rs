@@ -103,7 +103,7 @@ thread_local! {
 /// threads the rows of C are split between them in whole micro-kernel panels, so each
 /// element is summed in the same order as on one thread: the result is the same bits.
 pub fn gemm_packed(path: Path, m: usize, a: MatRef, pb: &PackedB, c: &mut [f32], pa: &mut Vec<f32>) {
-    let threads = parallel::threads();
+    let threads = parallel::threads_for(m * pb.n * pb.k);
     if threads == 1 || m < 2 * MR {
         return gemm_rows(path, m, a, pb, c, pa);
     }

@@ -84,7 +84,7 @@ pub const GEMV_ROWS: usize = 4;
 /// per row, is what costs: Whisper's tied embedding is 80 MB).
 pub fn gemv_t(path: Path, a: &[f32], w: &[f32], k: usize, out: &mut [f32]) {
     let n = w.len() / k.max(1);
-    let chunk = n.div_ceil(parallel::threads()).max(GEMV_MIN_SPLIT);
+    let chunk = n.div_ceil(parallel::threads_for(w.len())).max(GEMV_MIN_SPLIT);
     for (row, o) in a.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
         parallel::for_each_chunk(o, chunk, |c, part| {
             for (j, x) in part.iter_mut().enumerate() {

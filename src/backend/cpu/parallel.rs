@@ -69,6 +69,27 @@ pub fn threads() -> usize {
     lock(pool()).helpers + 1
 }
 
+/// Multiply-adds below which a product is not split: waking a helper costs tens of
+/// microseconds in the browsers, about what a 384 × 384 GEMV takes (measured: Whisper's
+/// decoder, all small GEMVs, gained nothing from a second thread in Firefox when every
+/// one was split).
+static MIN_SPLIT_WORK: AtomicUsize = AtomicUsize::new(1 << 20);
+
+/// Splits every product from now on, however small: tests call it so that their small
+/// shapes take the split paths.
+pub fn split_everything() {
+    MIN_SPLIT_WORK.store(0, Ordering::Relaxed);
+}
+
+/// Threads worth using for a product of `work` multiply-adds: 1 below the threshold.
+pub fn threads_for(work: usize) -> usize {
+    if work < MIN_SPLIT_WORK.load(Ordering::Relaxed) {
+        1
+    } else {
+        threads()
+    }
+}
+
 /// Runs `f(i)` for every `i < tasks`, spread over the helpers and this thread.
 pub fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     let p = pool();

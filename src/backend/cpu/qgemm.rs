@@ -56,7 +56,7 @@ thread_local! {
 pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, out: &mut [f32], s: &mut QScratch) {
     let rows = a.len() / k.max(1);
     let n = out.len() / rows.max(1);
-    let threads = parallel::threads();
+    let threads = parallel::threads_for(rows * n * k);
     if threads == 1 || rows == 0 || n == 0 {
         return product(path, a, k, w, dtype, 0..n, (n, 1), out, s);
     }

@@ -14,6 +14,7 @@ fn data(n: usize, seed: usize) -> Vec<f32> {
 /// Runs `f` split over three threads and on one, checks the bits agree, returns the output.
 fn both(f: impl Fn() -> Vec<f32>) -> Vec<f32> {
     parallel::start_native(3);
+    parallel::split_everything();
     let split = f();
     let one = parallel::serially(&f);
     assert_eq!(split.len(), one.len());
