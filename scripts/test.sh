@@ -99,13 +99,13 @@ step setup bash scripts/setup.sh
 # The release build runs beside the test builds below. Most of its time is on one core
 # (this crate's LTO with one codegen unit, then wasm-opt), and the test builds fill the
 # other; cargo locks each profile's directory on its own, so neither waits on the other.
-# The suites that serve pkg/ start once it is done (wait_release).
+# The suites that serve pkg/ start once it is done (wait_release, below).
 [ "$QUICK" = 1 ] || beside build release-wasm bash scripts/build.sh
 wait_release() {
   [ -n "${BESIDE[release-wasm]:-}" ] || return 0
   joined release-wasm
-  [ "$RC" -eq 0 ] || build_failed release-wasm "$SECS s, beside the test builds and the wasm suites"
-  LINES+=("build release-wasm: ($SECS s, beside the test builds and the wasm suites)")
+  [ "$RC" -eq 0 ] || build_failed release-wasm "$SECS s, beside the test builds"
+  LINES+=("build release-wasm: ($SECS s, beside the test builds)")
 }
 
 # The wasm suites fetch the model from a real server, whose URL is baked in at compile time.
@@ -153,15 +153,27 @@ CLIPPED=("the host build (every target of every workspace member)" "the wasm32 b
 
 # The native suite runs beside the wasm suites: each leaves a core mostly idle (one test
 # binary at a time, most of them one long test), and none asserts a timing. It is
-# collected before the page suites, whose responsiveness checks want the machine. The
-# release build may still be running too (its last minutes, an LTO and wasm-opt, are on
-# one core): the wasm-bindgen suites do not read pkg/, so only the suites after them wait.
-beside suite native "${NATIVE[@]}" --no-fail-fast
+# collected before the page suites, whose responsiveness checks want the machine. Its
+# harness tests serve pkg/, so it starts once the release build is done; the wasm-bindgen
+# suites do not read pkg/, so when the release build is still running (a cold build of
+# the threaded build's dependencies), wasm-chromium runs beside it first.
+start_native() { beside suite native "${NATIVE[@]}" --no-fail-fast; }
 # The wasm tests run in the browsers only: Node's engine is Chromium's V8, so the CPU
 # references there would repeat wasm-chromium's CPU places, and Node has no WebGPU or
 # IndexedDB.
 # --nocapture: the WebGPU op test prints what it checked per variant for the summary.
-run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_ALL[@]}" -- --nocapture
+wasm_chromium() {
+  run_suite wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver "${WASM_ALL[@]}" -- --nocapture
+}
+if [ -z "${BESIDE[release-wasm]:-}" ] || [ -f "$LOGS/release-wasm.done" ]; then
+  wait_release
+  start_native
+  wasm_chromium
+else
+  wasm_chromium
+  wait_release
+  start_native
+fi
 if [ "$QUICK" != 1 ]; then
   run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_ALL[@]}" -- --nocapture
   # The CPU suites again on the relaxed-simd build, which the loader picks in both
@@ -175,7 +187,6 @@ if [ "$QUICK" != 1 ]; then
   unset IPFS_ACCELERATE_RELAXED_SIMD
 fi
 collect native
-wait_release
 if [ "$QUICK" != 1 ]; then
   run_suite js-node node --test tests/js/
   run_suite package node --test tests/package/
