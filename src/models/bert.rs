@@ -106,11 +106,11 @@ impl Bert {
                 Ok(Layer {
                     query: a.pp("self.query").linear(h, h, true)?,
                     key: a.pp("self.key").linear(h, h, true)?,
-                    value: a.pp("self.value").linear(h, h, true)?,
-                    attn_out: a.pp("output.dense").linear(h, h, true)?,
+                    value: a.pp("self.value").sensitive().linear(h, h, true)?,
+                    attn_out: a.pp("output.dense").sensitive().linear(h, h, true)?,
                     attn_norm: a.pp("output.LayerNorm").layer_norm(h, eps)?,
-                    intermediate: s.pp("intermediate.dense").linear(h, i, true)?,
-                    output: o.pp("dense").linear(i, h, true)?,
+                    intermediate: s.pp("intermediate.dense").sensitive().linear(h, i, true)?,
+                    output: o.pp("dense").sensitive().linear(i, h, true)?,
                     out_norm: o.pp("LayerNorm").layer_norm(h, eps)?,
                 })
             })

@@ -30,6 +30,9 @@ struct Inner {
 pub struct WeightScope {
     inner: Rc<Inner>,
     prefix: String,
+    /// Whether linear layers made here lose the most to coarse quantization (see
+    /// `sensitive`).
+    sensitive: bool,
 }
 
 impl WeightScope {
@@ -48,12 +51,25 @@ impl WeightScope {
                 held: RefCell::default(),
             }),
             prefix: String::new(),
+            sensitive: false,
         }
     }
 
     /// The scope one level down: `pp("encoder").pp("layer.3")` names `encoder.layer.3.*`.
     pub fn pp(&self, name: impl AsRef<str>) -> WeightScope {
-        WeightScope { inner: self.inner.clone(), prefix: format!("{}{}.", self.prefix, name.as_ref()) }
+        WeightScope {
+            inner: self.inner.clone(),
+            prefix: format!("{}{}.", self.prefix, name.as_ref()),
+            sensitive: self.sensitive,
+        }
+    }
+
+    /// This scope, its linear layers marked as the ones a coarse form hurts most: a
+    /// model marks its value and attention-output projections and its feed-forward pair,
+    /// which `q4` then holds in int8 (on MiniLM, 4-bit values and feed-forward weights
+    /// cost the most cosine; see `Form::Q4`).
+    pub fn sensitive(&self) -> WeightScope {
+        WeightScope { sensitive: true, ..self.clone() }
     }
 
     /// The full name of `name` in this scope.
@@ -115,7 +131,7 @@ impl WeightScope {
     /// model also takes it as stored: that copy is the one held, and the form made again).
     fn in_form(&self, name: &str, t: Tensor) -> Result<Tensor> {
         let full = self.path(name);
-        let t = self.inner.dtype.apply(&full, t)?;
+        let t = self.inner.dtype.apply(&full, t, self.sensitive)?;
         let mut held = self.inner.held.borrow_mut();
         if !matches!(held.get(&full), Some(None)) {
             held.insert(full, Some(t.clone()));

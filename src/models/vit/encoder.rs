@@ -78,23 +78,23 @@ impl VitEncoder {
                     (
                         s.pp("norm1").layer_norm(d, eps)?,
                         s.pp("norm2").layer_norm(d, eps)?,
-                        s.pp("mlp.fc1").linear(d, i, true)?,
-                        s.pp("mlp.fc2").linear(i, d, true)?,
+                        s.pp("mlp.fc1").sensitive().linear(d, i, true)?,
+                        s.pp("mlp.fc2").sensitive().linear(i, d, true)?,
                     )
                 } else {
                     (
                         s.pp("layernorm_before").layer_norm(d, eps)?,
                         s.pp("layernorm_after").layer_norm(d, eps)?,
-                        s.pp("intermediate.dense").linear(d, i, true)?,
-                        s.pp("output.dense").linear(i, d, true)?,
+                        s.pp("intermediate.dense").sensitive().linear(d, i, true)?,
+                        s.pp("output.dense").sensitive().linear(i, d, true)?,
                     )
                 };
                 Ok(Layer {
                     norm1,
                     query: a.pp("attention.query").linear(d, d, c.qkv_bias)?,
                     key: a.pp("attention.key").linear(d, d, c.qkv_bias)?,
-                    value: a.pp("attention.value").linear(d, d, c.qkv_bias)?,
-                    out: a.pp("output.dense").linear(d, d, true)?,
+                    value: a.pp("attention.value").sensitive().linear(d, d, c.qkv_bias)?,
+                    out: a.pp("output.dense").sensitive().linear(d, d, true)?,
                     scale1: scale("layer_scale1")?,
                     norm2,
                     fc1,

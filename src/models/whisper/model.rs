@@ -32,8 +32,8 @@ impl Attention {
         Ok(Attention {
             q: s.pp("q_proj").linear(d, d, true)?,
             k: s.pp("k_proj").linear(d, d, false)?,
-            v: s.pp("v_proj").linear(d, d, true)?,
-            out: s.pp("out_proj").linear(d, d, true)?,
+            v: s.pp("v_proj").sensitive().linear(d, d, true)?,
+            out: s.pp("out_proj").sensitive().linear(d, d, true)?,
         })
     }
 }
@@ -102,8 +102,8 @@ impl WhisperModel {
                     norm1: s.pp("self_attn_layer_norm").layer_norm(d, EPS)?,
                     attn: Attention::new(&s.pp("self_attn"), d)?,
                     norm2: s.pp("final_layer_norm").layer_norm(d, EPS)?,
-                    fc1: s.pp("fc1").linear(d, c.encoder_ffn, true)?,
-                    fc2: s.pp("fc2").linear(c.encoder_ffn, d, true)?,
+                    fc1: s.pp("fc1").sensitive().linear(d, c.encoder_ffn, true)?,
+                    fc2: s.pp("fc2").sensitive().linear(c.encoder_ffn, d, true)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -117,8 +117,8 @@ impl WhisperModel {
                     norm_cross: s.pp("encoder_attn_layer_norm").layer_norm(d, EPS)?,
                     cross: Attention::new(&s.pp("encoder_attn"), d)?,
                     norm2: s.pp("final_layer_norm").layer_norm(d, EPS)?,
-                    fc1: s.pp("fc1").linear(d, c.decoder_ffn, true)?,
-                    fc2: s.pp("fc2").linear(c.decoder_ffn, d, true)?,
+                    fc1: s.pp("fc1").sensitive().linear(d, c.decoder_ffn, true)?,
+                    fc2: s.pp("fc2").sensitive().linear(c.decoder_ffn, d, true)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
