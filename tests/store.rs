@@ -3,7 +3,10 @@
 //! bytes go in through `FileWriter` as a download would feed them.
 
 use ipfs_accelerate::models::{files, TextEmbedder};
-use ipfs_accelerate::store::{read_model, write_model, Backend, FileWriter, Kind, Partial, Store, CHUNK_SIZE, SCHEMA};
+use ipfs_accelerate::store::{
+    held_key, keep_held, read_held, read_model, write_model, Backend, FileWriter, Kind, Partial, Store, CHUNK_SIZE,
+    SCHEMA,
+};
 use ipfs_accelerate::Error;
 
 /// Deterministic, incompressible-looking bytes (xorshift), `n` of them.
@@ -177,6 +180,52 @@ async fn gc_and_schema<B: Backend>(backend: B) {
     store.backend().delete_records(Kind::Manifest, &["http://future/".into()]).await.unwrap();
 }
 
+/// The weights a quantized load made, kept by the weights file's content and the form:
+/// read back verified, shared by two sources of one file, never listed as a model, gone
+/// with the last model of that file, never evicting a model to fit, and a damaged copy
+/// dropped rather than served.
+async fn held_weights_are_kept_by_content<B: Backend>(backend: B) {
+    let store = Store::new(backend, None);
+    let a = model_files(7);
+    write_model(&store, "http://a/", &refs(&a)).await.unwrap();
+    write_model(&store, "http://b/", &refs(&a)).await.unwrap();
+    let sha = store.manifest("http://a/").await.unwrap().unwrap().sha256_of(files::WEIGHTS).unwrap();
+    let held = bytes(CHUNK_SIZE + 99, 8);
+    let mut read = 0;
+    assert_eq!(read_held(&store, &sha, "q8", &mut |_, n, _| read = n).await.unwrap().map(|b| b.len()), None);
+    assert!(keep_held(&store, &sha, "q8", &held).await.unwrap());
+    assert!(!keep_held(&store, &sha, "q8", &held).await.unwrap(), "kept once");
+    let back = read_held(&store, &sha, "q8", &mut |_, n, _| read = n).await.unwrap().unwrap();
+    assert_eq!((back.as_bytes(), read), (held.as_slice(), held.len() as u64));
+    assert!(read_held(&store, &sha, "q4", &mut |_, _, _| {}).await.unwrap().is_none(), "another form is another copy");
+    let usage = store.usage().await.unwrap();
+    assert_eq!(usage.models, 2, "held weights are not a model");
+    assert_eq!(store.list().await.unwrap().len(), 2);
+    // Kept while another model has the same weights file; gone with the last one.
+    store.delete("http://a/").await.unwrap();
+    assert!(store.manifest(&held_key(&sha, "q8")).await.unwrap().is_some());
+    store.delete("http://b/").await.unwrap();
+    assert!(store.manifest(&held_key(&sha, "q8")).await.unwrap().is_none());
+    assert_eq!(store.usage().await.unwrap().bytes, 0, "their chunks went too");
+    // Under a budget they would not fit in, nothing is evicted for them.
+    write_model(&store, "http://a/", &refs(&a)).await.unwrap();
+    store.set_budget(Some(store.usage().await.unwrap().bytes + 1000)).await.unwrap();
+    assert!(!keep_held(&store, &sha, "q8", &held).await.unwrap());
+    assert!(store.manifest("http://a/").await.unwrap().is_some());
+    store.set_budget(None).await.unwrap();
+    // A damaged copy is dropped, not served.
+    assert!(keep_held(&store, &sha, "q8", &held).await.unwrap());
+    let m = store.manifest(&held_key(&sha, "q8")).await.unwrap().unwrap();
+    let junk =
+        Partial { schema: SCHEMA, source: "junk".into(), file: m.files[0].clone(), complete: false, updated: 0.0 };
+    let json = serde_json::to_string(&junk).unwrap();
+    store.backend().put_chunk(&m.files[0].chunks[0].sha256, b"not it", "junk#x", &json).await.unwrap();
+    store.backend().delete_records(Kind::Partial, &["junk#x".into()]).await.unwrap();
+    assert!(read_held(&store, &sha, "q8", &mut |_, _, _| {}).await.unwrap().is_none());
+    assert!(store.manifest(&held_key(&sha, "q8")).await.unwrap().is_none());
+    store.clear().await.unwrap();
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::*;
@@ -234,6 +283,56 @@ mod native {
             store.clear().await.unwrap();
         });
     }
+
+    /// A q8 load keeps the weights it made; a load that reads them back (and not the f32
+    /// file: about a quarter of the bytes read) embeds to the same bits.
+    #[test]
+    fn minilm_q8_reads_its_held_weights() {
+        use ipfs_accelerate::models::files::MadeSlot;
+        use ipfs_accelerate::models::{EmbedderOptions, Form, WeightDtype};
+        use ipfs_accelerate::store::read_model_sharing;
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2"));
+        let owned: Vec<(&str, Vec<u8>)> = TextEmbedder::FILES
+            .iter()
+            .filter_map(|f| files::read_file(&dir.join(f.name)).unwrap().map(|b| (f.name, b.as_bytes().to_vec())))
+            .collect();
+        let store = store("minilm-q8");
+        let dtype = WeightDtype::new(Form::Q8);
+        let opts = EmbedderOptions { dtype: dtype.clone(), ..Default::default() };
+        pollster::block_on(async {
+            let m = write_model(&store, "minilm", &refs(&owned)).await.unwrap();
+            let sha = m.sha256_of(files::WEIGHTS).unwrap();
+            let (mut first, mut second) = (0u64, 0u64);
+            let mut f = read_model(&store, &m, TextEmbedder::FILES, &mut |_, n, t| first += (n == t) as u64 * n)
+                .await
+                .unwrap()
+                .unwrap();
+            let made = MadeSlot::default();
+            f.made = Some(made.clone());
+            let a = TextEmbedder::from_files(f, &opts).unwrap().embed(&["held weights"]).unwrap();
+            let bytes = made.lock().unwrap().take().expect("a q8 load makes held weights");
+            assert!(keep_held(&store, &sha, &dtype.id(), &bytes).await.unwrap());
+            let mut count = |_: &str, n: u64, t: u64| second += (n == t) as u64 * n;
+            let held = read_held(&store, &sha, &dtype.id(), &mut count).await.unwrap().unwrap();
+            let mut f =
+                read_model_sharing(&store, &m, TextEmbedder::FILES, &|_| true, &mut count).await.unwrap().unwrap();
+            f.held = Some(held);
+            let e = TextEmbedder::from_files(f, &opts).unwrap();
+            assert_eq!(e.embed(&["held weights"]).unwrap(), a);
+            println!("minilm q8: the first load read {first} bytes, the second {second}");
+            assert!(first > 90_000_000 && second < 30_000_000, "{first} then {second} bytes read");
+            // Held weights of another form are refused at build, naming a weight.
+            let q4 = EmbedderOptions { dtype: WeightDtype::new(Form::Q4), ..Default::default() };
+            let mut f = read_model_sharing(&store, &m, TextEmbedder::FILES, &|_| true, &mut |_, _, _| {})
+                .await
+                .unwrap()
+                .unwrap();
+            f.held = read_held(&store, &sha, &dtype.id(), &mut |_, _, _| {}).await.unwrap();
+            let err = TextEmbedder::from_files(f, &q4).err().unwrap();
+            assert!(err.to_string().contains("is held as q8"), "{err}");
+            store.clear().await.unwrap();
+        });
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -274,5 +373,6 @@ on_every_backend!(
     corruption_is_detected,
     budget_evicts_lru_and_refuses_what_cannot_fit,
     budget_counts_only_new_chunks_and_holds_without_a_size,
-    gc_and_schema
+    gc_and_schema,
+    held_weights_are_kept_by_content
 );

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::runtime::{digest_bytes, Digest, Lease, Lru, Session};
 use crate::tensor::Tensor;
-use crate::weights::{read_safetensors, Weights};
+use crate::weights::{read_held, read_safetensors, write_held, Weights};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
@@ -58,6 +58,9 @@ pub type Held = (Session, Lease);
 ///   the file's id and the form; the file's buffer is freed once they are made, so a q8
 ///   model holds about a quarter of the f32 bytes. `build` runs twice on the first load
 ///   (once to learn what the model holds), cheaply: it only names and checks tensors.
+///   Those weights are left in `files.made` as a held-weights file when the caller asks
+///   (the weight store keeps it), and read from `files.held` instead of the weights file
+///   when the store had kept them.
 pub fn load_model<M>(
     files: &mut ModelFiles,
     session: Option<&Session>,
@@ -65,31 +68,43 @@ pub fn load_model<M>(
     build: impl Fn(WeightScope) -> Result<M>,
 ) -> Result<(M, Weights, Option<Held>)> {
     let buf = files.take(WEIGHTS);
+    let (kept, made) = (files.held.take(), files.made.take());
     let scope = |w: Weights| WeightScope::with_dtype(w, WEIGHTS, dtype.clone());
     let derive = || -> Result<Weights> {
+        if let Some(kept) = kept.filter(|_| !dtype.is_f32()) {
+            return read_held(kept);
+        }
         let w = read_safetensors(buf)?;
         if dtype.is_f32() {
             return Ok(w);
         }
         let root = scope(w);
         build(root.clone())?;
-        root.held()
+        let held = root.held()?;
+        if let Some(slot) = made {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(write_held(&held)?);
+        }
+        Ok(held)
     };
     let (weights, held) = match session {
         None => (derive()?, None),
         Some(s) => {
-            let key = files.weights_id.as_deref().map(|id| {
-                if dtype.is_f32() {
-                    id.to_string()
-                } else {
-                    format!("{id}#{}", dtype.id())
-                }
-            });
+            let key = files.weights_id.as_deref().map(|id| share_key(id, dtype));
             let (w, lease) = s.share(key.as_deref(), derive)?;
             (w, Some((s.clone(), lease)))
         }
     };
     Ok((build(scope(weights.clone()))?, weights, held))
+}
+
+/// What a session knows the weights made from the weights file `id` (its sha-256) in the
+/// form `dtype` by: the file's id for f32, else the id and the form.
+pub fn share_key(id: &str, dtype: &WeightDtype) -> String {
+    if dtype.is_f32() {
+        id.to_string()
+    } else {
+        format!("{id}#{}", dtype.id())
+    }
 }
 
 /// A model's identity for the output cache: `parts` (its configs, its options) and its

@@ -37,7 +37,16 @@ pub struct ModelFiles {
     /// The weights file's sha-256, where the weight store knows it: a session holding
     /// that file shares it, and the file is then not read at all (its bytes are empty).
     pub weights_id: Option<String>,
+    /// The weights as a load in another form than f32 holds them (`weights::write_held`),
+    /// where the weight store kept them: read instead of the weights file.
+    pub held: Option<AlignedBuf>,
+    /// Where a load that made its weights' form from the weights file leaves them as a
+    /// held-weights file, for the weight store to keep (set by whoever wants them).
+    pub made: Option<MadeSlot>,
 }
+
+/// A held-weights file a load made, handed back to the caller that gave the slot.
+pub type MadeSlot = std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>;
 
 impl ModelFiles {
     /// Assembles a model from the files of `spec`; `get` answers `None` for a file that
@@ -55,7 +64,7 @@ impl ModelFiles {
                 None => {}
             }
         }
-        Ok(ModelFiles { files, weights_id: None })
+        Ok(ModelFiles { files, ..Default::default() })
     }
 
     /// Reads a model laid out in Hugging Face form under `dir`.

@@ -4,7 +4,7 @@
 
 mod bert;
 pub mod common;
-mod core;
+pub(crate) mod core;
 pub mod family;
 pub mod files;
 mod image_embedder;

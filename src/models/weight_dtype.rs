@@ -24,6 +24,11 @@ pub enum Form {
     Q4,
 }
 
+/// The version of the rules that choose and make each layer's form (the forms above,
+/// `linear`, `quant::quantize`): raise it when they change, since held weights made under
+/// the old rules (kept in the weight store) must not be read as made under the new.
+pub const RULES: u32 = 2;
+
 /// int4 block and int8 group length: ggml's, XNNPACK's and ONNX's common choice.
 pub const Q4_BLOCK: usize = 32;
 
@@ -85,15 +90,23 @@ impl WeightDtype {
     pub fn apply(&self, name: &str, w: Tensor, sensitive: bool) -> Result<Tensor> {
         let input = w.dims().last().copied().unwrap_or(1);
         match self.linear(name, input, sensitive) {
+            // Held weights (a session's, the store's held-weights file) are in their form
+            // already; one in another form was made under other rules, and quantizing it
+            // again would lose precision silently.
+            dtype if w.dtype().is_stored() && w.dtype() != dtype => {
+                Err(Error::weights(name, format!("is held as {}, but this load makes {dtype}", w.dtype())))
+            }
             DType::F32 => Ok(w),
             dtype => w.to_dtype(dtype),
         }
     }
 
     /// A stable description for model identities (the output cache keeps a q8 model's
-    /// answers apart from the f32 one's).
+    /// answers apart from the f32 one's) and the store's held weights: it names the rules
+    /// (`RULES`) too, so weights made under older rules are never taken for these.
     pub fn id(&self) -> String {
-        format!("{}{}", self.default.name(), self.keep.iter().map(|k| format!(";keep={k}")).collect::<String>())
+        let keep: String = self.keep.iter().map(|k| format!(";keep={k}")).collect();
+        format!("{}{keep};rules={RULES}", self.default.name())
     }
 
     /// The least precise form any layer is in, as `embedder.dtype` reports it.
@@ -118,6 +131,14 @@ mod tests {
         assert_eq!(WeightDtype::new(Form::F16).linear("x", 64, true), DType::F16);
         assert_eq!(WeightDtype::default().linear("x", 384, true), DType::F32);
         assert_eq!(Form::parse("q5").unwrap_err().code(), "invalid_argument");
-        assert_eq!(d.id(), "q4;keep=embeddings;keep=lm_head");
+        assert_eq!(d.id(), "q4;keep=embeddings;keep=lm_head;rules=2");
+        // A weight held in another form than the rules make is refused, not requantized.
+        let q4 = Tensor::from_f32(vec![1, 32], vec![0.5; 32]).unwrap().to_dtype(DType::Q4 { block: 32 }).unwrap();
+        let e = WeightDtype::new(Form::Q4).apply("v.weight", q4.clone(), true).unwrap_err();
+        assert!(e.to_string().contains("v.weight") && e.to_string().contains("q4"), "{e}");
+        assert_eq!(
+            WeightDtype::new(Form::Q4).apply("q.weight", q4.clone(), false).unwrap().storage_id(),
+            q4.storage_id()
+        );
     }
 }

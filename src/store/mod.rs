@@ -24,7 +24,7 @@ pub use dir::DirBackend;
 #[cfg(target_arch = "wasm32")]
 pub use idb::{storage_call, IdbBackend};
 pub use manifest::{ChunkRef, FileEntry, Manifest, Partial, SCHEMA};
-pub use model::{read_model, read_model_sharing, write_model};
+pub use model::{held_key, keep_held, read_held, read_model, read_model_sharing, write_model, HELD_FILE};
 pub use weight_store::{Corrupt, ModelInfo, Store, Usage};
 pub use writer::FileWriter;
 

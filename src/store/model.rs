@@ -1,5 +1,7 @@
-//! A whole model in and out of the store: its files read back into `ModelFiles`, and a
-//! set of files already in memory (a directory, natively) written as one manifest.
+//! A whole model in and out of the store: its files read back into `ModelFiles`, a set of
+//! files already in memory (a directory, natively) written as one manifest, and the
+//! weights a quantized load made (`weights::write_held`), kept as a derived artifact under
+//! the weights file's sha-256 and the form, so that the next load reads those instead.
 
 use super::backend::Backend;
 use super::manifest::{Manifest, SCHEMA};
@@ -71,4 +73,54 @@ pub async fn write_model<B: Backend>(store: &Store<B>, source: &str, files: &[(&
     m.last_used = m.created;
     store.commit(&m).await?;
     Ok(m)
+}
+
+/// The name the held weights go by in their manifest (and in load progress).
+pub const HELD_FILE: &str = "model.held.safetensors";
+
+/// The manifest key of the weights that the form `form` (`WeightDtype::id`) makes from
+/// the weights file with sha-256 `weights`: by content, so two sources of one file share it.
+pub fn held_key(weights: &str, form: &str) -> String {
+    format!("{HELD_PREFIX}{weights}:{form}")
+}
+
+/// What every held-weights manifest key starts with (no model source does: sources are URLs).
+pub const HELD_PREFIX: &str = "held:";
+
+/// The held weights the store keeps for `weights` in `form`, verified, or `None` (a
+/// damaged copy is deleted). `progress(file, loaded, total)` follows the read.
+pub async fn read_held<B: Backend>(
+    store: &Store<B>,
+    weights: &str,
+    form: &str,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<Option<AlignedBuf>> {
+    let key = held_key(weights, form);
+    let Some(mut m) = store.manifest(&key).await? else { return Ok(None) };
+    let Some(f) = m.file(HELD_FILE).cloned() else { return Ok(None) };
+    match store.read_file(&f, &mut |n| progress(HELD_FILE, n, f.size)).await? {
+        Ok(buf) => {
+            store.touch(&mut m).await?;
+            Ok(Some(buf))
+        }
+        Err(_) => {
+            store.delete(&key).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Keeps the held weights `bytes` for `weights` in `form`, when they fit in the room the
+/// store has now: a derived copy never evicts a model. Whether they were written.
+pub async fn keep_held<B: Backend>(store: &Store<B>, weights: &str, form: &str, bytes: &[u8]) -> Result<bool> {
+    let key = held_key(weights, form);
+    if store.manifest(&key).await?.is_some() || store.available().await? < bytes.len() as u64 {
+        return Ok(false);
+    }
+    write_model(store, &key, &[(HELD_FILE, bytes)]).await.map(|_| true)
+}
+
+/// Whether a manifest key names held weights rather than a model source.
+pub(super) fn is_held(source: &str) -> bool {
+    source.starts_with(HELD_PREFIX)
 }

@@ -4,7 +4,9 @@
 use super::address::sha256_hex;
 use super::backend::{Backend, Kind};
 use super::manifest::{migrate, FileEntry, Manifest, Partial};
+use super::model::{held_key, is_held};
 use crate::error::{Error, Result};
+use crate::models::files::WEIGHTS;
 use crate::weights::AlignedBuf;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -80,6 +82,7 @@ impl<B: Backend> Store<B> {
             .manifests()
             .await?
             .into_iter()
+            .filter(|m| !is_held(&m.source))
             .map(|m| ModelInfo {
                 bytes: m.bytes(),
                 files: m.files.iter().map(|f| f.name.clone()).collect(),
@@ -176,11 +179,21 @@ impl<B: Backend> Store<B> {
     }
 
     /// Deletes a model, its partial downloads and the chunks no other model shares.
+    /// Held weights made from its weights file go with it, unless another stored model
+    /// has the same file.
     pub async fn delete(&self, source: &str) -> Result<bool> {
-        let had = self.manifest(source).await?.is_some();
-        self.backend.delete_records(Kind::Manifest, &[source.to_string()]).await?;
+        let gone = self.manifest(source).await?;
+        let mut keys = vec![source.to_string()];
+        if let Some(sha) = gone.as_ref().and_then(|m| m.sha256_of(WEIGHTS)).filter(|_| !is_held(source)) {
+            let all = self.manifests().await?;
+            if !all.iter().any(|m| m.source != source && m.sha256_of(WEIGHTS).as_ref() == Some(&sha)) {
+                let prefix = held_key(&sha, "");
+                keys.extend(all.into_iter().map(|m| m.source).filter(|s| s.starts_with(&prefix)));
+            }
+        }
+        self.backend.delete_records(Kind::Manifest, &keys).await?;
         self.abandon(source).await?;
-        Ok(had)
+        Ok(gone.is_some())
     }
 
     /// Drops a source's partial downloads (after a failure that must leave nothing behind).
@@ -232,7 +245,7 @@ impl<B: Backend> Store<B> {
         Ok(Usage {
             bytes: distinct.values().sum(),
             logical_bytes: manifests.iter().map(Manifest::bytes).sum(),
-            models: manifests.len(),
+            models: manifests.iter().filter(|m| !is_held(&m.source)).count(),
             chunks: distinct.len(),
             partial_bytes,
             budget: self.budget.get(),

@@ -31,6 +31,10 @@ struct Plain {
 pub trait FamilyOptions: Sized {
     const KNOWN: &'static [&'static str];
     fn from_js(op: &'static str, obj: &JsValue) -> Result<Self>;
+    /// The form the model's weights are held in (`dtype`), for a family that has one.
+    fn dtype(&self) -> Option<&WeightDtype> {
+        None
+    }
 }
 
 /// Plain fields of `obj` into `T`, naming the option of a wrong type.
@@ -71,6 +75,9 @@ impl DtypeOption {
 
 impl FamilyOptions for EmbedderOptions {
     const KNOWN: &'static [&'static str] = &["pooling", "normalize", "truncation", "dtype"];
+    fn dtype(&self) -> Option<&WeightDtype> {
+        Some(&self.dtype)
+    }
     fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
         let p: TextPlain = plain_fields(op, obj)?;
         Ok(EmbedderOptions {
@@ -90,6 +97,9 @@ struct ImagePlain {
 
 impl FamilyOptions for ImageOptions {
     const KNOWN: &'static [&'static str] = &["size", "dtype"];
+    fn dtype(&self) -> Option<&WeightDtype> {
+        Some(&self.dtype)
+    }
     fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
         let p: ImagePlain = plain_fields(op, obj)?;
         let dtype = p.dtype.map(DtypeOption::parse).transpose()?.unwrap_or_default();
@@ -111,6 +121,9 @@ struct SpeechPlain {
 
 impl FamilyOptions for SpeechOptions {
     const KNOWN: &'static [&'static str] = &["dtype"];
+    fn dtype(&self) -> Option<&WeightDtype> {
+        Some(&self.dtype)
+    }
     fn from_js(op: &'static str, obj: &JsValue) -> Result<Self> {
         let p: SpeechPlain = plain_fields(op, obj)?;
         Ok(SpeechOptions { dtype: p.dtype.map(DtypeOption::parse).transpose()?.unwrap_or_default() })

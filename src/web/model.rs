@@ -5,12 +5,13 @@
 
 use super::error::to_js;
 use super::load_options::{FamilyOptions, LoadOptions};
-use super::model_source::load_model;
+use super::model_source::{load_model, Reuse};
 use super::weight_store::store_for;
 use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
-use crate::models::{FileSpec, ModelFiles};
+use crate::models::core::share_key;
+use crate::models::{FileSpec, ModelFiles, WeightDtype};
 use crate::runtime::Session;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -68,9 +69,12 @@ impl<R: Runner> JsModel<R> {
         lo.control.check().map_err(to_js)?;
         let store = store_for(&lo.store).await.map_err(to_js)?;
         let mut build = |files| R::build(files, &lo.family, &session);
-        let held = |sha: &str| session.has_file(sha);
+        let f32 = WeightDtype::default();
+        let dtype = lo.family.dtype().unwrap_or(&f32);
+        let held = |sha: &str| session.has_file(&share_key(sha, dtype));
+        let reuse = Reuse { session: &held, form: (!dtype.is_f32()).then(|| dtype.id()) };
         let (mut inner, origin) =
-            load_model(&base, R::FILES, store.as_deref(), lo.progress.as_ref(), &lo.control, &held, &mut build)
+            load_model(&base, R::FILES, store.as_deref(), lo.progress.as_ref(), &lo.control, &reuse, &mut build)
                 .await
                 .map_err(to_js)?;
         if let Some(gpu) = gpu {

@@ -6,9 +6,13 @@
 use super::control::{Control, Interrupted};
 use super::fetch::{failed, fetch_model_files, normalize_base, open, report};
 use crate::error::{Error, Result};
+use crate::models::files::MadeSlot;
 use crate::models::files::WEIGHTS;
 use crate::models::{FileSpec, ModelFiles};
-use crate::store::{now_ms, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Store, SCHEMA};
+use crate::store::{
+    held_key, keep_held, now_ms, read_held, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Store,
+    SCHEMA,
+};
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -65,56 +69,122 @@ async fn claim(key: String, control: &Control) -> Result<Claim> {
     Ok(Claim { key, release: release.unwrap_or_else(|| js_sys::Function::new_no_args("")) })
 }
 
+/// What a load can reuse instead of reading the weights file: what the caller's session
+/// holds, and the held weights the store kept for the load's form.
+pub struct Reuse<'a> {
+    /// Whether the session already holds a weights file (by sha-256) in the load's form.
+    pub session: &'a dyn Fn(&str) -> bool,
+    /// The load's form (`WeightDtype::id`) when it is not f32: the store's held weights
+    /// for it are read instead of the file, or kept after a load that made them.
+    pub form: Option<String>,
+}
+
+impl Reuse<'_> {
+    /// Nothing: every file is read.
+    pub const NOTHING: Reuse<'static> = Reuse { session: &|_| false, form: None };
+}
+
 /// Loads a model's files from `base`, through `store` when there is one, and builds the
 /// model from them with `build`. A download's manifest is committed only once `build`
 /// succeeds, so files that do not parse (an HTML page for `config.json`, a cut-off
 /// weights file) are never served from the store; a stored model that no longer builds is
-/// deleted and fetched again. `held(sha-256)` says whether the caller's session already
-/// holds a weights file, which is then not read from the store.
+/// deleted and fetched again. The weights file is not read when the session holds it or
+/// the store kept the load's held weights (`reuse`); a load that made held weights leaves
+/// them in the store.
 pub async fn load_model<T>(
     base: &str,
     spec: &[FileSpec],
     store: Option<&WebStore>,
     progress: Option<&js_sys::Function>,
     control: &Control,
-    held: &dyn Fn(&str) -> bool,
+    reuse: &Reuse<'_>,
     build: &mut dyn FnMut(ModelFiles) -> Result<T>,
 ) -> Result<(T, Origin)> {
+    // One copy of the loading logic serves every model type: it sees only `Build`.
+    let mut model = None;
+    let origin = load(base, spec, store, progress, control, reuse, &mut |files| {
+        model = Some(build(files)?);
+        Ok(())
+    })
+    .await?;
+    Ok((model.ok_or_else(|| Error::StoreFailed("the model was not built".into()))?, origin))
+}
+
+/// Builds the model from its files, keeping it where the caller can take it.
+type Build<'a> = dyn FnMut(ModelFiles) -> Result<()> + 'a;
+
+async fn load(
+    base: &str,
+    spec: &[FileSpec],
+    store: Option<&WebStore>,
+    progress: Option<&js_sys::Function>,
+    control: &Control,
+    reuse: &Reuse<'_>,
+    build: &mut Build<'_>,
+) -> Result<Origin> {
     let Some(store) = store else {
-        return Ok((build(fetch_model_files(base, spec, progress, control).await?)?, Origin::Network));
+        build(fetch_model_files(base, spec, progress, control).await?)?;
+        return Ok(Origin::Network);
     };
     let source = normalize_base(base);
     let _claim = claim(format!("{}\n{source}", store.backend().name()), control).await?;
+    let made = reuse.form.as_ref().map(|_| MadeSlot::default());
     let Some(mut m) = store.manifest(&source).await? else {
-        return Ok((download(store, &source, spec, progress, control, build).await?, Origin::Network));
+        let sha = download(store, &source, spec, progress, control, made.as_ref(), build).await?;
+        keep(store, sha, reuse, made).await;
+        return Ok(Origin::Network);
     };
     let mut on_read = |file: &str, loaded: u64, total: u64| report(progress, file, loaded, Some(total));
-    let read = read_model_sharing(store, &m, spec, held, &mut on_read).await?;
-    let mut built = read.map(|files| (files.weights_skipped(), build(files)));
-    // The session let the weights go while the other files were read: read them after
-    // all, rather than take the stored model for a broken one.
+    let sha = m.sha256_of(WEIGHTS);
+    let kept = match (&reuse.form, &sha) {
+        (Some(form), Some(sha)) if !(reuse.session)(sha) => read_held(store, sha, form, &mut on_read).await?,
+        _ => None,
+    };
+    let had_kept = kept.is_some();
+    let skip = |s: &str| had_kept || (reuse.session)(s);
+    let read = read_model_sharing(store, &m, spec, &skip, &mut on_read).await?;
+    let mut built = read.map(|mut files| {
+        (files.held, files.made) = (kept, made.clone());
+        (files.weights_skipped(), build(files))
+    });
+    // The session let the weights go while the other files were read, or the held
+    // weights did not build: read the file after all, rather than take the stored model
+    // for a broken one.
     if matches!(built, Ok((true, Err(_)))) {
-        built = read_model_sharing(store, &m, spec, &|_| false, &mut on_read).await?.map(|files| (false, build(files)));
+        if let (true, Some(form), Some(sha)) = (had_kept, &reuse.form, &sha) {
+            store.delete(&held_key(sha, form)).await?;
+        }
+        built = read_model_sharing(store, &m, spec, &|_| false, &mut on_read).await?.map(|mut files| {
+            files.made = made.clone();
+            (false, build(files))
+        });
     }
     match built.map(|(_, b)| b) {
         Ok(built) => match built {
-            Ok(model) => {
+            Ok(()) => {
                 store.touch(&mut m).await?;
-                Ok((model, Origin::Cache))
+                keep(store, sha, reuse, made).await;
+                Ok(Origin::Cache)
             }
             // Stored by a version that checked less, say: never serve it again.
             Err(invalid) => {
                 store.delete(&source).await?;
-                match download(store, &source, spec, progress, control, build).await {
-                    Ok(model) => Ok((model, Origin::Network)),
+                match download(store, &source, spec, progress, control, made.as_ref(), build).await {
+                    Ok(sha) => {
+                        keep(store, sha, reuse, made).await;
+                        Ok(Origin::Network)
+                    }
                     Err(Error::FetchFailed { .. }) => Err(invalid),
                     Err(e) => Err(e),
                 }
             }
         },
         // Damaged or missing chunks: fetch again (good chunks are rewritten unchanged).
-        Err(corrupt) => match download(store, &source, spec, progress, control, build).await {
-            Ok(model) => Ok((model, Origin::Network)),
+        Err(corrupt) => match download(store, &source, spec, progress, control, made.as_ref(), build).await {
+            Ok(sha) => {
+                keep(store, sha, reuse, made).await;
+                Ok(Origin::Network)
+            }
             Err(Error::FetchFailed { reason, url }) => {
                 Err(Error::CacheCorrupt { source_url: source, detail: corrupt, reason: format!("{url}: {reason}") })
             }
@@ -123,17 +193,30 @@ pub async fn load_model<T>(
     }
 }
 
-/// Downloads every file into the store, builds the model and then commits the manifest.
-/// Running out of space, or files the model cannot be built from, leave nothing of the
-/// model; a broken or aborted connection keeps the stored chunks for a retry.
-async fn download<T>(
+/// Keeps the held weights a load made (if it made any) for the weights file `sha`. The
+/// load has succeeded whatever happens here: a copy that does not fit, or a store that
+/// fails to write it, only means the next load quantizes again (`keep_held` leaves
+/// nothing half-written).
+async fn keep(store: &WebStore, sha: Option<String>, reuse: &Reuse<'_>, made: Option<MadeSlot>) {
+    let bytes = made.and_then(|m| m.lock().unwrap_or_else(|p| p.into_inner()).take());
+    if let (Some(bytes), Some(sha), Some(form)) = (bytes, sha, &reuse.form) {
+        let _ = keep_held(store, &sha, form, &bytes).await;
+    }
+}
+
+/// Downloads every file into the store, builds the model and then commits the manifest;
+/// the model and its weights file's sha-256. Running out of space, or files the model
+/// cannot be built from, leave nothing of the model; a broken or aborted connection keeps
+/// the stored chunks for a retry.
+async fn download(
     store: &WebStore,
     source: &str,
     spec: &[FileSpec],
     progress: Option<&js_sys::Function>,
     control: &Control,
-    build: &mut dyn FnMut(ModelFiles) -> Result<T>,
-) -> Result<T> {
+    made: Option<&MadeSlot>,
+    build: &mut Build<'_>,
+) -> Result<Option<String>> {
     let r = async {
         let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
         let mut bufs = HashMap::new();
@@ -145,11 +228,12 @@ async fn download<T>(
         }
         let mut files = ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))?;
         files.weights_id = m.sha256_of(WEIGHTS);
-        let model = build(files)?;
+        files.made = made.cloned();
+        build(files)?;
         m.created = now_ms();
         m.last_used = m.created;
         store.commit(&m).await?;
-        Ok(model)
+        Ok(m.sha256_of(WEIGHTS))
     }
     .await;
     match &r {

@@ -6,7 +6,7 @@
 use super::error::to_js;
 use super::fetch::fetch_bytes;
 use super::load_options::{LoadOptions, StoreChoice};
-use super::model_source::{load_model, WebStore};
+use super::model_source::{load_model, Reuse, WebStore};
 use super::options::{bool_field, check_options, field, plain, string_field, u64_field};
 use crate::error::{Error, Result};
 use crate::models::files::CONFIG;
@@ -194,8 +194,16 @@ impl JsWeightStore {
                     None => family_of(&s, &base, &lo.control).await?,
                 };
                 let mut check = |files: ModelFiles| family.check(&files);
-                load_model(&base, family.files(), Some(&s), lo.progress.as_ref(), &lo.control, &|_| false, &mut check)
-                    .await?;
+                load_model(
+                    &base,
+                    family.files(),
+                    Some(&s),
+                    lo.progress.as_ref(),
+                    &lo.control,
+                    &Reuse::NOTHING,
+                    &mut check,
+                )
+                .await?;
                 let source = super::fetch::normalize_base(&base);
                 let list = s.list().await?;
                 list.into_iter()

@@ -2,8 +2,10 @@
 
 mod aligned;
 mod convert;
+mod held;
 mod safetensors;
 
 pub use aligned::{AlignedBuf, MAX_BUFFER_BYTES};
 pub use convert::widen_to_f32;
+pub use held::{read_held, write_held, HELD_FORMAT};
 pub use safetensors::{check_header, read_safetensors, Weights};

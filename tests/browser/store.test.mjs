@@ -48,6 +48,35 @@ for (const browserName of browsersToTest()) {
       await p.close();
     });
 
+    test('held weights: a q8 load keeps the weights it made; the next reads them, not the f32 file', async () => {
+      const p = await s.page();
+      const run = ({ url }) =>
+        (async () => {
+          const m = await import('/pkg/index.js');
+          await m.init();
+          const read = {};
+          const onProgress = (ev) => (read[ev.file] = Math.max(read[ev.file] ?? 0, ev.loaded));
+          const e = await m.TextEmbedder.load(url, { store: 'held', dtype: 'q8', onProgress });
+          const [v] = await e.embed(['held weights']);
+          const r = { from: e.loadedFrom, dtype: e.dtype, read, v: Array.from(v) };
+          e.dispose();
+          return r;
+        })();
+      const first = await p.evaluate(run, { url: s.models.modelUrl() });
+      const second = await p.evaluate(run, { url: s.models.modelUrl() });
+      assert.deepEqual([first.from, second.from, second.dtype], ['network', 'cache', 'q8']);
+      assert.equal(first.read['model.safetensors'], WEIGHTS_SIZE);
+      assert.equal(second.read['model.safetensors'], undefined, JSON.stringify(second.read));
+      const bytes = (r) => Object.values(r.read).reduce((a, b) => a + b, 0);
+      console.log(`held weights (${browserName}): the first q8 load read ${bytes(first)} bytes, the second ${bytes(second)}`);
+      assert.ok(second.read['model.held.safetensors'] < 30e6 && bytes(second) < 30e6, JSON.stringify(second.read));
+      assert.deepEqual(second.v, first.v, 'the held weights embed to the same bits');
+      // They are not a model of their own.
+      const { list } = await p.evaluate(storeState, 'held');
+      assert.deepEqual(list.map((m) => m.source), [s.models.modelUrl()]);
+      await p.close();
+    });
+
     test('resume: a dropped connection leaves no manifest, and the retry fetches only the rest', async () => {
       const p = await s.page();
       const opts = { store: 'resume' };
