@@ -232,3 +232,74 @@ fn non_finite_weights_and_outputs_are_errors() {
     let ok = embedder(EmbedderOptions::default());
     assert_eq!(pollster::block_on(ok).embed(&["a cat"]).unwrap()[0].len(), 384, "other models are unaffected");
 }
+
+/// A checkpoint that ships int8 (each linear weight `I8` with its `_scale` per group of
+/// 32, quantized here by this test's own rounding) loads as it is, with no requantizing
+/// and no `dtype` asked, and embeds within cosine 0.999 of the float64 reference; one
+/// without a weight's scales fails naming it.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn an_int8_checkpoint_loads_as_it_ships() {
+    use ipfs_accelerate::models::ModelFiles;
+    use ipfs_accelerate::weights::AlignedBuf;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
+    let f32_file = ModelFiles::from_dir(dir, TextEmbedder::FILES).unwrap().get("model.safetensors").unwrap().to_vec();
+    let n = u64::from_le_bytes(f32_file[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&f32_file[8..8 + n]).unwrap();
+    let int8_file = |drop_scale_of: Option<&str>| {
+        let (mut out_header, mut data) = (serde_json::Map::new(), Vec::new());
+        let mut put = |name: &str, dtype: &str, shape: Vec<usize>, bytes: Vec<u8>| {
+            let at = data.len();
+            data.extend_from_slice(&bytes);
+            out_header.insert(
+                name.into(),
+                serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [at, data.len()]}),
+            );
+        };
+        for (name, info) in &header {
+            let Some(offs) = info.get("data_offsets") else { continue };
+            let shape: Vec<usize> = serde_json::from_value(info["shape"].clone()).unwrap();
+            let (lo, hi) = (8 + n + offs[0].as_u64().unwrap() as usize, 8 + n + offs[1].as_u64().unwrap() as usize);
+            let bytes = f32_file[lo..hi].to_vec();
+            let linear = name.starts_with("encoder.") && name.ends_with(".weight") && shape.len() == 2;
+            if !linear {
+                put(name, info["dtype"].as_str().unwrap(), shape, bytes);
+                continue;
+            }
+            let x: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+            let (mut q, mut scales) = (Vec::new(), Vec::new());
+            for g in x.chunks(32) {
+                let s = g.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                q.extend(g.iter().map(|v| if s > 0.0 { (v / s).round() as i8 as u8 } else { 0 }));
+                scales.extend(s.to_le_bytes());
+            }
+            put(name, "I8", shape.clone(), q);
+            if drop_scale_of != Some(name.as_str()) {
+                put(&format!("{name}_scale"), "F32", vec![shape[0], shape[1] / 32], scales);
+            }
+        }
+        let mut json = serde_json::to_string(&out_header).unwrap();
+        while (8 + json.len()) % 8 != 0 {
+            json.push(' ');
+        }
+        let mut file = (json.len() as u64).to_le_bytes().to_vec();
+        file.extend_from_slice(json.as_bytes());
+        file.extend_from_slice(&data);
+        let mut files = ModelFiles::from_dir(dir, TextEmbedder::FILES).unwrap();
+        files.set("model.safetensors", AlignedBuf::from(file.as_slice()));
+        files
+    };
+    let e = TextEmbedder::from_files(int8_file(None), &EmbedderOptions::default()).unwrap();
+    assert!(e.unused_weights().is_empty(), "the scales are part of their weights: {:?}", e.unused_weights());
+    let fx = fixture();
+    let cases: Vec<&Case> = fx.cases.iter().filter(|c| c.ids.len() <= 64).collect();
+    let texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
+    let got = e.embed(&texts).unwrap();
+    let worst = cases.iter().zip(&got).map(|(c, v)| cosine(v, &c.embedding)).fold(1.0, f64::min);
+    println!("minilm int8 checkpoint: least cosine {worst:.6}; weights hold {} bytes", e.weight_bytes());
+    assert!(worst >= 0.999, "least cosine {worst}");
+    let victim = "encoder.layer.2.attention.self.value.weight";
+    let err = TextEmbedder::from_files(int8_file(Some(victim)), &EmbedderOptions::default()).err().unwrap();
+    assert_eq!(err.code(), "invalid_weights", "{err}");
+    assert!(err.to_string().contains(victim) && err.to_string().contains("_scale"), "{err}");
+}

@@ -90,12 +90,9 @@ impl WeightDtype {
     pub fn apply(&self, name: &str, w: Tensor, sensitive: bool) -> Result<Tensor> {
         let input = w.dims().last().copied().unwrap_or(1);
         match self.linear(name, input, sensitive) {
-            // Held weights (a session's, the store's held-weights file) are in their form
-            // already; one in another form was made under other rules, and quantizing it
-            // again would lose precision silently.
-            dtype if w.dtype().is_stored() && w.dtype() != dtype => {
-                Err(Error::weights(name, format!("is held as {}, but this load makes {dtype}", w.dtype())))
-            }
+            // A weight in a stored form already (held weights; a checkpoint that ships
+            // int8) is kept as it is: quantizing it again would only lose precision.
+            _ if w.dtype().is_stored() => Ok(w),
             DType::F32 => Ok(w),
             dtype => w.to_dtype(dtype),
         }
@@ -132,13 +129,10 @@ mod tests {
         assert_eq!(WeightDtype::default().linear("x", 384, true), DType::F32);
         assert_eq!(Form::parse("q5").unwrap_err().code(), "invalid_argument");
         assert_eq!(d.id(), "q4;keep=embeddings;keep=lm_head;rules=2");
-        // A weight held in another form than the rules make is refused, not requantized.
+        // A weight in a stored form already is kept as it is, whatever the load asks.
         let q4 = Tensor::from_f32(vec![1, 32], vec![0.5; 32]).unwrap().to_dtype(DType::Q4 { block: 32 }).unwrap();
-        let e = WeightDtype::new(Form::Q4).apply("v.weight", q4.clone(), true).unwrap_err();
-        assert!(e.to_string().contains("v.weight") && e.to_string().contains("q4"), "{e}");
-        assert_eq!(
-            WeightDtype::new(Form::Q4).apply("q.weight", q4.clone(), false).unwrap().storage_id(),
-            q4.storage_id()
-        );
+        for d in [Form::F32, Form::Q8, Form::Q4] {
+            assert_eq!(WeightDtype::new(d).apply("v.weight", q4.clone(), true).unwrap().storage_id(), q4.storage_id());
+        }
     }
 }

@@ -3,6 +3,7 @@
 mod aligned;
 mod convert;
 mod held;
+mod int8;
 mod safetensors;
 
 pub use aligned::{AlignedBuf, MAX_BUFFER_BYTES};

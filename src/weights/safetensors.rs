@@ -5,10 +5,11 @@
 
 use super::aligned::AlignedBuf;
 use super::convert::widen_to_f32;
+use super::int8::{int8_weight, scale_name};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Named tensors of one weight file: as read, or as a model holds them (`WeightScope::held`,
 /// which names the file's other tensors in `unheld`).
@@ -122,7 +123,9 @@ pub fn check_header(bytes: &[u8]) -> Result<usize> {
 }
 
 /// Parses a safetensors file held in `buf`. Float tensors (f32, f16, bf16) are returned
-/// as f32; other dtypes (integer position ids, say) are skipped, since models build those.
+/// as f32, int8 weights with their scales as `Q8` (`int8`); other integer dtypes (position
+/// ids, say) are skipped, since models build those, and 8-bit and smaller float or
+/// unsigned forms are refused naming the tensor.
 pub fn read_safetensors(buf: AlignedBuf) -> Result<Weights> {
     let specs = {
         let st = SafeTensors::deserialize(buf.as_bytes()).map_err(|e| describe(e, buf.as_bytes()))?;
@@ -139,12 +142,36 @@ pub fn read_safetensors(buf: AlignedBuf) -> Result<Weights> {
     };
     let (shared, _) = buf.into_shared();
     let bytes: &[u8] = bytemuck::cast_slice(&shared);
+    // The scales of int8 weights are part of those weights, not tensors of their own.
+    let by_name: HashMap<&str, (Dtype, &[usize], &[u8])> =
+        specs.iter().map(|(n, d, s, at, len)| (n.as_str(), (*d, s.as_slice(), &bytes[*at..at + len]))).collect();
+    let scales: HashSet<String> = specs
+        .iter()
+        .filter(|s| s.1 == Dtype::I8)
+        .map(|s| scale_name(&s.0))
+        .filter(|n| by_name.contains_key(n.as_str()))
+        .collect();
     let mut tensors = HashMap::new();
-    for (name, dtype, shape, start, len) in specs {
+    for (name, dtype, shape, start, len) in specs.iter().cloned() {
+        if scales.contains(&name) {
+            continue;
+        }
         let tensor = match dtype {
             Dtype::F32 if start % 4 == 0 => Tensor::view_f32(shared.clone(), start / 4, shape)?,
             Dtype::F32 | Dtype::F16 | Dtype::BF16 => {
                 Tensor::from_f32(shape, widen_to_f32(&name, dtype, &bytes[start..start + len])?)?
+            }
+            Dtype::I8 => int8_weight(
+                &name,
+                &shape,
+                &bytes[start..start + len],
+                by_name.get(scale_name(&name).as_str()).copied(),
+            )?,
+            Dtype::U8 | Dtype::F8_E4M3 | Dtype::F8_E5M2 | Dtype::F4 | Dtype::F6_E2M3 | Dtype::F6_E3M2 => {
+                return Err(Error::weights(
+                    name,
+                    format!("dtype {dtype:?} is not a weight form this SDK reads (int8 with a '_scale' tensor is)"),
+                ))
             }
             _ => continue,
         };
