@@ -140,6 +140,10 @@ export interface LoadControl {
   /** A download that receives no bytes for this many ms fails with 'fetch_failed'
    * (default 30000; 0 or Infinity for no limit). */
   stallTimeoutMs?: number;
+  /** The Hugging Face hub that `hf:owner/name[@revision]` sources resolve against
+   * (default 'https://huggingface.co'): each file is
+   * `{hubUrl}/{owner}/{name}/resolve/{revision}/{file}`, revision 'main' unless named. */
+  hubUrl?: string;
 }
 
 /** The forms a model's weights can be held in. */

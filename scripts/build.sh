@@ -20,8 +20,10 @@ cp "$OUT" "$BUILDS/simd128.wasm"
 IPFS_ACCELERATE_RELAXED_SIMD=1 cargo build --locked --lib --release --target wasm32-unknown-unknown --quiet
 cp "$OUT" "$BUILDS/relaxed.wasm"
 rm -rf pkg "$BUILDS/bindgen"
-wasm-bindgen --target web --out-dir pkg/wasm --out-name ipfs_accelerate "$BUILDS/simd128.wasm"
-wasm-bindgen --target web --out-dir "$BUILDS/bindgen" --out-name ipfs_accelerate "$BUILDS/relaxed.wasm"
+wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name ipfs_accelerate "$BUILDS/simd128.wasm"
+wasm-bindgen --target web --no-typescript --out-dir "$BUILDS/bindgen" --out-name ipfs_accelerate "$BUILDS/relaxed.wasm"
+# No TypeScript from wasm-bindgen: the package's types are its own (index.d.ts and the
+# files it names), so the generated ones would only add size.
 # Compared without comment lines: wasm-bindgen's comments name closure shim indices,
 # which differ between the two builds while the code that runs is the same.
 strip_comments() { grep -v '^[[:space:]]*//' "$1"; }
@@ -41,7 +43,7 @@ IPFS_ACCELERATE_RELAXED_SIMD=1 CARGO_TARGET_DIR=target/threads \
   RUSTFLAGS='-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals' \
   cargo "+$THREADS_TOOLCHAIN" build --locked --lib --release --target wasm32-unknown-unknown \
   -Z build-std=std,panic_abort --quiet
-wasm-bindgen --target web --out-dir pkg/wasm-threads --out-name ipfs_accelerate \
+wasm-bindgen --target web --no-typescript --out-dir pkg/wasm-threads --out-name ipfs_accelerate \
   target/threads/wasm32-unknown-unknown/release/ipfs_accelerate.wasm
 
 # wasm-opt (npm binaryen) on both wasm files, side by side (about 45 s each here, mostly

@@ -9,6 +9,7 @@ pub mod error;
 pub mod graph;
 pub mod models;
 pub mod runtime;
+pub mod source;
 pub mod store;
 pub mod tensor;
 pub mod weights;

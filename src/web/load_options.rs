@@ -8,6 +8,7 @@ use super::options::check_known;
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, Form, ImageOptions, Pooling, SpeechOptions, Truncation, WeightDtype};
+use crate::source::{check_hub, ModelSource, DEFAULT_HUB};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 /// Every option name every load knows, for the unknown-option check (serde-wasm-bindgen
 /// reads only the fields a struct names, so `deny_unknown_fields` would never fire).
 const KNOWN: &[&str] =
-    &["backend", "shaderVariant", "cache", "stallTimeoutMs", "onProgress", "store", "signal", "session"];
+    &["backend", "shaderVariant", "cache", "stallTimeoutMs", "onProgress", "store", "signal", "session", "hubUrl"];
 
 /// The common options that are plain values.
 #[derive(Deserialize, Default)]
@@ -25,6 +26,7 @@ struct Plain {
     shader_variant: Option<String>,
     cache: Option<bool>,
     stall_timeout_ms: Option<f64>,
+    hub_url: Option<String>,
 }
 
 /// A model family's own load options: their names and how they are read.
@@ -161,9 +163,18 @@ pub struct LoadOptions<F> {
     pub control: Control,
     /// The session the model joins: the one named, else the page's.
     pub session: crate::runtime::Session,
+    /// The Hugging Face hub `hf:` sources resolve against.
+    pub hub_url: String,
 }
 
 impl<F: FamilyOptions> LoadOptions<F> {
+    /// The base URL of the model `source` names (`load`'s first argument: a URL, or
+    /// `hf:owner/name@revision` on the hub `hubUrl`).
+    pub fn base_url(&self, op: &'static str, source: &JsValue) -> Result<String> {
+        let s = source.as_string().ok_or_else(|| Error::arg(op, "baseUrl must be a string"))?;
+        Ok(ModelSource::parse(op, &s)?.base_url(&self.hub_url))
+    }
+
     /// Reads `opts` (an object, or `undefined`/`null` for the defaults) for `op`; `extra`
     /// names options the caller reads itself.
     pub fn from_js(op: &'static str, opts: &JsValue, extra: &[&str]) -> Result<Self> {
@@ -206,7 +217,10 @@ impl<F: FamilyOptions> LoadOptions<F> {
             }
         };
         let family = F::from_js(op, &JsValue::from(obj.clone()))?;
+        let hub_url = plain.hub_url.unwrap_or_else(|| DEFAULT_HUB.to_string());
+        check_hub(op, &hub_url)?;
         Ok(LoadOptions {
+            hub_url,
             backend: BackendKind::parse(op, plain.backend.as_deref().unwrap_or("auto"))?,
             shader_variant: plain.shader_variant,
             family,

@@ -52,8 +52,11 @@ impl<R: Runner> JsModel<R> {
     /// IndexedDB when it holds them, else downloaded into it, and builds the model on the
     /// backend asked for. Nothing is stored for a model that does not build.
     pub async fn load(op: &'static str, base_url: JsValue, opts: JsValue) -> std::result::Result<Self, JsValue> {
-        let base = base_url.as_string().ok_or_else(|| to_js(Error::arg(op, "baseUrl must be a string")))?;
+        if !base_url.is_string() {
+            return Err(to_js(Error::arg(op, "baseUrl must be a string")));
+        }
         let lo = LoadOptions::<R::Options>::from_js(op, &opts, &[]).map_err(to_js)?;
+        let base = lo.base_url(op, &base_url).map_err(to_js)?;
         let backend = choose_backend(lo.backend).map_err(to_js)?;
         // The device first (the session's): without one there is no point downloading.
         let session = lo.session.clone();

@@ -182,9 +182,9 @@ impl JsWeightStore {
         let s = self.inner.clone();
         future_to_promise(async move {
             let run = async {
-                let base = base_url.as_string().ok_or_else(|| Error::arg(OP, "baseUrl must be a string"))?;
                 let family_options = ["model", "pooling", "normalize", "truncation", "size"];
                 let lo = LoadOptions::<()>::from_js(OP, &opts, &family_options)?;
+                let base = lo.base_url(OP, &base_url)?;
                 let named = match string_field(OP, &opts, "model")? {
                     Some(m) => Family::parse(OP, &m)?,
                     None => None,

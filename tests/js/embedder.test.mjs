@@ -44,6 +44,12 @@ before(async () => {
   await variant('corrupted', Buffer.concat([real.subarray(0, 8), Buffer.from(bad), real.subarray(8 + headerLen)]));
   const cfg = JSON.parse(await readFile(join(MODEL, 'config.json'), 'utf8'));
   await variant('gpt2', null, JSON.stringify({ ...cfg, model_type: 'gpt2' }));
+  // A hub-layout tree (`{owner}/{name}/resolve/{revision}/`) over the good copy, at two
+  // revisions, as the Hugging Face hub serves files.
+  for (const rev of ['main', 'v1.0']) {
+    await mkdir(join(dir, 'hub/sentence-transformers/all-MiniLM-L6-v2/resolve'), { recursive: true });
+    await symlink(join(dir, 'good'), join(dir, 'hub/sentence-transformers/all-MiniLM-L6-v2/resolve', rev));
+  }
   ({ server, url: base } = await startServer({ mounts: [['/', dir]] }));
 });
 
@@ -110,6 +116,33 @@ test('bad model sources fail with coded errors, and the next load works', async 
   const e = await TextEmbedder.load(`${base}good/`);
   assert.equal((await e.embed(['still works'])).length, 1);
   e.free();
+});
+
+test('hf: sources load from the hub layout at a revision; bad ones are coded errors', async () => {
+  const hubUrl = `${base}hub`;
+  const byUrl = await TextEmbedder.load(`${base}good/`);
+  const [want] = await byUrl.embed([FIXTURE.cases[1].text]);
+  byUrl.dispose();
+  for (const source of ['hf:sentence-transformers/all-MiniLM-L6-v2', 'hf:sentence-transformers/all-MiniLM-L6-v2@v1.0']) {
+    const seen = [];
+    const e = await TextEmbedder.load(source, { hubUrl, onProgress: (p) => seen.push(p.file) });
+    const [v] = await e.embed([FIXTURE.cases[1].text]);
+    assert.deepEqual(Array.from(v), Array.from(want), `${source} embeds as the same model by URL`);
+    assert.ok(seen.includes('model.safetensors'));
+    e.dispose();
+  }
+  await rejectsWith(
+    TextEmbedder.load('hf:sentence-transformers/all-MiniLM-L6-v2@nope', { hubUrl }),
+    'fetch_failed',
+    `${hubUrl}/sentence-transformers/all-MiniLM-L6-v2/resolve/nope/config.json`,
+    '404',
+  );
+  await rejectsWith(TextEmbedder.load('hf:all-MiniLM-L6-v2', { hubUrl }), 'invalid_argument', "'hf:all-MiniLM-L6-v2'");
+  await rejectsWith(TextEmbedder.load('hf:a/b@../c', { hubUrl }), 'invalid_argument', 'revision');
+  await rejectsWith(TextEmbedder.load('hf:a/b', { hubUrl: 'hub.example' }), 'invalid_argument', 'hubUrl');
+  const e = await TextEmbedder.load('hf:sentence-transformers/all-MiniLM-L6-v2', { hubUrl });
+  assert.equal(e.dims, 384, 'the next load works');
+  e.dispose();
 });
 
 test('bad texts fail with coded errors, and the next embed works', async () => {
