@@ -17,10 +17,10 @@ export interface TextEmbedderOptions extends LoadControl {
    * ('truncate', the default, as sentence-transformers does) or rejected ('error'). */
   truncation?: 'truncate' | 'error';
   /** The form the linear layers' weights are held in (default 'f32', as stored): 'f16',
-   * 'q8' (int8 in groups of 32) or 'q4' (int4 in blocks of 32; the CPU multiplies it
-   * with activations quantized to int8), made from the file's weights at load. With
-   * `keep`, layers whose weight name contains one of its strings stay f32. The token
-   * table takes the same form. For now WebGPU widens the weights back to f32 at upload. */
+   * 'q8' (int8 in groups of 64) or 'q4' (int4 in blocks of 32 for queries, keys and the
+   * token table, int8 for the layers 4 bits hurt most), made from the file's weights at
+   * load. With `keep`, layers whose weight name contains one of its strings stay f32.
+   * The token table takes the same form; WebGPU keeps the weights in their form too. */
   dtype?: WeightDtype | { default: WeightDtype; keep?: string[] };
   /** Load through the IndexedDB weight store (default true); where IndexedDB does not
    * exist (Node) the load goes to the network uncached. */
