@@ -48,6 +48,8 @@ struct Pool {
     next: AtomicUsize,
     /// Held by the thread whose job the helpers are on.
     caller: Mutex<()>,
+    /// `State::helpers`, readable without the lock: every element-wise pass asks it.
+    helper_count: AtomicUsize,
 }
 
 fn pool() -> &'static Pool {
@@ -66,7 +68,7 @@ thread_local! {
 
 /// Threads a job can use: the helpers and the caller.
 pub fn threads() -> usize {
-    lock(pool()).helpers + 1
+    pool().helper_count.load(Ordering::Relaxed) + 1
 }
 
 /// Multiply-adds below which a product is not split: waking a helper costs tens of
@@ -154,6 +156,7 @@ pub fn help() -> ! {
     let mut seen = {
         let mut s = lock(p);
         s.helpers += 1;
+        p.helper_count.store(s.helpers, Ordering::Relaxed);
         s.epoch
     };
     loop {
