@@ -124,7 +124,8 @@ export declare const ops: Readonly<{
 }>;
 
 export interface LoadProgress {
-  /** The file being downloaded, relative to the base URL. */
+  /** The file being downloaded or read, relative to the base URL; 'model.held.safetensors'
+   * when a quantized load reads the weights the store kept for its dtype. */
   file: string;
   loaded: number;
   /** From Content-Length; undefined when the server does not send it. */
