@@ -102,10 +102,13 @@ pub fn widen_into(bytes: &[u8], dtype: DType, out: &mut [f32]) {
         }
         DType::Q4 { block } => {
             let (q, scales) = bytes.split_at(numel / 2);
-            for (i, x) in out.iter_mut().enumerate() {
-                let nibble = (q[i / 2] >> (4 * (i % 2))) & 15;
-                let b = i / block.max(1);
-                *x = (nibble as i32 - 8) as f32 * f16::from_le_bytes([scales[2 * b], scales[2 * b + 1]]).to_f32();
+            let block = block.max(2);
+            for ((o, v), s) in out.chunks_mut(block).zip(q.chunks(block / 2)).zip(scales.chunks_exact(2)) {
+                let s = half_to_f32(u16::from_le_bytes([s[0], s[1]]));
+                for (pair, b) in o.chunks_exact_mut(2).zip(v) {
+                    pair[0] = ((b & 15) as i32 - 8) as f32 * s;
+                    pair[1] = ((b >> 4) as i32 - 8) as f32 * s;
+                }
             }
         }
         DType::F32 => {

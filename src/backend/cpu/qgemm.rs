@@ -41,12 +41,13 @@ pub struct QScratch {
     q8: q8gemm::Q8Scratch,
     /// A split few-row product's output, column-major.
     transposed: Vec<f32>,
-    /// A whole f16 weight widened to f32, and the GEMM's scratch, for many-row products.
+    /// A whole f16 or int4 weight widened to f32, and the GEMM's scratch, for many-row
+    /// products.
     widened: Vec<f32>,
     gemm: GemmScratch,
 }
 
-/// Rows from which an f16 product widens the whole weight for the f32 GEMM, and the
+/// Rows from which an f16 or int4 product widens the whole weight for the f32 GEMM, and the
 /// largest weight (elements) it widens: 16 MB of scratch at most (a vocabulary-sized
 /// output layer stays on the row-at-a-time path).
 const WIDEN_ROWS: usize = 16;
@@ -66,13 +67,17 @@ thread_local! {
 pub fn matmul_stored(path: Path, a: &[f32], k: usize, w: &[u8], dtype: DType, out: &mut [f32], s: &mut QScratch) {
     let rows = a.len() / k.max(1);
     let n = out.len() / rows.max(1);
-    // f16 weights against many rows: widened once into f32 and multiplied by the packed
-    // f32 GEMM, which outruns a row-at-a-time product by far (MiniLM, 158 tokens: about
-    // 3x); the widened copy is scratch, so memory holds the f16 bytes between products.
-    if dtype == DType::F16 && rows >= WIDEN_ROWS && n * k <= WIDEN_MAX {
+    // f16 and int4 weights against many rows: widened once into f32 and multiplied by the
+    // packed f32 GEMM, which outruns a row-at-a-time product by far (MiniLM, 158 tokens:
+    // f16 about 3x); the widened copy is scratch, so memory holds the stored bytes
+    // between products.
+    if matches!(dtype, DType::F16 | DType::Q4 { .. }) && rows >= WIDEN_ROWS && n * k <= WIDEN_MAX {
         let mut wide = std::mem::take(&mut s.widened);
         wide.resize(n * k, 0.0);
-        quant::widen_into(w, dtype, &mut wide);
+        let row = dtype.bytes(k);
+        for (j, o) in wide.chunks_exact_mut(k.max(1)).enumerate() {
+            quant::widen_into(&w[j * row..(j + 1) * row], dtype, o);
+        }
         let a = MatRef { data: a, off: 0, rs: k, cs: 1 };
         let b = MatRef { data: &wide, off: 0, rs: 1, cs: k };
         gemm(path, [rows, n, k], a, b, out, &mut s.gemm);
