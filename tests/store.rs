@@ -259,15 +259,21 @@ mod native {
         });
     }
 
+    /// MiniLM's directory and its files' bytes, as a download would give them.
+    fn minilm_files() -> (&'static std::path::Path, Vec<(&'static str, Vec<u8>)>) {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2"));
+        let owned = TextEmbedder::FILES
+            .iter()
+            .filter_map(|f| files::read_file(&dir.join(f.name)).unwrap().map(|b| (f.name, b.as_bytes().to_vec())))
+            .collect();
+        (dir, owned)
+    }
+
     /// The real model through the store gives the same embedding as read from disk.
     #[test]
     fn minilm_through_the_store() {
         use ipfs_accelerate::models::{EmbedderOptions, ModelFiles};
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2"));
-        let owned: Vec<(&str, Vec<u8>)> = TextEmbedder::FILES
-            .iter()
-            .filter_map(|f| files::read_file(&dir.join(f.name)).unwrap().map(|b| (f.name, b.as_bytes().to_vec())))
-            .collect();
+        let (dir, owned) = minilm_files();
         let store = store("minilm");
         pollster::block_on(async {
             write_model(&store, "minilm", &refs(&owned)).await.unwrap();
@@ -291,11 +297,7 @@ mod native {
         use ipfs_accelerate::models::files::MadeSlot;
         use ipfs_accelerate::models::{EmbedderOptions, Form, WeightDtype};
         use ipfs_accelerate::store::read_model_sharing;
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2"));
-        let owned: Vec<(&str, Vec<u8>)> = TextEmbedder::FILES
-            .iter()
-            .filter_map(|f| files::read_file(&dir.join(f.name)).unwrap().map(|b| (f.name, b.as_bytes().to_vec())))
-            .collect();
+        let (_, owned) = minilm_files();
         let store = store("minilm-q8");
         let dtype = WeightDtype::new(Form::Q8);
         let opts = EmbedderOptions { dtype: dtype.clone(), ..Default::default() };
