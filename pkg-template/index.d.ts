@@ -27,6 +27,8 @@ export interface IpfsAccelerateError extends Error {
     | 'aborted'
     | 'invalid_image'
     | 'invalid_audio'
+    | 'integrity'
+    | 'invalid_dag'
     | 'worker_failed';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;

@@ -52,6 +52,13 @@ pub enum Error {
     InvalidImage(String),
     #[error("invalid audio: {0}")]
     InvalidAudio(String),
+    /// A block whose bytes do not hash to its CID (or a CAR that cannot be read as one).
+    #[error("integrity: block {cid} from {gateway} failed verification: {reason}")]
+    Integrity { cid: String, gateway: String, reason: String },
+    /// Verified content that is not what a model directory needs: a file where a
+    /// directory must be, a broken HAMT, sizes that disagree with their blocks.
+    #[error("invalid IPFS content at {cid}: {reason}")]
+    InvalidDag { cid: String, reason: String },
 }
 
 impl Error {
@@ -80,6 +87,8 @@ impl Error {
             Error::Aborted(_) => "aborted",
             Error::InvalidImage(_) => "invalid_image",
             Error::InvalidAudio(_) => "invalid_audio",
+            Error::Integrity { .. } => "integrity",
+            Error::InvalidDag { .. } => "invalid_dag",
         }
     }
 
@@ -133,6 +142,8 @@ mod tests {
             Error::Aborted("a".into()),
             Error::InvalidImage("i".into()),
             Error::InvalidAudio("a".into()),
+            Error::Integrity { cid: "c".into(), gateway: "g".into(), reason: "r".into() },
+            Error::InvalidDag { cid: "c".into(), reason: "r".into() },
         ];
         for e in &all {
             match e {
@@ -157,7 +168,9 @@ mod tests {
                 | Error::OutOfMemory(_)
                 | Error::Aborted(_)
                 | Error::InvalidImage(_)
-                | Error::InvalidAudio(_) => {}
+                | Error::InvalidAudio(_)
+                | Error::Integrity { .. }
+                | Error::InvalidDag { .. } => {}
             }
         }
         all
@@ -175,7 +188,7 @@ mod tests {
     fn every_code_is_in_index_d_ts_and_every_typed_code_is_thrown() {
         let typed = typed_codes();
         let rust: Vec<&str> = one_of_each().iter().map(Error::code).collect();
-        assert_eq!(rust.len(), 22, "one error of each variant");
+        assert_eq!(rust.len(), 24, "one error of each variant");
         for c in &rust {
             assert!(typed.iter().any(|t| t == c), "code '{c}' is missing from index.d.ts");
         }

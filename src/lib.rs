@@ -7,6 +7,7 @@ pub mod backend;
 pub mod detect;
 pub mod error;
 pub mod graph;
+pub mod ipfs;
 pub mod models;
 pub mod runtime;
 pub mod source;

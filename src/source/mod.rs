@@ -4,4 +4,4 @@
 
 mod model_source;
 
-pub use model_source::{check_hub, ModelSource, DEFAULT_HUB};
+pub use model_source::{check_gateways, check_hub, normalize_base, ModelSource, DEFAULT_GATEWAYS, DEFAULT_HUB};

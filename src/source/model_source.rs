@@ -2,6 +2,7 @@
 //! one fails at once (`invalid_argument` naming it) instead of as a 404 later.
 
 use crate::error::{Error, Result};
+use crate::ipfs::{parse_cid, Cid};
 
 /// The Hugging Face hub that `hf:` sources resolve against unless `hubUrl` says otherwise.
 pub const DEFAULT_HUB: &str = "https://huggingface.co";
@@ -13,6 +14,9 @@ pub enum ModelSource {
     /// A hub repository at a revision: each file is
     /// `{hub}/{repo}/resolve/{revision}/{name}`, as the hub and its mirrors serve them.
     Hf { repo: String, revision: String },
+    /// A UnixFS directory by CID (`ipfs://<cid>[/path]`, `/ipfs/<cid>[/path]` or a bare
+    /// CID), with the path below it, segment by segment.
+    Ipfs { cid: Cid, path: Vec<String> },
 }
 
 /// Characters a hub repository's owner or name may hold (the hub's own rule: letters,
@@ -39,6 +43,18 @@ impl ModelSource {
     /// Parses a source as `load` takes it; `op` names the call in errors.
     pub fn parse(op: &'static str, s: &str) -> Result<Self> {
         let bad = |why: &str| Error::arg(op, format!("'{s}' is not a model source: {why}"));
+        let ipfs = s.strip_prefix("ipfs://").or_else(|| s.strip_prefix("/ipfs/"));
+        // A bare CID has no '/', ':' or '.', which every relative URL to a model has.
+        let bare = (!s.contains(['/', ':', '.']) && (s.starts_with("Qm") || s.starts_with("baf"))).then_some(s);
+        if let Some(rest) = ipfs.or(bare) {
+            let mut parts = rest.split('/');
+            let cid = parse_cid(parts.next().unwrap_or_default()).map_err(|why| bad(&why))?;
+            let path: Vec<String> = parts.filter(|p| !p.is_empty()).map(String::from).collect();
+            if path.iter().any(|p| p == "." || p == ".." || p.contains(['?', '#', '%'])) {
+                return Err(bad("a path below the CID may not hold '.', '..', '?', '#' or '%'"));
+            }
+            return Ok(ModelSource::Ipfs { cid, path });
+        }
         let Some(rest) = s.strip_prefix("hf:") else {
             if s.trim().is_empty() {
                 return Err(bad("it is empty"));
@@ -66,12 +82,55 @@ impl ModelSource {
     pub fn base_url(&self, hub: &str) -> String {
         match self {
             ModelSource::Url(u) => u.clone(),
+            ModelSource::Ipfs { .. } => self.key(hub),
             // A revision's slashes are one path segment on the hub (`refs%2Fpr%2F3`).
             ModelSource::Hf { repo, revision } => {
                 format!("{}/{repo}/resolve/{}/", hub.trim_end_matches('/'), revision.replace('/', "%2F"))
             }
         }
     }
+}
+
+impl ModelSource {
+    /// The key the weight store keeps the model under: its base URL with one trailing
+    /// `/`, or `ipfs://<CIDv1>/<path>/` (one key for every spelling of the CID).
+    pub fn key(&self, hub: &str) -> String {
+        match self {
+            ModelSource::Ipfs { cid, path } => {
+                // v0 CIDs are dag-pb sha2-256, which v1 always expresses.
+                let v1 = cid.into_v1().unwrap_or(*cid);
+                let mut k = format!("ipfs://{v1}/");
+                for p in path {
+                    k.push_str(p);
+                    k.push('/');
+                }
+                k
+            }
+            _ => normalize_base(&self.base_url(hub)),
+        }
+    }
+}
+
+/// `base` with exactly one trailing `/`, the form model sources are keyed by.
+pub fn normalize_base(base: &str) -> String {
+    format!("{}/", base.trim_end_matches('/'))
+}
+
+/// The trustless gateways CID sources are read through unless `gateways` says otherwise.
+pub const DEFAULT_GATEWAYS: &[&str] = &["https://trustless-gateway.link", "https://ipfs.io"];
+
+/// Checks the `gateways` option: at least one absolute http(s) URL, each without a path
+/// beyond `/` (requests go to `{gateway}/ipfs/{cid}`).
+pub fn check_gateways(op: &'static str, gateways: Vec<String>) -> Result<Vec<String>> {
+    if gateways.is_empty() {
+        return Err(Error::arg(op, "option gateways must list at least one gateway URL"));
+    }
+    for g in &gateways {
+        if check_hub(op, g).is_err() || g.contains(['?', '#']) {
+            return Err(Error::arg(op, format!("gateway '{g}' is not an absolute http(s) URL")));
+        }
+    }
+    Ok(gateways)
 }
 
 /// Checks a hub URL (`hubUrl`): an absolute http(s) URL.
@@ -124,6 +183,31 @@ mod tests {
             assert!(e.to_string().contains(&format!("'{bad}'")), "{bad}: {e}");
         }
         assert!(check_hub("load", "http://127.0.0.1:8787/hub").is_ok());
+        let v1 = "bafybeicztcuzmdq6klgr4x52h54i5tyyvbj66dpq5ysjedmkazyzib2jhi";
+        for s in [format!("ipfs://{v1}"), format!("/ipfs/{v1}/"), v1.to_string()] {
+            let src = ModelSource::parse("load", &s).unwrap();
+            assert_eq!(src.key(DEFAULT_HUB), format!("ipfs://{v1}/"), "{s}");
+        }
+        let v0 =
+            ModelSource::parse("load", "ipfs://QmWNMKrwnKMF4ohA3KA4oRZzK7w4T8Eu4VLjBtaPb6wRrX/models/minilm/").unwrap();
+        assert_eq!(
+            v0.key(DEFAULT_HUB),
+            // As multiformats' `CID.parse(v0).toV1()` gives it.
+            "ipfs://bafybeidxjuafyxz7xkusdhievbleowino2u52u27r4lg6sd3n4vh5qvgta/models/minilm/"
+        );
+        for bad in [
+            "ipfs://",
+            "ipfs://bafyoops",
+            "/ipfs/Qm123/x",
+            "bafybeicztcuzmdq6klgr4x52h54i5tyyvbj66dpq5ysjedmkazyzib2jh",
+            "ipfs://bafybeicztcuzmdq6klgr4x52h54i5tyyvbj66dpq5ysjedmkazyzib2jhi/../x",
+            // dag-cbor: a CID, but not UnixFS.
+            "ipfs://bafyreigdmqpykrgxyaxtlafqpqhzrb7qy2rh75nldvfd4tucqmqqme5yje",
+        ] {
+            let e = ModelSource::parse("load", bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_argument", "{bad}");
+            assert!(e.to_string().contains(&format!("'{bad}'")), "{bad}: {e}");
+        }
         for bad in ["", "huggingface.co", "ftp://x", "https://"] {
             assert_eq!(check_hub("load", bad).unwrap_err().code(), "invalid_argument", "{bad}");
         }

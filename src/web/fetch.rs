@@ -3,6 +3,7 @@
 //! under the caller's abort signal and stall limit.
 
 use super::control::{Control, Interrupted};
+use super::remote::Remote;
 use crate::error::{Error, Result};
 use crate::models::{FileSpec, ModelFiles};
 use crate::weights::{AlignedBuf, MAX_BUFFER_BYTES};
@@ -85,15 +86,26 @@ fn interrupted(url: &str, control: &Control, i: Interrupted, rejected: impl FnOn
 /// answer with the whole file instead, which `start == 0` shows. `None` for a 404. A file
 /// larger than one buffer can hold is `out_of_memory` before any of its body is read.
 pub async fn open(url: &str, resume: Option<(u64, &str)>, control: &Control) -> Result<Option<Download>> {
+    match resume {
+        Some((offset, validator)) => {
+            open_with(url, &[("Range", &format!("bytes={offset}-")), ("If-Range", validator)], control).await
+        }
+        None => open_with(url, &[], control).await,
+    }
+}
+
+/// `open` with the request headers `headers`.
+pub async fn open_with(url: &str, headers: &[(&str, &str)], control: &Control) -> Result<Option<Download>> {
     let init = js_sys::Object::new();
     if let Some(signal) = control.signal() {
         let _ = js_sys::Reflect::set(&init, &"signal".into(), signal);
     }
-    if let Some((offset, validator)) = resume {
-        let headers = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&headers, &"Range".into(), &format!("bytes={offset}-").into());
-        let _ = js_sys::Reflect::set(&headers, &"If-Range".into(), &validator.into());
-        let _ = js_sys::Reflect::set(&init, &"headers".into(), &headers);
+    if !headers.is_empty() {
+        let h = js_sys::Object::new();
+        for (k, v) in headers {
+            let _ = js_sys::Reflect::set(&h, &(*k).into(), &(*v).into());
+        }
+        let _ = js_sys::Reflect::set(&init, &"headers".into(), &h);
     }
     let promise = global_fetch(url, &init).map_err(|e| failed(url, js_reason(&e)))?;
     let resp: web_sys::Response = control
@@ -196,22 +208,32 @@ pub async fn fetch_bytes(
     Ok(Some(buf))
 }
 
-/// `base` with exactly one trailing `/`, the form model sources are keyed by.
-pub fn normalize_base(base: &str) -> String {
-    format!("{}/", base.trim_end_matches('/'))
-}
-
-/// Fetches a model laid out in Hugging Face form under `base`, without the store.
+/// Fetches a model laid out in Hugging Face form under the URL `base`, without the store.
 pub async fn fetch_model_files(
     base: &str,
     spec: &[FileSpec],
     progress: Option<&js_sys::Function>,
     control: &Control,
 ) -> Result<ModelFiles> {
-    let base = normalize_base(base);
+    let remote = Remote::Http { base: crate::source::normalize_base(base) };
+    fetch_files(&remote, spec, progress, control).await
+}
+
+/// Fetches a model's files from `remote`, without the store.
+pub async fn fetch_files(
+    remote: &Remote,
+    spec: &[FileSpec],
+    progress: Option<&js_sys::Function>,
+    control: &Control,
+) -> Result<ModelFiles> {
+    let ipfs = remote.ipfs(progress, control);
     let mut bufs = HashMap::new();
     for f in spec {
-        if let Some(b) = fetch_bytes(&format!("{base}{}", f.name), f.name, progress, !f.required, control).await? {
+        let got = match &ipfs {
+            Some(dir) => dir.read(f.name, !f.required).await?,
+            None => fetch_bytes(&format!("{}{}", remote.key(), f.name), f.name, progress, !f.required, control).await?,
+        };
+        if let Some(b) = got {
             bufs.insert(f.name, b);
         }
     }

@@ -5,18 +5,29 @@
 
 use super::control::{signal_field, Control, DEFAULT_STALL_MS};
 use super::options::check_known;
+use super::remote::Remote;
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 use crate::models::{EmbedderOptions, Form, ImageOptions, Pooling, SpeechOptions, Truncation, WeightDtype};
-use crate::source::{check_hub, ModelSource, DEFAULT_HUB};
+use crate::source::{check_gateways, check_hub, ModelSource, DEFAULT_GATEWAYS, DEFAULT_HUB};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Every option name every load knows, for the unknown-option check (serde-wasm-bindgen
 /// reads only the fields a struct names, so `deny_unknown_fields` would never fire).
-const KNOWN: &[&str] =
-    &["backend", "shaderVariant", "cache", "stallTimeoutMs", "onProgress", "store", "signal", "session", "hubUrl"];
+const KNOWN: &[&str] = &[
+    "backend",
+    "shaderVariant",
+    "cache",
+    "stallTimeoutMs",
+    "onProgress",
+    "store",
+    "signal",
+    "session",
+    "hubUrl",
+    "gateways",
+];
 
 /// The common options that are plain values.
 #[derive(Deserialize, Default)]
@@ -27,6 +38,7 @@ struct Plain {
     cache: Option<bool>,
     stall_timeout_ms: Option<f64>,
     hub_url: Option<String>,
+    gateways: Option<Vec<String>>,
 }
 
 /// A model family's own load options: their names and how they are read.
@@ -165,14 +177,16 @@ pub struct LoadOptions<F> {
     pub session: crate::runtime::Session,
     /// The Hugging Face hub `hf:` sources resolve against.
     pub hub_url: String,
+    /// The trustless gateways IPFS sources are read through, in order of preference.
+    pub gateways: Vec<String>,
 }
 
 impl<F: FamilyOptions> LoadOptions<F> {
-    /// The base URL of the model `source` names (`load`'s first argument: a URL, or
-    /// `hf:owner/name@revision` on the hub `hubUrl`).
-    pub fn base_url(&self, op: &'static str, source: &JsValue) -> Result<String> {
+    /// Where the model `source` names is (`load`'s first argument: a URL,
+    /// `hf:owner/name@revision` on the hub `hubUrl`, or a CID read through `gateways`).
+    pub fn remote(&self, op: &'static str, source: &JsValue) -> Result<Remote> {
         let s = source.as_string().ok_or_else(|| Error::arg(op, "baseUrl must be a string"))?;
-        Ok(ModelSource::parse(op, &s)?.base_url(&self.hub_url))
+        Ok(Remote::new(ModelSource::parse(op, &s)?, &self.hub_url, &self.gateways))
     }
 
     /// Reads `opts` (an object, or `undefined`/`null` for the defaults) for `op`; `extra`
@@ -219,8 +233,13 @@ impl<F: FamilyOptions> LoadOptions<F> {
         let family = F::from_js(op, &JsValue::from(obj.clone()))?;
         let hub_url = plain.hub_url.unwrap_or_else(|| DEFAULT_HUB.to_string());
         check_hub(op, &hub_url)?;
+        let gateways = match plain.gateways {
+            Some(g) => check_gateways(op, g)?,
+            None => DEFAULT_GATEWAYS.iter().map(|g| g.to_string()).collect(),
+        };
         Ok(LoadOptions {
             hub_url,
+            gateways,
             backend: BackendKind::parse(op, plain.backend.as_deref().unwrap_or("auto"))?,
             shader_variant: plain.shader_variant,
             family,

@@ -56,7 +56,7 @@ impl<R: Runner> JsModel<R> {
             return Err(to_js(Error::arg(op, "baseUrl must be a string")));
         }
         let lo = LoadOptions::<R::Options>::from_js(op, &opts, &[]).map_err(to_js)?;
-        let base = lo.base_url(op, &base_url).map_err(to_js)?;
+        let remote = lo.remote(op, &base_url).map_err(to_js)?;
         let backend = choose_backend(lo.backend).map_err(to_js)?;
         // The device first (the session's): without one there is no point downloading.
         let session = lo.session.clone();
@@ -77,7 +77,7 @@ impl<R: Runner> JsModel<R> {
         let held = |sha: &str| session.has_file(&share_key(sha, dtype));
         let reuse = Reuse { session: &held, form: (!dtype.is_f32()).then(|| dtype.id()) };
         let (mut inner, origin) =
-            load_model(&base, R::FILES, store.as_deref(), lo.progress.as_ref(), &lo.control, &reuse, &mut build)
+            load_model(&remote, R::FILES, store.as_deref(), lo.progress.as_ref(), &lo.control, &reuse, &mut build)
                 .await
                 .map_err(to_js)?;
         if let Some(gpu) = gpu {

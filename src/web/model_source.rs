@@ -4,7 +4,9 @@
 //! single download.
 
 use super::control::{Control, Interrupted};
-use super::fetch::{failed, fetch_model_files, normalize_base, open, report};
+use super::fetch::{failed, fetch_files, open, report};
+use super::ipfs_fetch::IpfsDir;
+use super::remote::Remote;
 use crate::error::{Error, Result};
 use crate::models::files::MadeSlot;
 use crate::models::files::WEIGHTS;
@@ -84,7 +86,7 @@ impl Reuse<'_> {
     pub const NOTHING: Reuse<'static> = Reuse { session: &|_| false, form: None };
 }
 
-/// Loads a model's files from `base`, through `store` when there is one, and builds the
+/// Loads a model's files from `remote`, through `store` when there is one, and builds the
 /// model from them with `build`. A download's manifest is committed only once `build`
 /// succeeds, so files that do not parse (an HTML page for `config.json`, a cut-off
 /// weights file) are never served from the store; a stored model that no longer builds is
@@ -92,7 +94,7 @@ impl Reuse<'_> {
 /// the store kept the load's held weights (`reuse`); a load that made held weights leaves
 /// them in the store.
 pub async fn load_model<T>(
-    base: &str,
+    remote: &Remote,
     spec: &[FileSpec],
     store: Option<&WebStore>,
     progress: Option<&js_sys::Function>,
@@ -102,7 +104,7 @@ pub async fn load_model<T>(
 ) -> Result<(T, Origin)> {
     // One copy of the loading logic serves every model type: it sees only `Build`.
     let mut model = None;
-    let origin = load(base, spec, store, progress, control, reuse, &mut |files| {
+    let origin = load(remote, spec, store, progress, control, reuse, &mut |files| {
         model = Some(build(files)?);
         Ok(())
     })
@@ -114,7 +116,7 @@ pub async fn load_model<T>(
 type Build<'a> = dyn FnMut(ModelFiles) -> Result<()> + 'a;
 
 async fn load(
-    base: &str,
+    remote: &Remote,
     spec: &[FileSpec],
     store: Option<&WebStore>,
     progress: Option<&js_sys::Function>,
@@ -123,14 +125,14 @@ async fn load(
     build: &mut Build<'_>,
 ) -> Result<Origin> {
     let Some(store) = store else {
-        build(fetch_model_files(base, spec, progress, control).await?)?;
+        build(fetch_files(remote, spec, progress, control).await?)?;
         return Ok(Origin::Network);
     };
-    let source = normalize_base(base);
+    let source = remote.key();
     let _claim = claim(format!("{}\n{source}", store.backend().name()), control).await?;
     let made = reuse.form.as_ref().map(|_| MadeSlot::default());
     let Some(mut m) = store.manifest(&source).await? else {
-        let sha = download(store, &source, spec, progress, control, made.as_ref(), build).await?;
+        let sha = download(store, remote, spec, progress, control, made.as_ref(), build).await?;
         keep(store, sha, reuse, made).await;
         return Ok(Origin::Network);
     };
@@ -169,7 +171,7 @@ async fn load(
             // Stored by a version that checked less, say: never serve it again.
             Err(invalid) => {
                 store.delete(&source).await?;
-                match download(store, &source, spec, progress, control, made.as_ref(), build).await {
+                match download(store, remote, spec, progress, control, made.as_ref(), build).await {
                     Ok(sha) => {
                         keep(store, sha, reuse, made).await;
                         Ok(Origin::Network)
@@ -180,7 +182,7 @@ async fn load(
             }
         },
         // Damaged or missing chunks: fetch again (good chunks are rewritten unchanged).
-        Err(corrupt) => match download(store, &source, spec, progress, control, made.as_ref(), build).await {
+        Err(corrupt) => match download(store, remote, spec, progress, control, made.as_ref(), build).await {
             Ok(sha) => {
                 keep(store, sha, reuse, made).await;
                 Ok(Origin::Network)
@@ -210,18 +212,24 @@ async fn keep(store: &WebStore, sha: Option<String>, reuse: &Reuse<'_>, made: Op
 /// the stored chunks for a retry.
 async fn download(
     store: &WebStore,
-    source: &str,
+    remote: &Remote,
     spec: &[FileSpec],
     progress: Option<&js_sys::Function>,
     control: &Control,
     made: Option<&MadeSlot>,
     build: &mut Build<'_>,
 ) -> Result<Option<String>> {
+    let source = &remote.key();
     let r = async {
         let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
         let mut bufs = HashMap::new();
+        let ipfs = remote.ipfs(progress, control);
         for f in spec {
-            if let Some((entry, buf)) = download_file(store, source, f.name, !f.required, progress, control).await? {
+            let got = match &ipfs {
+                Some(dir) => download_ipfs_file(store, source, dir, f.name, !f.required, progress, control).await?,
+                None => download_file(store, source, f.name, !f.required, progress, control).await?,
+            };
+            if let Some((entry, buf)) = got {
                 m.files.push(entry);
                 bufs.insert(f.name, buf);
             }
@@ -237,7 +245,8 @@ async fn download(
     }
     .await;
     match &r {
-        Err(Error::FetchFailed { .. } | Error::Aborted(_)) | Ok(_) => {}
+        // Network failures keep what arrived verified, for the next load to resume.
+        Err(Error::FetchFailed { .. } | Error::Aborted(_) | Error::Integrity { .. }) | Ok(_) => {}
         Err(_) => store.abandon(source).await?,
     }
     r
@@ -288,6 +297,47 @@ async fn download_file(
         piece.copy_to(w.space(piece.length() as usize)?);
         w.flush_full().await?;
         report(progress, name, w.offset(), d.total);
+    }
+    w.finish().await.map(Some)
+}
+
+/// One file of an IPFS directory: resumed after the chunks an interrupted load stored
+/// (they were verified block by block when they arrived, and content by CID never
+/// changes), else from the start. `None` for an optional file the directory lacks.
+async fn download_ipfs_file(
+    store: &WebStore,
+    source: &str,
+    dir: &IpfsDir<'_>,
+    name: &str,
+    optional: bool,
+    progress: Option<&js_sys::Function>,
+    control: &Control,
+) -> Result<Option<(FileEntry, AlignedBuf)>> {
+    control.check()?;
+    let mut w = match store.partial(source, name).await? {
+        Some(p) => FileWriter::resume(store, p).await?.unwrap_or_else(|| FileWriter::fresh(store, source, name)),
+        None => FileWriter::fresh(store, source, name),
+    };
+    if w.is_complete() {
+        report(progress, name, w.offset(), Some(w.offset()));
+        return w.finish().await.map(Some);
+    }
+    let Some(cid) = dir.find(name).await? else {
+        return if optional { Ok(None) } else { Err(dir.missing(name)) };
+    };
+    let start = w.offset();
+    let mut f = dir.file(cid, name, start);
+    let mut sized = false;
+    report(progress, name, start, None);
+    while let Some(piece) = f.next().await? {
+        if let (false, Some(total)) = (sized, f.size()) {
+            w.set_remote(Some(total), None, None);
+            store.check_fits(source, name, total.saturating_sub(start)).await?;
+            sized = true;
+        }
+        w.extend(&piece)?;
+        w.flush_full().await?;
+        report(progress, name, w.offset(), f.size());
     }
     w.finish().await.map(Some)
 }

@@ -8,9 +8,11 @@ use super::fetch::fetch_bytes;
 use super::load_options::{LoadOptions, StoreChoice};
 use super::model_source::{load_model, Reuse, WebStore};
 use super::options::{bool_field, check_options, field, plain, string_field, u64_field};
+use super::remote::Remote;
 use crate::error::{Error, Result};
 use crate::models::files::CONFIG;
 use crate::models::{Family, ModelFiles};
+use crate::source::{ModelSource, DEFAULT_HUB};
 use crate::store::{storage_call, IdbBackend, Store};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -25,18 +27,28 @@ thread_local! {
     static OPEN: RefCell<HashMap<String, Rc<WebStore>>> = RefCell::new(HashMap::new());
 }
 
-/// The family of the model at `base`, by its `config.json`: the stored copy when the
+/// The family of the model at `remote`, by its `config.json`: the stored copy when the
 /// store holds the model (so a prefetch that only verifies works offline), else the
-/// server's.
-async fn family_of(store: &WebStore, base: &str, control: &super::control::Control) -> Result<Family> {
-    let source = super::fetch::normalize_base(base);
+/// remote's.
+async fn family_of(store: &WebStore, remote: &Remote, control: &super::control::Control) -> Result<Family> {
+    let source = remote.key();
     if let Some(entry) = store.manifest(&source).await?.and_then(|m| m.file(CONFIG).cloned()) {
         if let Ok(bytes) = store.read_file(&entry, &mut |_| {}).await? {
             return Family::of_config(bytes.as_bytes());
         }
     }
-    let config = fetch_bytes(&format!("{source}{CONFIG}"), CONFIG, None, false, control).await?;
+    let config = match remote.ipfs(None, control) {
+        Some(dir) => dir.read(CONFIG, false).await?,
+        None => fetch_bytes(&format!("{source}{CONFIG}"), CONFIG, None, false, control).await?,
+    };
     Family::of_config(config.as_ref().map_or(&[][..], |c| c.as_bytes()))
+}
+
+/// The store key of a `manifest`/`delete`/`cidOf` argument: a source as `load` takes it
+/// (`hf:` sources on the default hub).
+fn key_of(op: &'static str, source: &JsValue) -> Result<String> {
+    let s = source.as_string().ok_or_else(|| Error::arg(op, "source must be a string"))?;
+    Ok(ModelSource::parse(op, &s)?.key(DEFAULT_HUB))
 }
 
 #[wasm_bindgen(js_name = WeightStore)]
@@ -143,10 +155,8 @@ impl JsWeightStore {
     pub fn manifest(&self, source: JsValue) -> js_sys::Promise {
         let s = self.inner.clone();
         future_to_promise(async move {
-            let src = source
-                .as_string()
-                .ok_or_else(|| to_js(Error::arg("WeightStore.manifest", "source must be a string")))?;
-            match s.manifest(&super::fetch::normalize_base(&src)).await.map_err(to_js)? {
+            let key = key_of("WeightStore.manifest", &source).map_err(to_js)?;
+            match s.manifest(&key).await.map_err(to_js)? {
                 Some(m) => plain(&m.described()),
                 None => Ok(JsValue::NULL),
             }
@@ -157,9 +167,8 @@ impl JsWeightStore {
     pub fn delete(&self, source: JsValue) -> js_sys::Promise {
         let s = self.inner.clone();
         future_to_promise(async move {
-            let src =
-                source.as_string().ok_or_else(|| to_js(Error::arg("WeightStore.delete", "source must be a string")))?;
-            let had = s.delete(&super::fetch::normalize_base(&src)).await.map_err(to_js)?;
+            let key = key_of("WeightStore.delete", &source).map_err(to_js)?;
+            let had = s.delete(&key).await.map_err(to_js)?;
             Ok(had.into())
         })
     }
@@ -184,18 +193,18 @@ impl JsWeightStore {
             let run = async {
                 let family_options = ["model", "pooling", "normalize", "truncation", "size"];
                 let lo = LoadOptions::<()>::from_js(OP, &opts, &family_options)?;
-                let base = lo.base_url(OP, &base_url)?;
+                let remote = lo.remote(OP, &base_url)?;
                 let named = match string_field(OP, &opts, "model")? {
                     Some(m) => Family::parse(OP, &m)?,
                     None => None,
                 };
                 let family = match named {
                     Some(f) => f,
-                    None => family_of(&s, &base, &lo.control).await?,
+                    None => family_of(&s, &remote, &lo.control).await?,
                 };
                 let mut check = |files: ModelFiles| family.check(&files);
                 load_model(
-                    &base,
+                    &remote,
                     family.files(),
                     Some(&s),
                     lo.progress.as_ref(),
@@ -204,7 +213,7 @@ impl JsWeightStore {
                     &mut check,
                 )
                 .await?;
-                let source = super::fetch::normalize_base(&base);
+                let source = remote.key();
                 let list = s.list().await?;
                 list.into_iter()
                     .find(|m| m.source == source)

@@ -1,0 +1,166 @@
+// Test-only: a real IPFS trustless gateway on 127.0.0.1, run as a child process by
+// `spawn.mjs`. Files are imported by an independent implementation (ipfs-unixfs-importer,
+// with each profile a test asks for) into a memory blockstore; Helia's verified-fetch
+// serves them (no routers, no block brokers: nothing leaves the machine). A thin
+// `node:http` wrapper adds CORS, the trustless gateway's `format` parameter, 404 for a
+// missing block, byte counts, and fault injection per port (flip a byte, drop a block,
+// cut a CAR short, stall, die) set over `POST /__fault`.
+//
+// argv[2] is JSON: { dir, files: [name], imports: { name: importerOptions }, ports }.
+// It prints one JSON line, { ports: [port], roots: { name: cid } }, when it serves.
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { importer } from 'ipfs-unixfs-importer';
+import { trickle } from 'ipfs-unixfs-importer/layout';
+import { MemoryBlockstore } from 'blockstore-core';
+import { createHeliaLight } from 'helia';
+import { createVerifiedFetch } from '@helia/verified-fetch';
+import { CID } from 'multiformats/cid';
+
+const spec = JSON.parse(process.argv[2]);
+const blockstore = new MemoryBlockstore();
+const roots = {};
+const contents = await Promise.all(spec.files.map(async (f) => ({ path: f, content: await readFile(`${spec.dir}/${f}`) })));
+for (const [name, raw] of Object.entries(spec.imports)) {
+  const options = { wrapWithDirectory: true, ...raw };
+  if (options.layout === 'trickle') options.layout = trickle();
+  let root;
+  for await (const entry of importer(contents.map((c) => ({ ...c })), blockstore, options)) root = entry.cid;
+  roots[name] = root.toString();
+}
+
+const helia = createHeliaLight({ blockstore, routers: [], blockBrokers: [] });
+await helia.start();
+const vfetch = await createVerifiedFetch(helia);
+
+/** A CAR body split into sections, so a fault can drop or corrupt one block exactly. */
+function* sections(buf) {
+  let at = 0;
+  while (at < buf.length) {
+    let len = 0;
+    let shift = 0;
+    let n = at;
+    for (;;) {
+      const b = buf[n++];
+      len += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(b & 0x80)) break;
+    }
+    yield { start: at, dataStart: n, end: n + len };
+    at = n + len;
+  }
+}
+
+/** The CID string of a CAR section (its bytes start with the CID). */
+function sectionCid(buf, s) {
+  const bytes = buf.subarray(s.dataStart, s.end);
+  // CIDv0 is a bare sha2-256 multihash (0x12 0x20 + 32 bytes).
+  if (bytes[0] === 0x12 && bytes[1] === 0x20) return { cid: CID.decode(bytes.subarray(0, 34)), len: 34 };
+  const [cid, rest] = CID.decodeFirst(bytes);
+  return { cid, len: bytes.length - rest.length };
+}
+
+function serve(port) {
+  const state = { fault: null, requests: 0, bytes: 0, faulted: [] };
+  const server = http.createServer(async (req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', '*');
+    res.setHeader('Access-Control-Expose-Headers', '*');
+    if (req.method === 'OPTIONS') return res.end();
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/__fault') {
+      let body = '';
+      for await (const c of req) body += c;
+      state.fault = body ? JSON.parse(body) : null;
+      return res.end('{}');
+    }
+    if (url.pathname === '/__stats') {
+      res.setHeader('Content-Type', 'application/json');
+      const out = JSON.stringify({ requests: state.requests, bytes: state.bytes, faulted: state.faulted });
+      if (url.searchParams.has('reset')) Object.assign(state, { requests: 0, bytes: 0, faulted: [] });
+      return res.end(out);
+    }
+    const m = url.pathname.match(/^\/ipfs\/([^/]+)(\/.*)?$/);
+    if (!m) {
+      res.statusCode = 404;
+      return res.end('not a gateway path');
+    }
+    state.requests += 1;
+    const fault = state.fault;
+    if (fault?.kind === 'dead') return req.socket.destroy();
+    const format = url.searchParams.get('format');
+    // A client's Accept says more (a CAR's order and dups) than `format`, so it wins.
+    const named = format === 'raw' ? 'application/vnd.ipld.raw' : format === 'car' ? 'application/vnd.ipld.car' : undefined;
+    const accept = req.headers.accept?.includes('vnd.ipld') ? req.headers.accept : named ?? req.headers.accept;
+    url.searchParams.delete('format');
+    const target = `ipfs://${m[1]}${m[2] ?? ''}${url.search}`;
+    let r;
+    try {
+      r = await vfetch(target, { headers: { accept }, session: false, signal: AbortSignal.timeout(20000) });
+    } catch (e) {
+      res.statusCode = 502;
+      return res.end(String(e));
+    }
+    let body = Buffer.from(await r.arrayBuffer());
+    const isCar = (r.headers.get('content-type') ?? '').includes('vnd.ipld.car');
+    // verified-fetch answers a block it does not have with 500; a gateway says 404.
+    res.statusCode = r.status === 500 && /not found|NotFound|No block brokers/i.test(body.toString('latin1', 0, 2000)) ? 404 : r.status;
+    for (const h of ['content-type', 'etag', 'cache-control', 'x-ipfs-roots']) {
+      if (r.headers.get(h)) res.setHeader(h, r.headers.get(h));
+    }
+    if (fault && r.ok && (!fault.cid || fault.cid === m[1] || isCar)) {
+      body = applyFault(fault, body, isCar, m[1], state);
+      if (body === null) {
+        res.statusCode = 404;
+        return res.end('block dropped by the test fault');
+      }
+    }
+    if (fault?.kind === 'stall' && r.ok && body.length > 1000) {
+      const part = body.subarray(0, Math.min(fault.after ?? body.length >> 1, body.length - 1));
+      state.bytes += part.length;
+      state.faulted.push(m[1]);
+      res.write(part);
+      // Never ends: the client's stall timer must notice.
+      return;
+    }
+    if (fault?.kind === 'cut' && r.ok && isCar) {
+      const keep = Math.min(fault.after ?? body.length >> 1, body.length);
+      body = body.subarray(0, keep);
+      state.faulted.push(m[1]);
+    }
+    state.bytes += body.length;
+    res.end(body);
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+/** Flips one byte of, or drops, the block `fault.cid` (or the first block of over 1000
+ * bytes); `null` for a raw block dropped. Records the CID it hit. */
+function applyFault(fault, body, isCar, requested, state) {
+  if (fault.kind !== 'flip' && fault.kind !== 'drop') return body;
+  if (!isCar) {
+    if (fault.cid && fault.cid !== requested) return body;
+    state.faulted.push(requested);
+    if (fault.kind === 'drop') return null;
+    const out = Buffer.from(body);
+    out[out.length >> 1] ^= 0x01;
+    return out;
+  }
+  let skipped = 0;
+  for (const s of sections(body)) {
+    if (s.start === 0) continue; // the header
+    const { cid, len } = sectionCid(body, s);
+    const hit = fault.cid ? cid.toString() === fault.cid : s.end - s.dataStart - len > 1000 && skipped++ >= (fault.nth ?? 0);
+    if (!hit) continue;
+    state.faulted.push(cid.toString());
+    if (fault.kind === 'drop') return Buffer.concat([body.subarray(0, s.start), body.subarray(s.end)]);
+    const out = Buffer.from(body);
+    out[s.dataStart + len + ((s.end - s.dataStart - len) >> 1)] ^= 0x01;
+    return out;
+  }
+  return body;
+}
+
+const ports = [];
+for (let i = 0; i < (spec.ports ?? 1); i++) ports.push(await serve(0));
+process.stdout.write(`${JSON.stringify({ ports, roots })}\n`);
