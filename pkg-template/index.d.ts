@@ -130,8 +130,15 @@ export interface LoadProgress {
    * when a quantized load reads the weights the store kept for its dtype. */
   file: string;
   loaded: number;
-  /** From Content-Length; undefined when the server does not send it. */
+  /** From Content-Length (or a UnixFS file's size); undefined until it is known. */
   total?: number;
+  /** Set when an IPFS gateway failed the load (it is not asked again in this load): its
+   * URL, the error's code ('integrity' for a block that did not verify, 'fetch_failed'
+   * for a dead, stalled or short answer) and message. Beside these, `loaded`/`total` are
+   * absent. */
+  gateway?: string;
+  error?: string;
+  reason?: string;
 }
 
 /** What every load and prefetch accepts beside its own options. */
@@ -147,6 +154,12 @@ export interface LoadControl {
    * (default 'https://huggingface.co'): each file is
    * `{hubUrl}/{owner}/{name}/resolve/{revision}/{file}`, revision 'main' unless named. */
   hubUrl?: string;
+  /** IPFS trustless gateways that `ipfs://<cid>[/path]`, `/ipfs/<cid>[/path]` and bare-CID
+   * sources are read through, in order of preference (default
+   * ['https://trustless-gateway.link', 'https://ipfs.io']). Every block is verified
+   * against its CID; a gateway that fails is dropped for the rest of the load and the
+   * read goes on at the next from the bytes already verified. */
+  gateways?: string[];
 }
 
 /** The forms a model's weights can be held in. */
@@ -219,7 +232,8 @@ export interface WeightStoreOptions {
 }
 
 export interface StoredModel {
-  /** The model's base URL, with a trailing '/'. */
+  /** The model's key: its base URL with a trailing '/', or 'ipfs://<CIDv1>/' for a model
+   * loaded by CID. */
   source: string;
   files: string[];
   bytes: number;
@@ -241,6 +255,8 @@ export interface StoredManifest {
     lastModified: string | null;
     chunks: { sha256: string; cid: string; size: number }[];
   }[];
+  /** The root CID of the files (see WeightStore.cidOf), once computed; else null. */
+  cid: string | null;
 }
 
 export interface StoreUsage {
@@ -272,6 +288,12 @@ export class WeightStore {
   usage(): Promise<StoreUsage>;
   delete(source: string): Promise<boolean>;
   clear(): Promise<void>;
+  /** The root CID the `unixfs-v1-2025` import profile (CIDv1, raw leaves, 1 MiB chunks,
+   * 1024 links per node, wrapped in a directory) gives a stored model's files: the CID
+   * any conforming IPFS importer gives the same files. */
+  cidOf(source: string): Promise<string>;
+  /** A CARv1 of that DAG (its root the CAR's root), to pin or serve by CID. */
+  exportCar(source: string): Promise<Blob>;
   /** Downloads a model into the store, checked as a load checks it. */
   /** Downloads a model into the store, or verifies it there: the file set of the family
    * `model` names, by default ('auto') the one its config.json's model_type says. Its

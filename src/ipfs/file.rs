@@ -9,8 +9,10 @@ use super::unixfs::{Kind, Node};
 use cid::Cid;
 use std::collections::HashMap;
 
-/// Blocks that arrived before their turn are kept up to this many bytes.
-const MAX_EARLY: usize = 32 << 20;
+/// Blocks that arrived before their turn are kept up to this many bytes; past that, the
+/// block wanted is taken to be missing (a gateway asked for depth-first order that
+/// skipped one).
+const MAX_EARLY: usize = 8 << 20;
 
 /// A block still to come, with where its bytes start in the file and how many it holds
 /// (unknown for the root).
@@ -31,8 +33,15 @@ pub struct FileReader {
     early_bytes: usize,
 }
 
-/// Why a file's blocks do not make a file: the CID at fault and the reason.
-pub type Invalid = (String, String);
+/// Why feeding a block failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fed {
+    /// The blocks do not make a file: the CID at fault and the reason.
+    Invalid(String, String),
+    /// The block wanted next has not come while too many later ones have: the sender
+    /// dropped it (or sends out of order).
+    Missing(String),
+}
 
 impl FileReader {
     /// Reads the file `root` from byte `from` on.
@@ -61,14 +70,14 @@ impl FileReader {
 
     /// Takes a verified block; the file's bytes it (and any early blocks it unlocks)
     /// completes go to `out` in order. A block nobody wants (a duplicate) is dropped.
-    pub fn feed(&mut self, block: Block, out: &mut dyn FnMut(&[u8])) -> Result<(), Invalid> {
+    pub fn feed(&mut self, block: Block, out: &mut dyn FnMut(&[u8])) -> Result<(), Fed> {
         let wanted = self.stack.last().is_some_and(|w| w.cid == block.cid);
         if !wanted {
             // Kept even when not yet known to be wanted: its parent may still be coming.
             if !self.early.contains_key(&block.cid) {
                 self.early_bytes += block.bytes.len();
                 if self.early_bytes > MAX_EARLY {
-                    return Err((block.cid.to_string(), "the blocks came too far out of order".into()));
+                    return Err(Fed::Missing(self.next_cid().map(|c| c.to_string()).unwrap_or_default()));
                 }
                 self.early.insert(block.cid, block.bytes);
             }
@@ -88,8 +97,8 @@ impl FileReader {
         }
     }
 
-    fn take(&mut self, want: Want, bytes: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), Invalid> {
-        let bad = |why: String| (want.cid.to_string(), why);
+    fn take(&mut self, want: Want, bytes: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), Fed> {
+        let bad = |why: String| Fed::Invalid(want.cid.to_string(), why);
         let node = Node::read(&want.cid, bytes).map_err(bad)?;
         if !matches!(node.data.kind, Kind::File | Kind::Raw) {
             return Err(bad(format!("it is {}, not a file", node.data.kind.name())));
@@ -155,7 +164,7 @@ mod tests {
         (rc, all)
     }
 
-    fn read(root: Cid, from: u64, blocks: impl IntoIterator<Item = Block>) -> Result<(Vec<u8>, bool), Invalid> {
+    fn read(root: Cid, from: u64, blocks: impl IntoIterator<Item = Block>) -> Result<(Vec<u8>, bool), Fed> {
         let mut r = FileReader::new(root, from);
         let mut got = Vec::new();
         for b in blocks {
@@ -181,11 +190,11 @@ mod tests {
     #[test]
     fn sizes_that_disagree_are_refused() {
         let (root, blocks) = file(&[b"ab", b"cd"], Some(5));
-        assert!(read(root, 0, blocks).unwrap_err().1.contains("filesize 5"));
+        assert!(matches!(read(root, 0, blocks), Err(Fed::Invalid(_, why)) if why.contains("filesize 5")));
         // A directory where a file is needed.
         let dir = PbNode { links: vec![], data: Some(Data::new(Kind::Directory).encode().into()) }.into_bytes();
         let dc = cid_of(DAG_PB, &dir);
         let e = read(dc, 0, [Block { cid: dc, bytes: dir }]).unwrap_err();
-        assert!(e.1.contains("a directory, not a file"), "{e:?}");
+        assert!(matches!(&e, Fed::Invalid(_, why) if why.contains("a directory, not a file")), "{e:?}");
     }
 }

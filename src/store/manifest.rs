@@ -53,6 +53,9 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     pub created: f64,
     pub last_used: f64,
+    /// The root CID of its files (`store::cid_of`), once computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
 }
 
 impl Manifest {
@@ -88,7 +91,7 @@ impl Manifest {
             .collect();
         serde_json::json!({
             "source": self.source, "bytes": self.bytes(), "created": self.created,
-            "lastUsed": self.last_used, "files": files,
+            "lastUsed": self.last_used, "files": files, "cid": self.cid,
         })
     }
 }

@@ -7,6 +7,7 @@
 
 mod address;
 mod backend;
+mod dag;
 #[cfg(not(target_arch = "wasm32"))]
 mod dir;
 #[cfg(target_arch = "wasm32")]
@@ -19,6 +20,7 @@ mod writer;
 
 pub use address::{cid, sha256_hex, CHUNK_SIZE};
 pub use backend::{Backend, Estimate, Kind};
+pub use dag::{cid_of, export_car};
 #[cfg(not(target_arch = "wasm32"))]
 pub use dir::DirBackend;
 #[cfg(target_arch = "wasm32")]

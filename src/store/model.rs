@@ -56,7 +56,8 @@ pub async fn read_model_sharing<B: Backend>(
 pub async fn write_model<B: Backend>(store: &Store<B>, source: &str, files: &[(&str, &[u8])]) -> Result<Manifest> {
     let needed = files.iter().map(|(_, b)| b.len() as u64).sum();
     store.check_fits(source, source, needed).await?;
-    let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
+    let mut m =
+        Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0, cid: None };
     for (name, bytes) in files {
         let mut w = FileWriter::fresh(store, source, name);
         w.set_remote(Some(bytes.len() as u64), None, None);

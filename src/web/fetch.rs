@@ -88,15 +88,25 @@ fn interrupted(url: &str, control: &Control, i: Interrupted, rejected: impl FnOn
 pub async fn open(url: &str, resume: Option<(u64, &str)>, control: &Control) -> Result<Option<Download>> {
     match resume {
         Some((offset, validator)) => {
-            open_with(url, &[("Range", &format!("bytes={offset}-")), ("If-Range", validator)], control).await
+            open_with(url, &[("Range", &format!("bytes={offset}-")), ("If-Range", validator)], false, control).await
         }
-        None => open_with(url, &[], control).await,
+        None => open_with(url, &[], false, control).await,
     }
 }
 
-/// `open` with the request headers `headers`.
-pub async fn open_with(url: &str, headers: &[(&str, &str)], control: &Control) -> Result<Option<Download>> {
+/// `open` with the request headers `headers`; `no_store` keeps the answer out of the
+/// browser's HTTP cache (for content the caller verifies and stores itself, where a cached
+/// broken answer would only be served again).
+pub async fn open_with(
+    url: &str,
+    headers: &[(&str, &str)],
+    no_store: bool,
+    control: &Control,
+) -> Result<Option<Download>> {
     let init = js_sys::Object::new();
+    if no_store {
+        let _ = js_sys::Reflect::set(&init, &"cache".into(), &"no-store".into());
+    }
     if let Some(signal) = control.signal() {
         let _ = js_sys::Reflect::set(&init, &"signal".into(), signal);
     }

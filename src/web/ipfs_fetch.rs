@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::ipfs::block::inline;
 use crate::ipfs::car::{CarError, CarReader};
 use crate::ipfs::dir::{Lookup, Step};
-use crate::ipfs::file::FileReader;
+use crate::ipfs::file::{Fed, FileReader};
 use crate::ipfs::{verify, Cid, MAX_BLOCK};
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
@@ -113,7 +113,7 @@ impl<'a> IpfsDir<'a> {
         while let Some(i) = self.gateways.next() {
             let gw = &self.gateways.urls[i];
             let url = format!("{gw}/ipfs/{cid}?format=raw");
-            let got = match open_with(&url, &[("Accept", RAW)], self.control).await {
+            let got = match open_with(&url, &[("Accept", RAW)], true, self.control).await {
                 Ok(Some(d)) => read_block(d).await,
                 Ok(None) => Err(failed(&url, "HTTP 404 Not Found (the gateway does not have the block)")),
                 Err(e) => Err(e),
@@ -257,7 +257,7 @@ impl IpfsFile<'_> {
                 };
                 let range = if self.pos > 0 { format!("&entity-bytes={}:*", self.pos) } else { String::new() };
                 let url = format!("{}/ipfs/{}?format=car&dag-scope=entity{range}", dir.gateways.urls[i], self.cid);
-                match open_with(&url, &[("Accept", CAR)], dir.control).await {
+                match open_with(&url, &[("Accept", CAR)], true, dir.control).await {
                     Ok(Some(d)) => {
                         self.reader = FileReader::new(self.cid, self.pos);
                         self.car = Some((i, url, d, CarReader::default()));
@@ -291,10 +291,15 @@ impl IpfsFile<'_> {
             let mut broken = None;
             loop {
                 match car.next_block() {
-                    Ok(Some(b)) => {
-                        let fed = self.reader.feed(b, &mut |p| out.extend_from_slice(p));
-                        fed.map_err(|(cid, reason)| Error::InvalidDag { cid, reason })?;
-                    }
+                    Ok(Some(b)) => match self.reader.feed(b, &mut |p| out.extend_from_slice(p)) {
+                        Ok(()) => {}
+                        Err(Fed::Invalid(cid, reason)) => return Err(Error::InvalidDag { cid, reason }),
+                        Err(Fed::Missing(cid)) => {
+                            let why = format!("block {cid} never came (dropped, or the CAR is out of order)");
+                            broken = Some(failed(url, why));
+                            break;
+                        }
+                    },
                     Ok(None) => break,
                     Err(CarError::Integrity { cid, reason }) => {
                         broken = Some(Error::Integrity { cid, gateway: gw.clone(), reason });

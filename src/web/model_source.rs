@@ -221,7 +221,14 @@ async fn download(
 ) -> Result<Option<String>> {
     let source = &remote.key();
     let r = async {
-        let mut m = Manifest { schema: SCHEMA, source: source.into(), files: Vec::new(), created: 0.0, last_used: 0.0 };
+        let mut m = Manifest {
+            schema: SCHEMA,
+            source: source.into(),
+            files: Vec::new(),
+            created: 0.0,
+            last_used: 0.0,
+            cid: None,
+        };
         let mut bufs = HashMap::new();
         let ipfs = remote.ipfs(progress, control);
         for f in spec {

@@ -173,6 +173,41 @@ impl JsWeightStore {
         })
     }
 
+    /// The root CID of a stored model's files: what the `unixfs-v1-2025` import profile
+    /// (CIDv1, raw leaves, 1 MiB chunks, 1024 links per node, wrapped in a directory)
+    /// gives them, so the model can be pinned and shared by CID. Computed once (the files
+    /// are read and hashed), then kept in the manifest (`manifest(source).cid`).
+    #[wasm_bindgen(js_name = cidOf)]
+    pub fn cid_of(&self, source: JsValue) -> js_sys::Promise {
+        const OP: &str = "WeightStore.cidOf";
+        let s = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_of(OP, &source).map_err(to_js)?;
+            Ok(crate::store::cid_of(&s, OP, &key).await.map_err(to_js)?.into())
+        })
+    }
+
+    /// A CARv1 `Blob` of a stored model's DAG (the one `cidOf` names, its root the CAR's
+    /// root), for pinning or serving by CID elsewhere.
+    #[wasm_bindgen(js_name = exportCar)]
+    pub fn export_car(&self, source: JsValue) -> js_sys::Promise {
+        const OP: &str = "WeightStore.exportCar";
+        let s = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_of(OP, &source).map_err(to_js)?;
+            let sections = crate::store::export_car(&s, OP, &key).await.map_err(to_js)?;
+            let parts = js_sys::Array::new();
+            for sec in sections {
+                parts.push(&js_sys::Uint8Array::from(&sec[..]));
+            }
+            let opts = web_sys::BlobPropertyBag::new();
+            opts.set_type("application/vnd.ipld.car; version=1");
+            let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts)
+                .map_err(|e| to_js(Error::StoreFailed(format!("the CAR could not be made a Blob: {e:?}"))))?;
+            Ok(blob.into())
+        })
+    }
+
     /// Deletes every model, partial download and chunk.
     pub fn clear(&self) -> js_sys::Promise {
         let s = self.inner.clone();

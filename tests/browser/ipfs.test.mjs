@@ -6,7 +6,10 @@
 // are coded errors alone; an interrupted load resumes; a CID loads offline once stored.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { statSync, mkdtempSync, mkdirSync, linkSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { browsersToTest } from '../../scripts/drive.mjs';
 import { startGateways } from '../ipfs-gateway/spawn.mjs';
@@ -23,6 +26,8 @@ const PROFILES = {
   trickle: { layout: 'trickle' },
   hamt: { shardSplitThresholdBytes: 1 },
 };
+// The bad-input directories: MiniLM without its config.json.
+const EXTRA = { noconfig: { profile: 'unixfs-v1-2025', only: FILES.filter((f) => f !== 'config.json') } };
 const TEXTS = ['models by content', 'a second, longer sentence to embed through the gateway'];
 
 /** In the page: loads `source` with `opts` (plus gateways) and embeds TEXTS; errors come
@@ -55,7 +60,7 @@ for (const browserName of browsersToTest()) {
     let gw;
     let want;
     before(async () => {
-      gw = await startGateways({ dir: DIR, files: FILES, imports: PROFILES, ports: 2 });
+      gw = await startGateways({ dir: DIR, files: FILES, imports: { ...PROFILES, ...EXTRA }, ports: 2, broken: true });
     });
     after(() => gw?.stop());
 
@@ -68,13 +73,176 @@ for (const browserName of browsersToTest()) {
     test('every import profile: loaded by CID, the outputs equal the URL load bit for bit', async () => {
       const p = await s.page();
       const ref = await byUrl(p);
-      for (const [name, root] of Object.entries(gw.roots)) {
+      for (const name of Object.keys(PROFILES)) {
+        const root = gw.roots[name];
         const t = Date.now();
         const got = await p.evaluate(embedInPage, { source: `ipfs://${root}`, opts: { cache: false, gateways: [gw.urls[0]] }, texts: TEXTS });
         assert.ok(got.vectors, `${name}: ${JSON.stringify(got)}`);
         assert.deepEqual(got.vectors, ref.vectors, `${name} (${root}) embeds as the URL load`);
         console.log(`ipfs (${browserName}): ${name} ${root} loaded in ${Date.now() - t} ms`);
       }
+      await p.close();
+    });
+
+    /** Loads MiniLM by its v1 CID through `gateways` (indexes), with `opts`. */
+    const viaGateways = (p, gateways, opts = {}) =>
+      p.evaluate(embedInPage, {
+        source: `ipfs://${gw.roots['unixfs-v1-2025']}`,
+        opts: { cache: false, ...opts, gateways: gateways.map((i) => gw.urls[i]) },
+        texts: TEXTS,
+      });
+
+    test('integrity: a flipped byte alone is an integrity error naming the CID; beside a good gateway the load succeeds and reports it', async () => {
+      const p = await s.page();
+      const ref = await byUrl(p);
+      await gw.fault(0, { kind: 'flip', only: 'car', nth: 3 });
+      await gw.stats(0, true);
+      const alone = await viaGateways(p, [0]);
+      const { faulted } = await gw.stats(0, true);
+      assert.equal(alone.code, 'integrity', JSON.stringify(alone));
+      assert.equal(faulted.length, 1);
+      assert.ok(alone.message.includes(faulted[0]) && alone.message.includes(gw.urls[0]), alone.message);
+      // Into a store: nothing of the tampered load is kept as a model.
+      const stored = await viaGateways(p, [0], { cache: true, store: 'ipfs-integrity' });
+      assert.equal(stored.code, 'integrity');
+      assert.deepEqual((await p.evaluate(storeState, 'ipfs-integrity')).list, []);
+      const beside = await viaGateways(p, [0, 1], { cache: true, store: 'ipfs-integrity' });
+      assert.deepEqual(beside.vectors, ref.vectors, JSON.stringify(beside).slice(0, 500));
+      assert.deepEqual(
+        beside.failures.map((f) => [f.gateway, f.error]),
+        [[gw.urls[0], 'integrity']],
+        'the bad gateway is reported once, and not asked again',
+      );
+      await gw.fault(0, null);
+      const again = await viaGateways(p, [0]);
+      assert.deepEqual(again.vectors, ref.vectors, 'the next load works');
+      await p.close();
+    });
+
+    test('a gateway that cuts the CAR short, drops a block, stalls or is dead: survived beside a good one, a coded error alone', async () => {
+      const p = await s.page();
+      const ref = await byUrl(p);
+      const faults = [
+        { kind: 'cut', only: 'car', after: 20 << 20 },
+        { kind: 'drop', only: 'car', nth: 7 },
+        { kind: 'stall', only: 'car', after: 10 << 20 },
+        { kind: 'dead' },
+      ];
+      for (const f of faults) {
+        await gw.fault(0, f);
+        const opts = { stallTimeoutMs: 1500 };
+        const alone = await viaGateways(p, [0], opts);
+        assert.equal(alone.code, 'fetch_failed', `${f.kind} alone: ${JSON.stringify(alone)}`);
+        assert.ok(alone.message.includes(gw.urls[0]), alone.message);
+        const beside = await viaGateways(p, [0, 1], opts);
+        assert.deepEqual(beside.vectors, ref.vectors, `${f.kind} beside a good gateway: ${JSON.stringify(beside).slice(0, 400)}`);
+        assert.deepEqual(beside.failures.map((x) => x.gateway), [gw.urls[0]], f.kind);
+        console.log(`ipfs (${browserName}): ${f.kind}: alone ${alone.message.slice(0, 160)}`);
+      }
+      await gw.fault(0, null);
+      const again = await viaGateways(p, [0]);
+      assert.deepEqual(again.vectors, ref.vectors, 'the next load works');
+      await p.close();
+    });
+
+    test('bad input: malformed CIDs, unknown codecs and hashes, a file for a directory, no config.json, a corrupt HAMT, a block over 2 MiB', async () => {
+      const p = await s.page();
+      const ref = await byUrl(p);
+      const cases = [
+        ['ipfs://bafyoops', 'invalid_argument', 'not a CID'],
+        ['/ipfs/Qm123', 'invalid_argument', 'not a CID'],
+        // dag-cbor and blake2b-256: well-formed CIDs, but not UnixFS as the SDK reads it.
+        ['ipfs://bafyreigdmqpykrgxyaxtlafqpqhzrb7qy2rh75nldvfd4tucqmqqme5yje', 'invalid_argument', 'codec 0x71'],
+        ['bafk2bzacea3dqbc5utcuzm4hv3ei3trlvxyrbpg3sdwvfhi5djfkovksqmqia', 'invalid_argument', 'hash 0xb220'],
+        [`ipfs://${gw.files['unixfs-v1-2025']['config.json']}`, 'invalid_dag', 'not a directory'],
+        [`ipfs://${gw.roots.noconfig}`, 'fetch_failed', "no 'config.json'"],
+        [`ipfs://${gw.roots.hamtCorrupt}`, 'invalid_dag', 'corrupt bitfield'],
+        [`ipfs://${gw.roots.bigBlock}`, 'integrity', 'over the 2097152'],
+      ];
+      for (const [source, code, words] of cases) {
+        const r = await p.evaluate(embedInPage, { source, opts: { cache: false, gateways: [gw.urls[0]] }, texts: TEXTS });
+        assert.equal(r.code, code, `${source}: ${JSON.stringify(r)}`);
+        assert.ok(r.message.includes(words), `${source}: ${r.message}`);
+      }
+      const again = await viaGateways(p, [0]);
+      assert.deepEqual(again.vectors, ref.vectors, 'the next load works');
+      await p.close();
+    });
+
+    test('cidOf gives the unixfs-v1-2025 root of a model loaded by URL (as the importer and ipfs-car give it); exportCar holds exactly that DAG', async () => {
+      const p = await s.page();
+      // ipfs-car, a second independent implementation, over the same files.
+      const dir = mkdtempSync(join(tmpdir(), 'ipfs-car-'));
+      for (const f of FILES) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        linkSync(join(DIR, f), join(dir, f));
+      }
+      const bin = fileURLToPath(new URL('../ipfs-gateway/node_modules/.bin/ipfs-car', import.meta.url));
+      const packed = execFileSync(bin, ['pack', dir, '--output', join(dir, 'out.car')]).toString().trim();
+      rmSync(dir, { recursive: true });
+      const root = gw.roots['unixfs-v1-2025'];
+      assert.equal(packed, root, 'ipfs-car pack and ipfs-unixfs-importer agree');
+      const r = await p.evaluate(
+        ({ url, gateway, root }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            await m.init();
+            const e = await m.TextEmbedder.load(url, { store: 'ipfs-cid' });
+            e.dispose();
+            const store = await m.WeightStore.open({ name: 'ipfs-cid' });
+            const t = performance.now();
+            const cid = await store.cidOf(url);
+            const ms = performance.now() - t;
+            const car = await store.exportCar(url);
+            const check = await (await fetch(`${gateway}/__car?root=${root}`, { method: 'POST', body: car })).json();
+            const manifest = await store.manifest(url);
+            let code;
+            await store.cidOf('http://127.0.0.1:9/not/stored/').catch((err) => (code = err.code));
+            return { cid, ms, type: car.type, size: car.size, check, kept: manifest.cid, code };
+          })(),
+        { url: s.models.modelUrl(), gateway: gw.urls[1], root },
+      );
+      console.log(`ipfs (${browserName}): cidOf ${r.cid} in ${Math.round(r.ms)} ms; exportCar ${r.size} bytes, ${r.check.blocks} blocks`);
+      assert.equal(r.cid, root, 'cidOf equals the importer root of the same files');
+      assert.equal(r.kept, root, 'the manifest keeps it');
+      assert.deepEqual(r.check, { roots: [root], blocks: r.check.dagBlocks, dagBlocks: r.check.dagBlocks, verified: true, same: true });
+      assert.match(r.type, /^application\/vnd\.ipld\.car/);
+      assert.equal(r.code, 'invalid_argument');
+      await p.close();
+    });
+
+    test('resume and offline: a load aborted half way resumes without refetching verified blocks; then it loads with the gateways stopped', async () => {
+      const p = await s.page();
+      const ref = await byUrl(p);
+      const source = `ipfs://${gw.roots['unixfs-v1-2025']}`;
+      const aborted = await p.evaluate(
+        ({ source, gateway, half }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            await m.init();
+            const ac = new AbortController();
+            const onProgress = (ev) => ev.file === 'model.safetensors' && ev.loaded >= half && ac.abort();
+            try {
+              await m.TextEmbedder.load(source, { store: 'ipfs-resume', gateways: [gateway], signal: ac.signal, onProgress });
+              return { done: true };
+            } catch (e) {
+              return { code: e.code };
+            }
+          })(),
+        { source, gateway: gw.urls[0], half: WEIGHTS_SIZE / 2 },
+      );
+      assert.equal(aborted.code, 'aborted');
+      await gw.stats(0, true);
+      const resumed = await viaGateways(p, [0], { cache: true, store: 'ipfs-resume' });
+      assert.deepEqual(resumed.vectors, ref.vectors);
+      const { bytes } = await gw.stats(0, true);
+      console.log(`ipfs (${browserName}): the resumed load fetched ${bytes} bytes of a ${WEIGHTS_SIZE}-byte weights file`);
+      assert.ok(bytes < WEIGHTS_SIZE * 0.6, `resumed: ${bytes} bytes fetched`);
+      gw.stop();
+      await p.reload();
+      const offline = await viaGateways(p, [0], { cache: true, store: 'ipfs-resume' });
+      assert.equal(offline.from, 'cache', JSON.stringify(offline).slice(0, 300));
+      assert.deepEqual(offline.vectors, ref.vectors);
       await p.close();
     });
   });

@@ -6,8 +6,10 @@
 // missing block, byte counts, and fault injection per port (flip a byte, drop a block,
 // cut a CAR short, stall, die) set over `POST /__fault`.
 //
-// argv[2] is JSON: { dir, files: [name], imports: { name: importerOptions }, ports }.
-// It prints one JSON line, { ports: [port], roots: { name: cid } }, when it serves.
+// argv[2] is JSON: { dir, files: [name], imports: { name: importerOptions }, ports };
+// an import's `only: [name]` imports those files alone. With `broken: true` it also makes
+// the malformed DAGs of the bad-input tests (`broken` below). It prints one JSON line,
+// { ports: [port], roots: { name: cid }, files: { name: { path: cid } } }, when it serves.
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { importer } from 'ipfs-unixfs-importer';
@@ -16,18 +18,64 @@ import { MemoryBlockstore } from 'blockstore-core';
 import { createHeliaLight } from 'helia';
 import { createVerifiedFetch } from '@helia/verified-fetch';
 import { CID } from 'multiformats/cid';
+import { sha256 } from 'multiformats/hashes/sha2';
+import * as dagPb from '@ipld/dag-pb';
+import * as raw from 'multiformats/codecs/raw';
+import { UnixFS } from 'ipfs-unixfs';
+import { CarReader } from '@ipld/car';
 
 const spec = JSON.parse(process.argv[2]);
 const blockstore = new MemoryBlockstore();
 const roots = {};
+const files = {};
 const contents = await Promise.all(spec.files.map(async (f) => ({ path: f, content: await readFile(`${spec.dir}/${f}`) })));
-for (const [name, raw] of Object.entries(spec.imports)) {
-  const options = { wrapWithDirectory: true, ...raw };
+for (const [name, given] of Object.entries(spec.imports)) {
+  const { only, ...options } = { wrapWithDirectory: true, ...given };
   if (options.layout === 'trickle') options.layout = trickle();
+  const source = contents.filter((c) => !only || only.includes(c.path)).map((c) => ({ ...c }));
   let root;
-  for await (const entry of importer(contents.map((c) => ({ ...c })), blockstore, options)) root = entry.cid;
+  files[name] = {};
+  for await (const entry of importer(source, blockstore, options)) {
+    root = entry.cid;
+    if (entry.path) files[name][entry.path] = entry.cid.toString();
+  }
   roots[name] = root.toString();
 }
+
+/** Stores a block made here (not by the importer) and gives its CID. */
+async function put(codec, bytes) {
+  const cid = CID.createV1(codec.code, await sha256.digest(bytes));
+  await blockstore.put(cid, bytes);
+  return cid;
+}
+
+/** Directories the importer would never make, for the bad-input tests: a HAMT whose
+ * bitfield lost a bit, and a directory whose config.json is one raw block over 2 MiB. */
+async function broken() {
+  const shardRoot = CID.parse(roots.hamt);
+  const node = dagPb.decode(await toBytes(blockstore.get(shardRoot)));
+  const data = UnixFS.unmarshal(node.Data);
+  const bits = Uint8Array.from(data.data);
+  const at = bits.findIndex((b) => b !== 0);
+  bits[at] &= bits[at] - 1; // clears the lowest set bit of the first non-empty byte
+  // ipfs-unixfs's unmarshal drops hashType: murmur3-x64-64 is the one HAMT hash.
+  const corrupt = new UnixFS({ type: 'hamt-sharded-directory', data: bits, fanout: data.fanout, hashType: 0x22n });
+  roots.hamtCorrupt = (await put(dagPb, dagPb.encode({ Data: corrupt.marshal(), Links: node.Links }))).toString();
+  const big = await put(raw, new Uint8Array((2 << 20) + 4096).fill(0x20));
+  const dir = new UnixFS({ type: 'directory' });
+  const links = [{ Name: 'config.json', Hash: big, Tsize: (2 << 20) + 4096 }];
+  roots.bigBlock = (await put(dagPb, dagPb.encode(dagPb.prepare({ Data: dir.marshal(), Links: links })))).toString();
+}
+
+/** A blockstore `get` gives bytes, or (blockstore-core 7) an iterable of chunks. */
+async function toBytes(got) {
+  got = await got;
+  if (got instanceof Uint8Array) return got;
+  const parts = [];
+  for await (const p of got) parts.push(p);
+  return Buffer.concat(parts);
+}
+if (spec.broken) await broken();
 
 const helia = createHeliaLight({ blockstore, routers: [], blockBrokers: [] });
 await helia.start();
@@ -80,6 +128,10 @@ function serve(port) {
       if (url.searchParams.has('reset')) Object.assign(state, { requests: 0, bytes: 0, faulted: [] });
       return res.end(out);
     }
+    if (url.pathname === '/__car' && req.method === 'POST') {
+      res.setHeader('Content-Type', 'application/json');
+      return res.end(JSON.stringify(await checkCar(req, CID.parse(url.searchParams.get('root')))));
+    }
     const m = url.pathname.match(/^\/ipfs\/([^/]+)(\/.*)?$/);
     if (!m) {
       res.statusCode = 404;
@@ -108,14 +160,16 @@ function serve(port) {
     for (const h of ['content-type', 'etag', 'cache-control', 'x-ipfs-roots']) {
       if (r.headers.get(h)) res.setHeader(h, r.headers.get(h));
     }
-    if (fault && r.ok && (!fault.cid || fault.cid === m[1] || isCar)) {
+    // `only: 'car'` (or 'raw') limits a fault to file CARs (or single blocks).
+    const kindOk = !fault?.only || fault.only === (isCar ? 'car' : 'raw');
+    if (fault && kindOk && r.ok && (!fault.cid || fault.cid === m[1] || isCar)) {
       body = applyFault(fault, body, isCar, m[1], state);
       if (body === null) {
         res.statusCode = 404;
         return res.end('block dropped by the test fault');
       }
     }
-    if (fault?.kind === 'stall' && r.ok && body.length > 1000) {
+    if (fault?.kind === 'stall' && kindOk && r.ok && body.length > 1000) {
       const part = body.subarray(0, Math.min(fault.after ?? body.length >> 1, body.length - 1));
       state.bytes += part.length;
       state.faulted.push(m[1]);
@@ -123,7 +177,7 @@ function serve(port) {
       // Never ends: the client's stall timer must notice.
       return;
     }
-    if (fault?.kind === 'cut' && r.ok && isCar) {
+    if (fault?.kind === 'cut' && kindOk && r.ok && isCar) {
       const keep = Math.min(fault.after ?? body.length >> 1, body.length);
       body = body.subarray(0, keep);
       state.faulted.push(m[1]);
@@ -132,6 +186,33 @@ function serve(port) {
     res.end(body);
   });
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+/** Parses a CAR posted by a test with @ipld/car: its roots, whether every block hashes
+ * to its CID, and whether its blocks are exactly the DAG under `root` as the importer
+ * stored it. */
+async function checkCar(req, root) {
+  const parts = [];
+  for await (const c of req) parts.push(c);
+  const car = await CarReader.fromBytes(Buffer.concat(parts));
+  const roots = (await car.getRoots()).map(String);
+  const inCar = new Set();
+  let verified = true;
+  for await (const { cid, bytes } of car.blocks()) {
+    inCar.add(cid.toString());
+    const digest = await sha256.digest(bytes);
+    verified &&= cid.multihash.code === sha256.code && Buffer.compare(digest.digest, cid.multihash.digest) === 0;
+  }
+  const dag = new Set();
+  const walk = async (cid) => {
+    if (dag.has(cid.toString())) return;
+    dag.add(cid.toString());
+    if (cid.code !== dagPb.code) return;
+    for (const l of dagPb.decode(await toBytes(blockstore.get(cid))).Links) await walk(l.Hash);
+  };
+  await walk(root);
+  const same = inCar.size === dag.size && [...dag].every((c) => inCar.has(c));
+  return { roots, blocks: inCar.size, dagBlocks: dag.size, verified, same };
 }
 
 /** Flips one byte of, or drops, the block `fault.cid` (or the first block of over 1000
@@ -163,4 +244,4 @@ function applyFault(fault, body, isCar, requested, state) {
 
 const ports = [];
 for (let i = 0; i < (spec.ports ?? 1); i++) ports.push(await serve(0));
-process.stdout.write(`${JSON.stringify({ ports, roots })}\n`);
+process.stdout.write(`${JSON.stringify({ ports, roots, files })}\n`);
