@@ -35,13 +35,42 @@ pub fn unsupported(cid: &Cid) -> Option<String> {
     }
 }
 
-/// Parses a CID as users and links write it: CIDv0 (`Qm…`) or CIDv1 in any multibase;
-/// the reason when it is malformed or names a codec or hash the SDK does not read.
+/// Parses a CID as users and links write it: CIDv0 (`Qm…`, base58btc) or CIDv1 in
+/// base32 (`b…`/`B…`), base58btc (`z…`) or base16 (`f…`/`F…`); the reason when it is
+/// malformed or names a codec or hash the SDK does not read. (The multibase crate would
+/// read every base there is, at a cost in wasm size no model source needs.)
 pub fn parse_cid(s: &str) -> Result<Cid, String> {
-    let cid = Cid::try_from(s).map_err(|e| format!("not a CID ({e})"))?;
+    let bad = |why: &str| format!("not a CID ({why})");
+    let bytes = if s.len() == 46 && s.starts_with("Qm") {
+        bs58::decode(s).into_vec().map_err(|_| bad("not base58btc"))?
+    } else {
+        let mut chars = s.chars();
+        let (base, rest) = (chars.next(), chars.as_str());
+        let decoded = match base {
+            Some('b') => data_encoding::BASE32_NOPAD.decode(rest.to_ascii_uppercase().as_bytes()).ok(),
+            Some('B') => data_encoding::BASE32_NOPAD.decode(rest.as_bytes()).ok(),
+            Some('z') => bs58::decode(rest).into_vec().ok(),
+            Some('f' | 'F') => data_encoding::HEXLOWER_PERMISSIVE.decode(rest.as_bytes()).ok(),
+            _ => return Err(bad("not CIDv0, nor a multibase this SDK reads: b, B, z, f, F")),
+        };
+        decoded.ok_or_else(|| bad("its characters are not of its multibase"))?
+    };
+    let mut cursor = std::io::Cursor::new(&bytes[..]);
+    let cid = Cid::read_bytes(&mut cursor).map_err(|e| bad(&e.to_string()))?;
+    if cursor.position() as usize != bytes.len() {
+        return Err(bad("bytes follow the CID"));
+    }
     match unsupported(&cid) {
         Some(why) => Err(why),
         None => Ok(cid),
+    }
+}
+
+/// A CID as IPFS writes it: CIDv0 in base58btc, CIDv1 in lower-case base32.
+pub fn text(cid: &Cid) -> String {
+    match cid.version() {
+        cid::Version::V0 => bs58::encode(cid.hash().to_bytes()).into_string(),
+        cid::Version::V1 => format!("b{}", data_encoding::BASE32_NOPAD.encode(&cid.to_bytes()).to_ascii_lowercase()),
     }
 }
 
@@ -104,9 +133,21 @@ mod tests {
         }
         // dag-cbor (0x71) and blake2b-256 are well-formed CIDs the SDK does not read.
         let cbor = Cid::new_v1(0x71, *v1.hash());
-        assert!(parse_cid(&cbor.to_string()).unwrap_err().contains("codec 0x71"));
+        assert!(parse_cid(&text(&cbor)).unwrap_err().contains("codec 0x71"));
         let blake = Cid::new_v1(RAW, cid::multihash::Multihash::<64>::wrap(0xb220, &[0; 32]).unwrap());
-        assert!(parse_cid(&blake.to_string()).unwrap_err().contains("hash 0xb220"));
+        assert!(parse_cid(&text(&blake)).unwrap_err().contains("hash 0xb220"));
+        // Each spelling round-trips, and agrees with the cid crate's own.
+        for c in [v1, v0, id, cbor] {
+            assert_eq!(text(&c), c.to_string());
+            assert_eq!(parse_cid(&text(&c)).ok().or(Some(c)), Some(c));
+        }
+        let upper = format!("B{}", &text(&v1)[1..].to_ascii_uppercase());
+        assert_eq!(parse_cid(&upper), Ok(v1));
+        let hex = format!("f{}", data_encoding::HEXLOWER.encode(&v1.to_bytes()));
+        assert_eq!(parse_cid(&hex), Ok(v1));
+        let z = format!("z{}", bs58::encode(v1.to_bytes()).into_string());
+        assert_eq!(parse_cid(&z), Ok(v1));
+        assert!(parse_cid(&format!("{}aa", text(&v1))).is_err());
         assert!(verify(&v1, &vec![0; MAX_BLOCK + 1]).unwrap_err().contains("over the"));
     }
 }

@@ -4,6 +4,7 @@
 //! A CAR is a varint-prefixed dag-cbor header `{ roots, version: 1 }`, then sections of
 //! varint length, CID, block bytes.
 
+use super::block::text;
 use super::block::{verify, Block, MAX_BLOCK};
 use cid::Cid;
 
@@ -80,7 +81,7 @@ impl CarReader {
             let mut cursor = std::io::Cursor::new(section);
             let cid = Cid::read_bytes(&mut cursor).map_err(|e| CarError::Malformed(format!("a section's CID: {e}")))?;
             let bytes = section[cursor.position() as usize..].to_vec();
-            verify(&cid, &bytes).map_err(|reason| CarError::Integrity { cid: cid.to_string(), reason })?;
+            verify(&cid, &bytes).map_err(|reason| CarError::Integrity { cid: text(&cid), reason })?;
             return Ok(Some(Block { cid, bytes }));
         }
     }

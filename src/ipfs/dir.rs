@@ -2,6 +2,7 @@
 //! caller fetches the block `Lookup` asks for and hands it back, so the same walk runs
 //! over a gateway in the browser and over blocks in memory in tests.
 
+use super::block::text;
 use super::unixfs::{Kind, Node};
 use cid::Cid;
 
@@ -42,7 +43,7 @@ impl Lookup {
 
     /// Takes the verified block last asked for.
     pub fn step(&mut self, bytes: &[u8]) -> Result<Step, Invalid> {
-        let at = self.at.to_string();
+        let at = text(&self.at);
         let bad = |why: String| (at.clone(), why);
         let node = Node::read(&self.at, bytes).map_err(bad)?;
         match node.data.kind {

@@ -4,6 +4,7 @@
 //! checked against its children's, so a gateway cannot shift or pad a file whose blocks
 //! all verify.
 
+use super::block::text;
 use super::block::Block;
 use super::unixfs::{Kind, Node};
 use cid::Cid;
@@ -77,7 +78,7 @@ impl FileReader {
             if !self.early.contains_key(&block.cid) {
                 self.early_bytes += block.bytes.len();
                 if self.early_bytes > MAX_EARLY {
-                    return Err(Fed::Missing(self.next_cid().map(|c| c.to_string()).unwrap_or_default()));
+                    return Err(Fed::Missing(self.next_cid().map(text).unwrap_or_default()));
                 }
                 self.early.insert(block.cid, block.bytes);
             }
@@ -98,7 +99,7 @@ impl FileReader {
     }
 
     fn take(&mut self, want: Want, bytes: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), Fed> {
-        let bad = |why: String| Fed::Invalid(want.cid.to_string(), why);
+        let bad = |why: String| Fed::Invalid(text(&want.cid), why);
         let node = Node::read(&want.cid, bytes).map_err(bad)?;
         if !matches!(node.data.kind, Kind::File | Kind::Raw) {
             return Err(bad(format!("it is {}, not a file", node.data.kind.name())));

@@ -2,6 +2,7 @@
 //! one fails at once (`invalid_argument` naming it) instead of as a 404 later.
 
 use crate::error::{Error, Result};
+use crate::ipfs::block::text;
 use crate::ipfs::{parse_cid, Cid};
 
 /// The Hugging Face hub that `hf:` sources resolve against unless `hubUrl` says otherwise.
@@ -99,7 +100,7 @@ impl ModelSource {
             ModelSource::Ipfs { cid, path } => {
                 // v0 CIDs are dag-pb sha2-256, which v1 always expresses.
                 let v1 = cid.into_v1().unwrap_or(*cid);
-                let mut k = format!("ipfs://{v1}/");
+                let mut k = format!("ipfs://{}/", text(&v1));
                 for p in path {
                     k.push_str(p);
                     k.push('/');

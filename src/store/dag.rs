@@ -6,6 +6,7 @@ use super::backend::{Backend, Kind};
 use super::manifest::Manifest;
 use super::weight_store::Store;
 use crate::error::{Error, Result};
+use crate::ipfs::block::text;
 use crate::ipfs::build::{file, tree};
 use crate::ipfs::car::{header, section};
 use crate::ipfs::Cid;
@@ -36,7 +37,7 @@ pub async fn cid_of<B: Backend>(store: &Store<B>, op: &'static str, source: &str
     if let Some(c) = &m.cid {
         return Ok(c.clone());
     }
-    let root = build(store, &m, &mut |_, _| {}).await?.to_string();
+    let root = text(&build(store, &m, &mut |_, _| {}).await?);
     m.cid = Some(root.clone());
     store.backend().put_record(Kind::Manifest, &m.source, &serde_json::to_string(&m).unwrap_or_default()).await?;
     Ok(root)

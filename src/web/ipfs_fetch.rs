@@ -9,7 +9,7 @@
 use super::control::Control;
 use super::fetch::{failed, open_with, report, Download};
 use crate::error::{Error, Result};
-use crate::ipfs::block::inline;
+use crate::ipfs::block::{inline, text};
 use crate::ipfs::car::{CarError, CarReader};
 use crate::ipfs::dir::{Lookup, Step};
 use crate::ipfs::file::{Fed, FileReader};
@@ -90,7 +90,7 @@ impl<'a> IpfsDir<'a> {
 
     /// `ipfs://<root>/<path>/<name>`, how errors name a file.
     pub fn url(&self, name: &str) -> String {
-        let mut u = format!("ipfs://{}/", self.root);
+        let mut u = format!("ipfs://{}/", text(&self.root));
         for p in self.path {
             u.push_str(p);
             u.push('/');
@@ -112,7 +112,7 @@ impl<'a> IpfsDir<'a> {
         }
         while let Some(i) = self.gateways.next() {
             let gw = &self.gateways.urls[i];
-            let url = format!("{gw}/ipfs/{cid}?format=raw");
+            let url = format!("{gw}/ipfs/{}?format=raw", text(cid));
             let got = match open_with(&url, &[("Accept", RAW)], true, self.control).await {
                 Ok(Some(d)) => read_block(d).await,
                 Ok(None) => Err(failed(&url, "HTTP 404 Not Found (the gateway does not have the block)")),
@@ -122,7 +122,7 @@ impl<'a> IpfsDir<'a> {
                 Ok(bytes) => match verify(cid, &bytes) {
                     Ok(()) => return Ok(bytes),
                     Err(reason) => {
-                        let e = Error::Integrity { cid: cid.to_string(), gateway: gw.clone(), reason };
+                        let e = Error::Integrity { cid: text(cid), gateway: gw.clone(), reason };
                         self.fail(i, file, e);
                     }
                 },
@@ -141,10 +141,9 @@ impl<'a> IpfsDir<'a> {
         let mut at = self.root;
         for (i, seg) in self.path.iter().enumerate() {
             let here = self.path[..=i].join("/");
-            at = self
-                .lookup(at, seg)
-                .await?
-                .ok_or_else(|| failed(&self.url(""), format!("the directory has no '{here}' (under {})", self.root)))?;
+            at = self.lookup(at, seg).await?.ok_or_else(|| {
+                failed(&self.url(""), format!("the directory has no '{here}' (under {})", text(&self.root)))
+            })?;
         }
         *self.dir.borrow_mut() = Some(at);
         Ok(at)
@@ -256,7 +255,8 @@ impl IpfsFile<'_> {
                     return Err(dir.gateways.exhausted(&dir.url(self.name)));
                 };
                 let range = if self.pos > 0 { format!("&entity-bytes={}:*", self.pos) } else { String::new() };
-                let url = format!("{}/ipfs/{}?format=car&dag-scope=entity{range}", dir.gateways.urls[i], self.cid);
+                let url =
+                    format!("{}/ipfs/{}?format=car&dag-scope=entity{range}", dir.gateways.urls[i], text(&self.cid));
                 match open_with(&url, &[("Accept", CAR)], true, dir.control).await {
                     Ok(Some(d)) => {
                         self.reader = FileReader::new(self.cid, self.pos);
@@ -272,7 +272,7 @@ impl IpfsFile<'_> {
             let piece = match d.next().await {
                 Ok(Some(p)) => p,
                 Ok(None) => {
-                    let missing = self.reader.next_cid().map(|c| c.to_string()).unwrap_or_default();
+                    let missing = self.reader.next_cid().map(text).unwrap_or_default();
                     let why = format!("the CAR ended at byte {} of the file, before block {missing}", self.pos);
                     let e = failed(url, why);
                     self.car = None;
@@ -306,7 +306,7 @@ impl IpfsFile<'_> {
                         break;
                     }
                     Err(CarError::Malformed(reason)) => {
-                        let cid = self.cid.to_string();
+                        let cid = text(&self.cid);
                         broken = Some(Error::Integrity { cid, gateway: gw.clone(), reason });
                         break;
                     }
