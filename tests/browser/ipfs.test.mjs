@@ -6,7 +6,7 @@
 // are coded errors alone; an interrupted load resumes; a CID loads offline once stored.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, mkdtempSync, mkdirSync, linkSync, rmSync } from 'node:fs';
+import { statSync, mkdtempSync, mkdirSync, linkSync, rmSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,8 +26,21 @@ const PROFILES = {
   trickle: { layout: 'trickle' },
   hamt: { shardSplitThresholdBytes: 1 },
 };
-// The bad-input directories: MiniLM without its config.json.
-const EXTRA = { noconfig: { profile: 'unixfs-v1-2025', only: FILES.filter((f) => f !== 'config.json') } };
+// The bad-input directories: MiniLM without its config.json. And the other model classes.
+const EXTRA = {
+  noconfig: { profile: 'unixfs-v1-2025', only: FILES.filter((f) => f !== 'config.json') },
+  dinov2: {
+    profile: 'unixfs-v1-2025',
+    dir: `${MODELS}/dinov2-small`,
+    files: ['config.json', 'model.safetensors', 'preprocessor_config.json', 'saliency_head_config.json', 'saliency_head.safetensors'],
+  },
+  whisper: {
+    profile: 'unixfs-v1-2025',
+    dir: `${MODELS}/whisper-tiny.en`,
+    files: ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json', 'preprocessor_config.json'],
+  },
+};
+const HELLO = readFileSync(new URL('../fixtures/whisper/audio/hello.wav', import.meta.url)).toString('base64');
 const TEXTS = ['models by content', 'a second, longer sentence to embed through the gateway'];
 
 /** In the page: loads `source` with `opts` (plus gateways) and embeds TEXTS; errors come
@@ -81,6 +94,37 @@ for (const browserName of browsersToTest()) {
         assert.deepEqual(got.vectors, ref.vectors, `${name} (${root}) embeds as the URL load`);
         console.log(`ipfs (${browserName}): ${name} ${root} loaded in ${Date.now() - t} ms`);
       }
+      await p.close();
+    });
+
+    test('the image and speech models load by CID too, with outputs equal to their URL loads', async () => {
+      const p = await s.page();
+      const r = await p.evaluate(
+        ({ image, speech, gateway, hello }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            await m.init();
+            const pixels = new Uint8Array(64 * 48 * 3).map((_, i) => (i * 37) % 251);
+            const out = {};
+            for (const [name, source] of [['url', new URL('/models/dinov2-small/', location.href).href], ['cid', image]]) {
+              const e = await m.ImageEmbedder.load(source, { cache: false, gateways: [gateway] });
+              out[`image-${name}`] = Array.from((await e.embed([{ data: pixels, width: 64, height: 48, channels: 3 }]))[0]);
+              e.dispose();
+            }
+            const blob = new Blob([Uint8Array.from(atob(hello), (c) => c.charCodeAt(0))], { type: 'audio/wav' });
+            for (const [name, source] of [['url', new URL('/models/whisper-tiny.en/', location.href).href], ['cid', speech]]) {
+              const rec = await m.SpeechRecognizer.load(source, { cache: false, gateways: [gateway] });
+              out[`speech-${name}`] = await rec.transcribe(blob);
+              rec.dispose();
+            }
+            return out;
+          })(),
+        { image: `ipfs://${gw.roots.dinov2}`, speech: `ipfs://${gw.roots.whisper}`, gateway: gw.urls[0], hello: HELLO },
+      );
+      assert.equal(r['image-cid'].length, 384);
+      assert.deepEqual(r['image-cid'], r['image-url'], 'DINOv2 by CID embeds as by URL');
+      assert.deepEqual(r['speech-cid'], r['speech-url'], 'Whisper by CID transcribes as by URL');
+      assert.match(JSON.stringify(r['speech-cid']), /[Hh]ello/);
       await p.close();
     });
 

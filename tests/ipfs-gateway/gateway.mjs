@@ -7,7 +7,8 @@
 // cut a CAR short, stall, die) set over `POST /__fault`.
 //
 // argv[2] is JSON: { dir, files: [name], imports: { name: importerOptions }, ports };
-// an import's `only: [name]` imports those files alone. With `broken: true` it also makes
+// an import's `only: [name]` imports those files alone, its `dir` and `files` another
+// directory's. With `broken: true` it also makes
 // the malformed DAGs of the bad-input tests (`broken` below). It prints one JSON line,
 // { ports: [port], roots: { name: cid }, files: { name: { path: cid } } }, when it serves.
 import http from 'node:http';
@@ -28,11 +29,14 @@ const spec = JSON.parse(process.argv[2]);
 const blockstore = new MemoryBlockstore();
 const roots = {};
 const files = {};
-const contents = await Promise.all(spec.files.map(async (f) => ({ path: f, content: await readFile(`${spec.dir}/${f}`) })));
+const read = (dir, files) => Promise.all(files.map(async (f) => ({ path: f, content: await readFile(`${dir}/${f}`) })));
+const contents = await read(spec.dir, spec.files);
 for (const [name, given] of Object.entries(spec.imports)) {
-  const { only, ...options } = { wrapWithDirectory: true, ...given };
+  // `dir` and `files`: another model's directory instead of the main one.
+  const { only, dir, files: theirs, ...options } = { wrapWithDirectory: true, ...given };
   if (options.layout === 'trickle') options.layout = trickle();
-  const source = contents.filter((c) => !only || only.includes(c.path)).map((c) => ({ ...c }));
+  const all = dir ? await read(dir, theirs) : contents;
+  const source = all.filter((c) => !only || only.includes(c.path)).map((c) => ({ ...c }));
   let root;
   files[name] = {};
   for await (const entry of importer(source, blockstore, options)) {
@@ -152,6 +156,19 @@ function serve(port) {
     } catch (e) {
       res.statusCode = 502;
       return res.end(String(e));
+    }
+    // Without a fault, a good answer streams through as verified-fetch makes it, as a
+    // real gateway's does (the faults below need the whole body to cut it precisely).
+    if (!fault && r.ok && r.body) {
+      res.statusCode = r.status;
+      for (const h of ['content-type', 'etag', 'cache-control', 'x-ipfs-roots']) {
+        if (r.headers.get(h)) res.setHeader(h, r.headers.get(h));
+      }
+      for await (const chunk of r.body) {
+        state.bytes += chunk.length;
+        if (!res.write(chunk)) await new Promise((ok) => res.once('drain', ok));
+      }
+      return res.end();
     }
     let body = Buffer.from(await r.arrayBuffer());
     const isCar = (r.headers.get('content-type') ?? '').includes('vnd.ipld.car');
