@@ -128,6 +128,22 @@ for (const browserName of browsersToTest()) {
       await p.close();
     });
 
+    test('the search demo takes a model source: ipfs:// through a gateway, and the field shows it', async () => {
+      const p = await s.browser.newPage();
+      const source = `ipfs://${gw.roots['unixfs-v1-2025']}`;
+      const q = new URLSearchParams({ model: source, gateway: gw.urls[0] });
+      await p.goto(`${s.pageServer.url}search/?${q}`);
+      const read = () => [document.getElementById('status').textContent, document.getElementById('source').value];
+      let [status, field] = await p.evaluate(read);
+      for (let i = 0; i < 600 && !/Ready|Error/.test(status); i++) {
+        await new Promise((ok) => setTimeout(ok, 200));
+        [status, field] = await p.evaluate(read);
+      }
+      assert.equal(status, 'Ready.');
+      assert.equal(field, source);
+      await p.close();
+    });
+
     /** Loads MiniLM by its v1 CID through `gateways` (indexes), with `opts`. */
     const viaGateways = (p, gateways, opts = {}) =>
       p.evaluate(embedInPage, {

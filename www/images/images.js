@@ -1,9 +1,11 @@
 // Ranks dropped images by cosine similarity to a query image and overlays each one's
 // saliency map and smart-crop box, all computed in the page with ImageEmbedder.
 import { init, ImageEmbedder, cpuPath } from '../../pkg/index.js';
+import { modelSource } from '../model-source.js';
 
 const $ = (id) => document.getElementById(id);
-const MODEL = new URL('../../models/dinov2-small/', import.meta.url).href;
+// The model: this server's copy unless the page's source field names another.
+const { source: MODEL, options: SOURCE_OPTIONS } = modelSource(new URL('../../models/dinov2-small/', import.meta.url).href);
 const SIZE = 224;
 
 let embedder;
@@ -80,6 +82,7 @@ async function add(files) {
 async function main() {
   await init();
   embedder = await ImageEmbedder.load(MODEL, {
+    ...SOURCE_OPTIONS,
     onProgress: ({ file, loaded, total }) => {
       if (total) $('progress').value = loaded / total;
       $('status').textContent = `Loading ${file}: ${(loaded / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`;

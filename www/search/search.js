@@ -1,8 +1,10 @@
 // Ranks the sentences by cosine similarity to the query, all computed in the page.
 import { init, TextEmbedder, cpuPath } from '../../pkg/index.js';
+import { modelSource } from '../model-source.js';
 
 const $ = (id) => document.getElementById(id);
-const MODEL = new URL('../../models/all-MiniLM-L6-v2/', import.meta.url).href;
+// The model: this server's copy unless the page's source field names another.
+const { source: MODEL, options: SOURCE_OPTIONS } = modelSource(new URL('../../models/all-MiniLM-L6-v2/', import.meta.url).href);
 
 let embedder;
 const cache = new Map(); // sentence → embedding, so editing the corpus re-embeds only new lines
@@ -29,6 +31,7 @@ async function search() {
 async function main() {
   await init();
   embedder = await TextEmbedder.load(MODEL, {
+    ...SOURCE_OPTIONS,
     onProgress: ({ file, loaded, total }) => {
       if (total) $('progress').value = loaded / total;
       $('status').textContent = `Loading ${file}: ${(loaded / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`;

@@ -2,9 +2,11 @@
 // segments are listed with their start and end times as each becomes final, and the
 // tokens of the segment being decoded show beneath them. A new clip aborts the last.
 import { init, SpeechRecognizer } from '../../pkg/index.js';
+import { modelSource } from '../model-source.js';
 
 const $ = (id) => document.getElementById(id);
-const MODEL = new URL('../../models/whisper-tiny.en/', import.meta.url).href;
+// The model: this server's copy unless the page's source field names another.
+const { source: MODEL, options: SOURCE_OPTIONS } = modelSource(new URL('../../models/whisper-tiny.en/', import.meta.url).href);
 
 let recognizer;
 let running = null; // the AbortController of the transcription under way
@@ -69,6 +71,7 @@ async function record() {
 async function main() {
   await init();
   recognizer = await SpeechRecognizer.load(MODEL, {
+    ...SOURCE_OPTIONS,
     onProgress: (p) => p.total && ($('progress').value = p.loaded / p.total),
   });
   $('backend').textContent = recognizer.backend;
