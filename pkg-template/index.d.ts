@@ -168,6 +168,8 @@ export type WeightDtype = 'f32' | 'f16' | 'q8' | 'q4';
 export interface SessionOptions {
   /** Bytes of outputs the output cache keeps (default 16 MiB; 0 turns it off). */
   budget?: number;
+  /** The IPFS gateways the session's loads use unless they name their own. */
+  gateways?: string[];
 }
 
 export interface SessionStats {
@@ -194,6 +196,9 @@ export class Session {
   /** The page's implicit session. */
   static page(): Session;
   readonly id: number;
+  /** The IPFS gateways the session's loads use unless they name their own (null: the
+   * SDK's defaults). Set on `Session.page()` for every load that names no session. */
+  gateways: string[] | null;
   stats(): SessionStats;
   free(): void;
 }

@@ -54,6 +54,14 @@ impl CarReader {
 
     /// The next whole block, verified; `None` until more bytes arrive.
     pub fn next_block(&mut self) -> Result<Option<Block>, CarError> {
+        let Some(b) = self.next_section()? else { return Ok(None) };
+        verify(&b.cid, &b.bytes).map_err(|reason| CarError::Integrity { cid: text(&b.cid), reason })?;
+        Ok(Some(b))
+    }
+
+    /// The next whole block NOT yet verified (the caller verifies it before any use, as
+    /// the browser does with its own SHA-256); `None` until more bytes arrive.
+    pub fn next_section(&mut self) -> Result<Option<Block>, CarError> {
         loop {
             let rest = &self.buf[self.at..];
             let Some((len, n)) = varint(rest)? else { return Ok(None) };
@@ -81,7 +89,6 @@ impl CarReader {
             let mut cursor = std::io::Cursor::new(section);
             let cid = Cid::read_bytes(&mut cursor).map_err(|e| CarError::Malformed(format!("a section's CID: {e}")))?;
             let bytes = section[cursor.position() as usize..].to_vec();
-            verify(&cid, &bytes).map_err(|reason| CarError::Integrity { cid: text(&cid), reason })?;
             return Ok(Some(Block { cid, bytes }));
         }
     }

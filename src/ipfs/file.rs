@@ -189,6 +189,18 @@ mod tests {
     }
 
     #[test]
+    fn a_block_that_never_comes_is_missing_once_later_ones_pile_up() {
+        let leaves: Vec<Vec<u8>> = (0..12u8).map(|i| vec![i; 1 << 20]).collect();
+        let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+        let (root, blocks) = file(&refs, None);
+        // The root, then every leaf but the first: the reader keeps 8 MiB of them waiting.
+        let mut late = vec![blocks[0].clone()];
+        late.extend(blocks[2..].iter().cloned());
+        let e = read(root, 0, late).unwrap_err();
+        assert_eq!(e, Fed::Missing(text(&blocks[1].cid)));
+    }
+
+    #[test]
     fn sizes_that_disagree_are_refused() {
         let (root, blocks) = file(&[b"ab", b"cd"], Some(5));
         assert!(matches!(read(root, 0, blocks), Err(Fed::Invalid(_, why)) if why.contains("filesize 5")));

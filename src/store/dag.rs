@@ -52,3 +52,41 @@ pub async fn export_car<B: Backend>(store: &Store<B>, op: &'static str, source: 
     sections[0] = header(&root);
     Ok(sections)
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::ipfs::car::CarReader;
+    use crate::store::{write_model, DirBackend};
+
+    #[test]
+    fn a_stored_model_has_the_cid_of_its_files_and_a_car_of_their_dag() {
+        let dir = std::env::temp_dir().join(format!("ipfs-accelerate-dag-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let big: Vec<u8> = (0..(3 << 20) + 5).map(|i| (i % 253) as u8).collect();
+        let files: [(&str, &[u8]); 3] =
+            [("config.json", b"{}"), ("model.safetensors", &big), ("1_Pooling/config.json", b"{\"p\":1}")];
+        pollster::block_on(async {
+            let store = Store::open(DirBackend::open(&dir).unwrap(), None).await.unwrap();
+            write_model(&store, "http://x/m/", &files).await.unwrap();
+            let cid = cid_of(&store, "t", "http://x/m/").await.unwrap();
+            let built: Vec<_> = files.iter().map(|(n, b)| (n.to_string(), file(b, &mut |_, _| {}))).collect();
+            let root = tree(&built, &mut |_, _| {}).cid;
+            assert_eq!(cid, text(&root));
+            assert_eq!(store.manifest("http://x/m/").await.unwrap().unwrap().cid, Some(cid.clone()), "kept");
+            let parts = export_car(&store, "t", "http://x/m/").await.unwrap();
+            let root_bytes = root.to_bytes();
+            assert!(parts[0].windows(root_bytes.len()).any(|w| w == root_bytes), "the header names the root");
+            let mut r = CarReader::default();
+            r.push(&parts.concat());
+            let mut blocks = 0;
+            while r.next_block().unwrap().is_some() {
+                blocks += 1;
+            }
+            // 4 leaves and a node for the big file, a leaf each for the small ones, two directories.
+            assert_eq!((blocks, parts.len() - 1), (9, 9));
+            assert_eq!(cid_of(&store, "t", "http://x/none/").await.unwrap_err().code(), "invalid_argument");
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

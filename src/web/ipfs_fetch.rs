@@ -9,14 +9,14 @@
 use super::control::Control;
 use super::fetch::{failed, open_with, report, Download};
 use crate::error::{Error, Result};
-use crate::ipfs::block::{inline, text};
+use crate::ipfs::block::{inline, text, unsupported, SHA2_256};
 use crate::ipfs::car::{CarError, CarReader};
 use crate::ipfs::dir::{Lookup, Step};
 use crate::ipfs::file::{Fed, FileReader};
 use crate::ipfs::{verify, Cid, MAX_BLOCK};
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 const RAW: &str = "application/vnd.ipld.raw";
 /// Depth-first with duplicates: the order a file's bytes come in, so they stream.
@@ -119,7 +119,7 @@ impl<'a> IpfsDir<'a> {
                 Err(e) => Err(e),
             };
             match got {
-                Ok(bytes) => match verify(cid, &bytes) {
+                Ok(bytes) => match verify_fast(cid, &bytes).await {
                     Ok(()) => return Ok(bytes),
                     Err(reason) => {
                         let e = Error::Integrity { cid: text(cid), gateway: gw.clone(), reason };
@@ -209,6 +209,32 @@ impl<'a> IpfsDir<'a> {
     }
 }
 
+/// `verify`, with the platform's SHA-256 (WebCrypto's `crypto.subtle.digest`) where it
+/// has one: several times faster than hashing in wasm, so checking every block costs a
+/// load little. Elsewhere (an insecure context, say) the wasm hash.
+async fn verify_fast(cid: &Cid, bytes: &[u8]) -> std::result::Result<(), String> {
+    if unsupported(cid).is_some() || bytes.len() > MAX_BLOCK || cid.hash().code() != SHA2_256 {
+        return verify(cid, bytes);
+    }
+    match platform_sha256(bytes).await {
+        Some(d) if d == cid.hash().digest() => Ok(()),
+        Some(_) => Err("its bytes do not hash to its CID".into()),
+        None => verify(cid, bytes),
+    }
+}
+
+/// SHA-256 by `crypto.subtle`, or `None` where there is none (or it fails).
+async fn platform_sha256(bytes: &[u8]) -> Option<Vec<u8>> {
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok().filter(|v| !v.is_undefined());
+    let subtle = get(&get(&js_sys::global(), "crypto")?, "subtle")?;
+    let digest: js_sys::Function = get(&subtle, "digest")?.dyn_into().ok()?;
+    // A copy: wasm memory may grow (and its views go stale) while the digest runs.
+    let data = js_sys::Uint8Array::from(bytes);
+    let p: js_sys::Promise = digest.call2(&subtle, &"SHA-256".into(), &data).ok()?.dyn_into().ok()?;
+    let buf = wasm_bindgen_futures::JsFuture::from(p).await.ok()?;
+    Some(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
 /// A raw block's body, at most one byte over the limit (so `verify` can say it is over).
 async fn read_block(mut d: Download) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(d.total.unwrap_or(0).min(MAX_BLOCK as u64) as usize);
@@ -290,7 +316,14 @@ impl IpfsFile<'_> {
             let mut out = Vec::new();
             let mut broken = None;
             loop {
-                match car.next_block() {
+                let next = match car.next_section() {
+                    Ok(Some(b)) => match verify_fast(&b.cid, &b.bytes).await {
+                        Ok(()) => Ok(Some(b)),
+                        Err(reason) => Err(CarError::Integrity { cid: text(&b.cid), reason }),
+                    },
+                    other => other,
+                };
+                match next {
                     Ok(Some(b)) => match self.reader.feed(b, &mut |p| out.extend_from_slice(p)) {
                         Ok(()) => {}
                         Err(Fed::Invalid(cid, reason)) => return Err(Error::InvalidDag { cid, reason }),

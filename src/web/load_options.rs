@@ -233,9 +233,11 @@ impl<F: FamilyOptions> LoadOptions<F> {
         let family = F::from_js(op, &JsValue::from(obj.clone()))?;
         let hub_url = plain.hub_url.unwrap_or_else(|| DEFAULT_HUB.to_string());
         check_hub(op, &hub_url)?;
+        // The load's own, else its session's, else the SDK's.
         let gateways = match plain.gateways {
             Some(g) => check_gateways(op, g)?,
-            None => DEFAULT_GATEWAYS.iter().map(|g| g.to_string()).collect(),
+            None => super::session::gateways_of(&get("session"))
+                .unwrap_or_else(|| DEFAULT_GATEWAYS.iter().map(|g| g.to_string()).collect()),
         };
         Ok(LoadOptions {
             hub_url,

@@ -1,9 +1,10 @@
-//! The JS `Session`: `Session.create({ budget })`, passed to `load` as `{ session }`;
-//! loads without one share the page's implicit session (`Session.page()`). Sessions
-//! live in a registry by id, so an options object can name one by its handle.
+//! The JS `Session`: `Session.create({ budget, gateways })`, passed to `load` as
+//! `{ session }`; loads without one share the page's implicit session (`Session.page()`).
+//! Sessions live in a registry by id, so an options object can name one by its handle.
+//! A session's `gateways` are the IPFS gateways its loads use unless they name their own.
 
 use super::error::to_js;
-use super::options::{check_known, check_options, plain, u64_field};
+use super::options::{check_known, check_options, field, plain, u64_field};
 use crate::error::{Error, Result};
 use crate::runtime::Session;
 use serde::Serialize;
@@ -16,6 +17,30 @@ thread_local! {
     static NEXT: Cell<u32> = const { Cell::new(1) };
     /// The session of loads that name none (id 0).
     static PAGE: Session = Session::default();
+    /// The IPFS gateways a session's loads default to, by session id, where set.
+    static GATEWAYS: RefCell<HashMap<u32, Vec<String>>> = RefCell::new(HashMap::new());
+}
+
+/// The id of the session `v` names (0, the page's, when absent).
+fn id_of(v: &JsValue) -> Option<u32> {
+    if v.is_undefined() || v.is_null() {
+        return Some(0);
+    }
+    let id = js_sys::Reflect::get(v, &"id".into()).ok()?.as_f64()?;
+    (id.fract() == 0.0 && id >= 0.0).then_some(id as u32)
+}
+
+/// The gateways of the session `v` names, where it has some.
+pub fn gateways_of(v: &JsValue) -> Option<Vec<String>> {
+    let id = id_of(v)?;
+    GATEWAYS.with(|g| g.borrow().get(&id).cloned())
+}
+
+/// Reads a `gateways` value: an array of absolute http(s) URLs, at least one.
+fn read_gateways(op: &'static str, v: &JsValue) -> Result<Vec<String>> {
+    let list: Vec<String> = serde_wasm_bindgen::from_value(v.clone())
+        .map_err(|_| Error::arg(op, "gateways must be an array of gateway URLs"))?;
+    crate::source::check_gateways(op, list)
 }
 
 #[wasm_bindgen(js_name = Session)]
@@ -85,15 +110,48 @@ struct Queue {
 #[wasm_bindgen(js_class = Session)]
 impl JsSession {
     /// Options: `{ budget }`, the bytes of outputs the session's cache keeps (default
-    /// 16 MiB; 0 turns the cache off).
+    /// 16 MiB; 0 turns the cache off), and `{ gateways }`, the IPFS gateways its loads use
+    /// unless they name their own.
     pub fn create(opts: JsValue) -> std::result::Result<JsSession, JsValue> {
         const OP: &str = "Session.create";
         check_options(OP, &opts).map_err(to_js)?;
-        check_known(OP, &opts, &["budget"]).map_err(to_js)?;
+        check_known(OP, &opts, &["budget", "gateways"]).map_err(to_js)?;
         let budget = u64_field(OP, &opts, "budget").map_err(to_js)?;
+        let gateways = match field(&opts, "gateways") {
+            v if v.is_undefined() || v.is_null() => None,
+            v => Some(read_gateways(OP, &v).map_err(to_js)?),
+        };
         let id = NEXT.with(|n| n.replace(n.get() + 1));
         SESSIONS.with(|s| s.borrow_mut().insert(id, Session::new(budget)));
+        if let Some(g) = gateways {
+            GATEWAYS.with(|m| m.borrow_mut().insert(id, g));
+        }
         Ok(JsSession { id })
+    }
+
+    /// The IPFS gateways the session's loads default to (null: the SDK's defaults).
+    #[wasm_bindgen(getter)]
+    pub fn gateways(&self) -> JsValue {
+        match GATEWAYS.with(|g| g.borrow().get(&self.id).cloned()) {
+            Some(list) => list.into_iter().map(JsValue::from).collect::<js_sys::Array>().into(),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// Sets them (null: back to the SDK's defaults); on `Session.page()`, for every load
+    /// that names no session.
+    #[wasm_bindgen(setter)]
+    pub fn set_gateways(&self, v: JsValue) -> std::result::Result<(), JsValue> {
+        get(self.id).map_err(to_js)?;
+        let list = match v.is_undefined() || v.is_null() {
+            true => None,
+            false => Some(read_gateways("Session.gateways", &v).map_err(to_js)?),
+        };
+        GATEWAYS.with(|g| match list {
+            Some(l) => g.borrow_mut().insert(self.id, l),
+            None => g.borrow_mut().remove(&self.id),
+        });
+        Ok(())
     }
 
     /// The page's implicit session, which loads naming no session share.
@@ -125,5 +183,8 @@ impl Drop for JsSession {
     /// The handle goes; models loaded in the session keep what they share until they go.
     fn drop(&mut self) {
         let _ = SESSIONS.try_with(|s| s.borrow_mut().remove(&self.id));
+        if self.id != 0 {
+            let _ = GATEWAYS.try_with(|g| g.borrow_mut().remove(&self.id));
+        }
     }
 }

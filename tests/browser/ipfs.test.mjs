@@ -226,6 +226,39 @@ for (const browserName of browsersToTest()) {
       }
       const again = await viaGateways(p, [0]);
       assert.deepEqual(again.vectors, ref.vectors, 'the next load works');
+      // Gateways as a session's default, and as the page's.
+      const defaults = await p.evaluate(
+        ({ source, gateway, texts }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            await m.init();
+            const embed = async (opts) => {
+              const e = await m.TextEmbedder.load(source, { cache: false, ...opts });
+              const vs = await e.embed(texts);
+              e.dispose();
+              return vs.map((v) => Array.from(v));
+            };
+            const session = m.Session.create({ gateways: [gateway] });
+            const bySession = await embed({ session });
+            m.Session.page().gateways = [gateway];
+            const byPage = await embed({});
+            const page = m.Session.page().gateways;
+            m.Session.page().gateways = null;
+            const codes = [];
+            try {
+              m.Session.create({ gateways: ['ftp://x'] });
+            } catch (err) {
+              codes.push(err.code);
+            }
+            await m.TextEmbedder.load(source, { cache: false, gateways: [] }).catch((err) => codes.push(err.code));
+            return { bySession, byPage, page, after: m.Session.page().gateways, codes };
+          })(),
+        { source: `ipfs://${gw.roots['unixfs-v1-2025']}`, gateway: gw.urls[0], texts: TEXTS },
+      );
+      assert.deepEqual(defaults.bySession, ref.vectors);
+      assert.deepEqual(defaults.byPage, ref.vectors);
+      assert.deepEqual([defaults.page, defaults.after], [[gw.urls[0]], null]);
+      assert.deepEqual(defaults.codes, ['invalid_argument', 'invalid_argument']);
       await p.close();
     });
 
