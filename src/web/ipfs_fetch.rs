@@ -8,19 +8,16 @@
 
 use super::control::Control;
 use super::fetch::{failed, open_with, report, Download};
+use super::ipfs_file::{verify_fast, IpfsFile};
 use crate::error::{Error, Result};
-use crate::ipfs::block::{inline, text, unsupported, SHA2_256};
-use crate::ipfs::car::{CarError, CarReader};
+use crate::ipfs::block::{inline, text};
 use crate::ipfs::dir::{Lookup, Step};
-use crate::ipfs::file::{Fed, FileReader};
-use crate::ipfs::{verify, Cid, MAX_BLOCK};
+use crate::ipfs::{Cid, MAX_BLOCK};
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 const RAW: &str = "application/vnd.ipld.raw";
-/// Depth-first with duplicates: the order a file's bytes come in, so they stream.
-const CAR: &str = "application/vnd.ipld.car; version=1; order=dfs; dups=y";
 
 /// Reports a gateway that failed the load to `onProgress`, as `{ file, gateway, error,
 /// reason }` beside the usual byte counts.
@@ -39,21 +36,21 @@ fn report_gateway(progress: Option<&js_sys::Function>, file: &str, gateway: &str
 }
 
 /// The gateways of one load and which of them have failed it.
-struct Gateways {
-    urls: Vec<String>,
+pub(super) struct Gateways {
+    pub(super) urls: Vec<String>,
     failed: RefCell<Vec<bool>>,
     /// Why each failure happened, for the error when none is left.
     errors: RefCell<Vec<Error>>,
 }
 
 impl Gateways {
-    fn next(&self) -> Option<usize> {
+    pub(super) fn next(&self) -> Option<usize> {
         self.failed.borrow().iter().position(|f| !f)
     }
 
     /// The error when no gateway is left: an integrity failure if any gateway sent bad
     /// bytes (the caller must know the content was tampered with), else the last.
-    fn exhausted(&self, what: &str) -> Error {
+    pub(super) fn exhausted(&self, what: &str) -> Error {
         let errors = self.errors.borrow();
         if let Some(e) = errors.iter().find(|e| matches!(e, Error::Integrity { .. })) {
             return e.clone();
@@ -68,11 +65,11 @@ impl Gateways {
 pub struct IpfsDir<'a> {
     root: Cid,
     path: &'a [String],
-    gateways: Gateways,
+    pub(super) gateways: Gateways,
     /// The directory under `root` at `path`, once resolved.
     dir: RefCell<Option<Cid>>,
     progress: Option<&'a js_sys::Function>,
-    control: &'a Control,
+    pub(super) control: &'a Control,
 }
 
 impl<'a> IpfsDir<'a> {
@@ -99,7 +96,7 @@ impl<'a> IpfsDir<'a> {
     }
 
     /// Takes gateway `i` out of the load for `e`, reporting it.
-    fn fail(&self, i: usize, file: &str, e: Error) {
+    pub(super) fn fail(&self, i: usize, file: &str, e: Error) {
         report_gateway(self.progress, file, &self.gateways.urls[i], &e);
         self.gateways.failed.borrow_mut()[i] = true;
         self.gateways.errors.borrow_mut().push(e);
@@ -179,7 +176,7 @@ impl<'a> IpfsDir<'a> {
 
     /// The file `name`'s bytes from `from` on, as they are verified.
     pub fn file(&'a self, cid: Cid, name: &'a str, from: u64) -> IpfsFile<'a> {
-        IpfsFile { dir: self, cid, name, pos: from, reader: FileReader::new(cid, from), car: None, size: None }
+        IpfsFile::new(self, cid, name, from)
     }
 
     /// The whole file `name`, or `None` for an optional file the directory lacks.
@@ -209,32 +206,6 @@ impl<'a> IpfsDir<'a> {
     }
 }
 
-/// `verify`, with the platform's SHA-256 (WebCrypto's `crypto.subtle.digest`) where it
-/// has one: several times faster than hashing in wasm, so checking every block costs a
-/// load little. Elsewhere (an insecure context, say) the wasm hash.
-async fn verify_fast(cid: &Cid, bytes: &[u8]) -> std::result::Result<(), String> {
-    if unsupported(cid).is_some() || bytes.len() > MAX_BLOCK || cid.hash().code() != SHA2_256 {
-        return verify(cid, bytes);
-    }
-    match platform_sha256(bytes).await {
-        Some(d) if d == cid.hash().digest() => Ok(()),
-        Some(_) => Err("its bytes do not hash to its CID".into()),
-        None => verify(cid, bytes),
-    }
-}
-
-/// SHA-256 by `crypto.subtle`, or `None` where there is none (or it fails).
-async fn platform_sha256(bytes: &[u8]) -> Option<Vec<u8>> {
-    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok().filter(|v| !v.is_undefined());
-    let subtle = get(&get(&js_sys::global(), "crypto")?, "subtle")?;
-    let digest: js_sys::Function = get(&subtle, "digest")?.dyn_into().ok()?;
-    // A copy: wasm memory may grow (and its views go stale) while the digest runs.
-    let data = js_sys::Uint8Array::from(bytes);
-    let p: js_sys::Promise = digest.call2(&subtle, &"SHA-256".into(), &data).ok()?.dyn_into().ok()?;
-    let buf = wasm_bindgen_futures::JsFuture::from(p).await.ok()?;
-    Some(js_sys::Uint8Array::new(&buf).to_vec())
-}
-
 /// A raw block's body, at most one byte over the limit (so `verify` can say it is over).
 async fn read_block(mut d: Download) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(d.total.unwrap_or(0).min(MAX_BLOCK as u64) as usize);
@@ -248,114 +219,4 @@ async fn read_block(mut d: Download) -> Result<Vec<u8>> {
         }
     }
     Ok(out)
-}
-
-/// One file being read: a CAR from one gateway at a time, restarted on the next gateway
-/// from the first byte not yet verified when one fails.
-pub struct IpfsFile<'a> {
-    dir: &'a IpfsDir<'a>,
-    cid: Cid,
-    name: &'a str,
-    /// Bytes of the file verified and handed out (or skipped by the caller) so far.
-    pos: u64,
-    reader: FileReader,
-    car: Option<(usize, String, Download, CarReader)>,
-    size: Option<u64>,
-}
-
-impl IpfsFile<'_> {
-    /// The file's size, once its root block has arrived.
-    pub fn size(&self) -> Option<u64> {
-        self.size
-    }
-
-    /// The next verified bytes of the file; `None` at its end.
-    pub async fn next(&mut self) -> Result<Option<Vec<u8>>> {
-        let dir = self.dir;
-        loop {
-            if self.reader.done() {
-                return Ok(None);
-            }
-            let Some((i, url, d, car)) = &mut self.car else {
-                let Some(i) = dir.gateways.next() else {
-                    return Err(dir.gateways.exhausted(&dir.url(self.name)));
-                };
-                let range = if self.pos > 0 { format!("&entity-bytes={}:*", self.pos) } else { String::new() };
-                let url =
-                    format!("{}/ipfs/{}?format=car&dag-scope=entity{range}", dir.gateways.urls[i], text(&self.cid));
-                match open_with(&url, &[("Accept", CAR)], true, dir.control).await {
-                    Ok(Some(d)) => {
-                        self.reader = FileReader::new(self.cid, self.pos);
-                        self.car = Some((i, url, d, CarReader::default()));
-                    }
-                    Ok(None) => dir.fail(i, self.name, failed(&url, "HTTP 404 Not Found")),
-                    Err(e @ Error::Aborted(_)) => return Err(e),
-                    Err(e) => dir.fail(i, self.name, e),
-                }
-                continue;
-            };
-            let (i, gw) = (*i, dir.gateways.urls[*i].clone());
-            let piece = match d.next().await {
-                Ok(Some(p)) => p,
-                Ok(None) => {
-                    let missing = self.reader.next_cid().map(text).unwrap_or_default();
-                    let why = format!("the CAR ended at byte {} of the file, before block {missing}", self.pos);
-                    let e = failed(url, why);
-                    self.car = None;
-                    dir.fail(i, self.name, e);
-                    continue;
-                }
-                Err(e @ Error::Aborted(_)) => return Err(e),
-                Err(e) => {
-                    self.car = None;
-                    dir.fail(i, self.name, e);
-                    continue;
-                }
-            };
-            car.push(&piece.to_vec());
-            let mut out = Vec::new();
-            let mut broken = None;
-            loop {
-                let next = match car.next_section() {
-                    Ok(Some(b)) => match verify_fast(&b.cid, &b.bytes).await {
-                        Ok(()) => Ok(Some(b)),
-                        Err(reason) => Err(CarError::Integrity { cid: text(&b.cid), reason }),
-                    },
-                    other => other,
-                };
-                match next {
-                    Ok(Some(b)) => match self.reader.feed(b, &mut |p| out.extend_from_slice(p)) {
-                        Ok(()) => {}
-                        Err(Fed::Invalid(cid, reason)) => return Err(Error::InvalidDag { cid, reason }),
-                        Err(Fed::Missing(cid)) => {
-                            let why = format!("block {cid} never came (dropped, or the CAR is out of order)");
-                            broken = Some(failed(url, why));
-                            break;
-                        }
-                    },
-                    Ok(None) => break,
-                    Err(CarError::Integrity { cid, reason }) => {
-                        broken = Some(Error::Integrity { cid, gateway: gw.clone(), reason });
-                        break;
-                    }
-                    Err(CarError::Malformed(reason)) => {
-                        let cid = text(&self.cid);
-                        broken = Some(Error::Integrity { cid, gateway: gw.clone(), reason });
-                        break;
-                    }
-                }
-            }
-            if self.size.is_none() {
-                self.size = self.reader.size();
-            }
-            if let Some(e) = broken {
-                self.car = None;
-                dir.fail(i, self.name, e);
-            }
-            if !out.is_empty() {
-                self.pos += out.len() as u64;
-                return Ok(Some(out));
-            }
-        }
-    }
 }

@@ -6,6 +6,7 @@ mod error;
 mod fetch;
 mod image_embedder;
 mod ipfs_fetch;
+mod ipfs_file;
 mod load_options;
 mod model;
 mod model_source;
