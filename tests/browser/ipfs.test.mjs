@@ -291,9 +291,12 @@ for (const browserName of browsersToTest()) {
             const car = await store.exportCar(url);
             const check = await (await fetch(`${gateway}/__car?root=${root}`, { method: 'POST', body: car })).json();
             const manifest = await store.manifest(url);
+            // The same files prefetched by their CID: one more stored model, of the same root.
+            const byCid = await store.prefetch(`ipfs://${root}`, { gateways: [gateway] });
+            const cidOfCid = await store.cidOf(`/ipfs/${root}`);
             let code;
             await store.cidOf('http://127.0.0.1:9/not/stored/').catch((err) => (code = err.code));
-            return { cid, ms, type: car.type, size: car.size, check, kept: manifest.cid, code };
+            return { cid, ms, type: car.type, size: car.size, check, kept: manifest.cid, code, prefetched: byCid.source, cidOfCid };
           })(),
         { url: s.models.modelUrl(), gateway: gw.urls[1], root },
       );
@@ -303,6 +306,7 @@ for (const browserName of browsersToTest()) {
       assert.deepEqual(r.check, { roots: [root], blocks: r.check.dagBlocks, dagBlocks: r.check.dagBlocks, verified: true, same: true });
       assert.match(r.type, /^application\/vnd\.ipld\.car/);
       assert.equal(r.code, 'invalid_argument');
+      assert.deepEqual([r.prefetched, r.cidOfCid], [`ipfs://${root}/`, root], 'prefetch by CID stores it under its CID');
       await p.close();
     });
 
