@@ -94,6 +94,13 @@ for (const browserName of browsersToTest()) {
         assert.deepEqual(got.vectors, ref.vectors, `${name} (${root}) embeds as the URL load`);
         console.log(`ipfs (${browserName}): ${name} ${root} loaded in ${Date.now() - t} ms`);
       }
+      // In a worker too: the options (gateways) travel with the load.
+      const inWorker = await p.evaluate(embedInPage, {
+        source: `ipfs://${gw.roots['unixfs-v1-2025']}`,
+        opts: { cache: false, gateways: [gw.urls[0]], worker: true },
+        texts: TEXTS,
+      });
+      assert.deepEqual(inWorker.vectors, ref.vectors, `in a worker: ${JSON.stringify(inWorker).slice(0, 300)}`);
       await p.close();
     });
 
