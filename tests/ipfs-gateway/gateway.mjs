@@ -56,6 +56,7 @@ async function put(codec, bytes) {
 /** Directories the importer would never make, for the bad-input tests: a HAMT whose
  * bitfield lost a bit, and a directory whose config.json is one raw block over 2 MiB. */
 async function broken() {
+  if (!roots.hamt) throw new Error('broken: true needs an import named hamt (a sharded directory to corrupt)');
   const shardRoot = CID.parse(roots.hamt);
   const node = dagPb.decode(await toBytes(blockstore.get(shardRoot)));
   const data = UnixFS.unmarshal(node.Data);
