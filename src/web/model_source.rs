@@ -12,8 +12,8 @@ use crate::models::files::MadeSlot;
 use crate::models::files::WEIGHTS;
 use crate::models::{FileSpec, ModelFiles};
 use crate::store::{
-    held_key, keep_held, now_ms, read_held, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Store,
-    SCHEMA,
+    held_key, keep_held, now_ms, read_held, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Partial,
+    Store, SCHEMA,
 };
 use crate::weights::AlignedBuf;
 use std::cell::RefCell;
@@ -259,6 +259,34 @@ async fn download(
     r
 }
 
+/// A file's writer: after its stored chunks when `resumable` allows the partial record
+/// (and they read back whole), else fresh.
+enum Written<'s> {
+    /// Every byte was stored before (only the manifest was missing): the file.
+    Complete((FileEntry, AlignedBuf)),
+    Partly(FileWriter<'s, IdbBackend>),
+}
+
+async fn writer<'s>(
+    store: &'s WebStore,
+    source: &str,
+    name: &str,
+    resumable: &dyn Fn(&Partial) -> bool,
+    progress: Option<&js_sys::Function>,
+) -> Result<Written<'s>> {
+    let w = match store.partial(source, name).await? {
+        Some(p) if resumable(&p) => {
+            FileWriter::resume(store, p).await?.unwrap_or_else(|| FileWriter::fresh(store, source, name))
+        }
+        _ => FileWriter::fresh(store, source, name),
+    };
+    if w.is_complete() {
+        report(progress, name, w.offset(), Some(w.offset()));
+        return w.finish().await.map(Written::Complete);
+    }
+    Ok(Written::Partly(w))
+}
+
 /// One file: resumed after its stored chunks when a partial record and a validator allow
 /// it, otherwise from the start. `None` for an optional file the server does not have.
 async fn download_file(
@@ -271,16 +299,12 @@ async fn download_file(
 ) -> Result<Option<(FileEntry, AlignedBuf)>> {
     control.check()?;
     let url = format!("{source}{name}");
-    let mut w = match store.partial(source, name).await? {
-        Some(p) if p.file.etag.is_some() || p.file.last_modified.is_some() => {
-            FileWriter::resume(store, p).await?.unwrap_or_else(|| FileWriter::fresh(store, source, name))
-        }
-        _ => FileWriter::fresh(store, source, name),
+    // Only a validator can tell whether the stored chunks are still the server's file.
+    let resumable = |p: &Partial| p.file.etag.is_some() || p.file.last_modified.is_some();
+    let mut w = match writer(store, source, name, &resumable, progress).await? {
+        Written::Complete(done) => return Ok(Some(done)),
+        Written::Partly(w) => w,
     };
-    if w.is_complete() {
-        report(progress, name, w.offset(), Some(w.offset()));
-        return w.finish().await.map(Some);
-    }
     let validator = w.entry().etag.clone().or_else(|| w.entry().last_modified.clone()).unwrap_or_default();
     let resume = (w.offset() > 0).then_some((w.offset(), validator.as_str()));
     let Some(mut d) = open(&url, resume, control).await? else {
@@ -321,14 +345,10 @@ async fn download_ipfs_file(
     control: &Control,
 ) -> Result<Option<(FileEntry, AlignedBuf)>> {
     control.check()?;
-    let mut w = match store.partial(source, name).await? {
-        Some(p) => FileWriter::resume(store, p).await?.unwrap_or_else(|| FileWriter::fresh(store, source, name)),
-        None => FileWriter::fresh(store, source, name),
+    let mut w = match writer(store, source, name, &|_| true, progress).await? {
+        Written::Complete(done) => return Ok(Some(done)),
+        Written::Partly(w) => w,
     };
-    if w.is_complete() {
-        report(progress, name, w.offset(), Some(w.offset()));
-        return w.finish().await.map(Some);
-    }
     let Some(cid) = dir.find(name).await? else {
         return if optional { Ok(None) } else { Err(dir.missing(name)) };
     };
