@@ -2,7 +2,7 @@
 //! makes of its files (so any conforming importer, given the same files, gets the same
 //! root CID), the root kept in the manifest once computed, and a CARv1 of the DAG.
 
-use super::backend::{Backend, Kind};
+use super::backend::Backend;
 use super::manifest::Manifest;
 use super::weight_store::Store;
 use crate::error::{Error, Result};
@@ -39,7 +39,7 @@ pub async fn cid_of<B: Backend>(store: &Store<B>, op: &'static str, source: &str
     }
     let root = text(&build(store, &m, &mut |_, _| {}).await?);
     m.cid = Some(root.clone());
-    store.backend().put_record(Kind::Manifest, &m.source, &serde_json::to_string(&m).unwrap_or_default()).await?;
+    store.save(&m).await?;
     Ok(root)
 }
 

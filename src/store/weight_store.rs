@@ -122,6 +122,11 @@ impl<B: Backend> Store<B> {
     /// Marks a model as just used, for LRU eviction.
     pub async fn touch(&self, m: &mut Manifest) -> Result<()> {
         m.last_used = super::now_ms();
+        self.save(m).await
+    }
+
+    /// Rewrites a committed model's manifest (what it records of the model changed).
+    pub async fn save(&self, m: &Manifest) -> Result<()> {
         self.backend.put_record(Kind::Manifest, &m.source, &to_json(m)).await
     }
 
