@@ -45,11 +45,19 @@ fn varint(b: &[u8]) -> Result<Option<(u64, usize)>, CarError> {
 
 impl CarReader {
     pub fn push(&mut self, bytes: &[u8]) {
+        self.space(bytes.len()).copy_from_slice(bytes);
+    }
+
+    /// Room for `n` more bytes, for the caller to fill in place (a piece of a response
+    /// body copied straight in, rather than through a buffer of its own).
+    pub fn space(&mut self, n: usize) -> &mut [u8] {
         if self.at > 0 && self.at >= self.buf.len() / 2 {
             self.buf.drain(..self.at);
             self.at = 0;
         }
-        self.buf.extend_from_slice(bytes);
+        let start = self.buf.len();
+        self.buf.resize(start + n, 0);
+        &mut self.buf[start..]
     }
 
     /// The next whole block, verified; `None` until more bytes arrive.

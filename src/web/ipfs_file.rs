@@ -107,7 +107,7 @@ impl<'a> IpfsFile<'a> {
                     continue;
                 }
             };
-            car.push(&piece.to_vec());
+            piece.copy_to(car.space(piece.length() as usize));
             let mut out = Vec::new();
             let mut broken = None;
             loop {
