@@ -51,7 +51,10 @@ impl CarReader {
     /// Room for `n` more bytes, for the caller to fill in place (a piece of a response
     /// body copied straight in, rather than through a buffer of its own).
     pub fn space(&mut self, n: usize) -> &mut [u8] {
-        if self.at > 0 && self.at >= self.buf.len() / 2 {
+        // Read bytes go once they are half the buffer, or when growing would copy them
+        // anyway: the buffer stays near one section plus a piece, not twice that.
+        let grows = self.buf.len() + n > self.buf.capacity();
+        if self.at > 0 && (self.at >= self.buf.len() / 2 || grows) {
             self.buf.drain(..self.at);
             self.at = 0;
         }

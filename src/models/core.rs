@@ -68,13 +68,16 @@ pub fn load_model<M>(
     build: impl Fn(WeightScope) -> Result<M>,
 ) -> Result<(M, Weights, Option<Held>)> {
     let buf = files.take(WEIGHTS);
-    let (kept, made) = (files.held.take(), files.made.take());
+    let (kept, made, streamed) = (files.held.take(), files.made.take(), files.streamed.take());
     let scope = |w: Weights| WeightScope::with_dtype(w, WEIGHTS, dtype.clone());
     let derive = || -> Result<Weights> {
         if let Some(kept) = kept.filter(|_| !dtype.is_f32()) {
             return read_held(kept);
         }
-        let w = read_safetensors(buf)?;
+        let w = match streamed {
+            Some(w) => w,
+            None => read_safetensors(buf)?,
+        };
         if dtype.is_f32() {
             return Ok(w);
         }

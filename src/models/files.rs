@@ -3,7 +3,7 @@
 //! the downloads and `prefetch` take any such set.
 
 use crate::error::{Error, Result};
-use crate::weights::AlignedBuf;
+use crate::weights::{AlignedBuf, Weights};
 use std::collections::HashMap;
 
 /// The Hugging Face names every family shares.
@@ -40,6 +40,9 @@ pub struct ModelFiles {
     /// The weights as a load in another form than f32 holds them (`weights::write_held`),
     /// where the weight store kept them: read instead of the weights file.
     pub held: Option<AlignedBuf>,
+    /// The weights file's tensors as a streaming load read them (`weights::TensorStream`,
+    /// sharing what the session held): used instead of the file, whose bytes are empty.
+    pub streamed: Option<Weights>,
     /// Where a load that made its weights' form from the weights file leaves them as a
     /// held-weights file, for the weight store to keep (set by whoever wants them).
     pub made: Option<MadeSlot>,

@@ -21,8 +21,7 @@ use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// A content address.
-pub type Digest = [u8; 32];
+pub use crate::weights::Digest;
 
 /// Bytes of outputs the cache keeps when the session names no budget.
 pub const DEFAULT_OUTPUT_BUDGET: u64 = 16 << 20;
@@ -88,27 +87,6 @@ pub struct Lease {
     digests: Vec<Digest>,
     file: Option<String>,
     given_back: bool,
-}
-
-fn digest(t: &Tensor) -> Digest {
-    let mut h = Sha256::new();
-    h.update(t.dtype().name());
-    for d in t.dims() {
-        h.update((*d as u64).to_le_bytes());
-    }
-    h.update(t.dtype().to_string());
-    match t.dtype() {
-        crate::tensor::DType::F32 => match t.as_f32_slice() {
-            Some(v) => h.update(bytemuck::cast_slice::<f32, u8>(v)),
-            None => h.update(bytemuck::cast_slice::<f32, u8>(&t.to_f32_vec())),
-        },
-        crate::tensor::DType::I32 => {
-            h.update(bytemuck::cast_slice::<i32, u8>(&t.to_i32_vec("digest").unwrap_or_default()))
-        }
-        // Stored forms by their bytes, scales included.
-        _ => h.update(t.stored_bytes().unwrap_or_default()),
-    }
-    h.finalize().into()
 }
 
 /// The digest of arbitrary bytes (an input, for the output cache).
@@ -184,6 +162,12 @@ impl Session {
         &self.inner.queues[slot(kind)]
     }
 
+    /// The tensor the session holds with this content, if any (a streaming load takes it
+    /// instead of making its own copy).
+    pub fn tensor(&self, d: &Digest) -> Option<Tensor> {
+        self.state().tensors.get(d).map(|h| h.tensor.clone())
+    }
+
     /// Whether the session holds the weight file with this sha-256 (so a load need not
     /// read it).
     pub fn has_file(&self, sha256: &str) -> bool {
@@ -212,7 +196,8 @@ impl Session {
         }
         let parsed = parse()?;
         // Hashing happens outside the lock: it is the slow part.
-        let digests: Vec<(String, Digest)> = parsed.iter().map(|(n, t)| (n.to_string(), digest(t))).collect();
+        let digests: Vec<(String, Digest)> =
+            parsed.names().filter_map(|n| Some((n.to_string(), parsed.digest_of(n)?))).collect();
         let mut s = self.state();
         let mut order = Vec::with_capacity(digests.len());
         let mut tensors = HashMap::new();

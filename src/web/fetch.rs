@@ -4,9 +4,12 @@
 
 use super::control::{Control, Interrupted};
 use super::remote::Remote;
+use super::sink::{Sink, TensorSink};
 use crate::error::{Error, Result};
+use crate::models::files::WEIGHTS;
 use crate::models::{FileSpec, ModelFiles};
-use crate::weights::{AlignedBuf, MAX_BUFFER_BYTES};
+use crate::tensor::Tensor;
+use crate::weights::{AlignedBuf, Digest, Streamed, MAX_BUFFER_BYTES};
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -206,16 +209,29 @@ pub async fn fetch_bytes(
     optional: bool,
     control: &Control,
 ) -> Result<Option<AlignedBuf>> {
+    let mut buf = AlignedBuf::default();
+    Ok(fetch_into(url, file, progress, optional, control, &mut buf).await?.then_some(buf))
+}
+
+/// The body of `url` into `sink`; `false` for a 404 when `optional`.
+async fn fetch_into(
+    url: &str,
+    file: &str,
+    progress: Option<&js_sys::Function>,
+    optional: bool,
+    control: &Control,
+    sink: &mut dyn Sink,
+) -> Result<bool> {
     let Some(mut d) = open(url, None, control).await? else {
-        return if optional { Ok(None) } else { Err(failed(url, "HTTP 404 Not Found")) };
+        return if optional { Ok(false) } else { Err(failed(url, "HTTP 404 Not Found")) };
     };
-    let mut buf = AlignedBuf::with_capacity(d.total.unwrap_or(0))?;
+    sink.sized(d.total.unwrap_or(0))?;
     report(progress, file, 0, d.total);
     while let Some(piece) = d.next().await? {
-        piece.copy_to(buf.grow(piece.length() as usize)?);
-        report(progress, file, buf.len() as u64, d.total);
+        sink.put_js(&piece)?;
+        report(progress, file, sink.received(), d.total);
     }
-    Ok(Some(buf))
+    Ok(true)
 }
 
 /// Fetches a model laid out in Hugging Face form under the URL `base`, without the store.
@@ -226,26 +242,51 @@ pub async fn fetch_model_files(
     control: &Control,
 ) -> Result<ModelFiles> {
     let remote = Remote::Http { base: crate::source::normalize_base(base) };
-    fetch_files(&remote, spec, progress, control).await
+    fetch_files(&remote, spec, progress, control, None).await
 }
 
-/// Fetches a model's files from `remote`, without the store.
+/// Fetches a model's files from `remote`, without the store. With `held` (what the
+/// session holds, by content), the weights file is read tensor by tensor and a tensor the
+/// session has is taken from it rather than allocated again.
 pub async fn fetch_files(
     remote: &Remote,
     spec: &[FileSpec],
     progress: Option<&js_sys::Function>,
     control: &Control,
+    held: Option<&dyn Fn(&Digest) -> Option<Tensor>>,
 ) -> Result<ModelFiles> {
     let ipfs = remote.ipfs(progress, control);
     let mut bufs = HashMap::new();
+    let mut streamed = None;
     for f in spec {
-        let got = match &ipfs {
-            Some(dir) => dir.read(f.name, !f.required).await?,
-            None => fetch_bytes(&format!("{}{}", remote.key(), f.name), f.name, progress, !f.required, control).await?,
+        let url = format!("{}{}", remote.key(), f.name);
+        let optional = !f.required;
+        let got = match held.filter(|_| f.name == WEIGHTS) {
+            Some(held) => {
+                let mut sink = TensorSink::new(held);
+                let found = match &ipfs {
+                    Some(dir) => dir.read_into(f.name, optional, &mut sink).await?,
+                    None => fetch_into(&url, f.name, progress, optional, control, &mut sink).await?,
+                };
+                match found.then(|| sink.finish()).transpose()? {
+                    Some(Streamed::Tensors { weights, .. }) => {
+                        streamed = Some(weights);
+                        Some(AlignedBuf::default())
+                    }
+                    Some(Streamed::Whole(buf)) => Some(buf),
+                    None => None,
+                }
+            }
+            None => match &ipfs {
+                Some(dir) => dir.read(f.name, optional).await?,
+                None => fetch_bytes(&url, f.name, progress, optional, control).await?,
+            },
         };
         if let Some(b) = got {
             bufs.insert(f.name, b);
         }
     }
-    ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))
+    let mut files = ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))?;
+    files.streamed = streamed;
+    Ok(files)
 }

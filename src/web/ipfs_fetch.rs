@@ -9,6 +9,7 @@
 use super::control::Control;
 use super::fetch::{failed, open_with, report, Download};
 use super::ipfs_file::{verify_fast, IpfsFile};
+use super::sink::Sink;
 use crate::error::{Error, Result};
 use crate::ipfs::block::{inline, text};
 use crate::ipfs::dir::{Lookup, Step};
@@ -181,23 +182,28 @@ impl<'a> IpfsDir<'a> {
 
     /// The whole file `name`, or `None` for an optional file the directory lacks.
     pub async fn read(&self, name: &str, optional: bool) -> Result<Option<AlignedBuf>> {
+        let mut buf = AlignedBuf::default();
+        Ok(self.read_into(name, optional, &mut buf).await?.then_some(buf))
+    }
+
+    /// The file `name` into `sink`; `false` for an optional file the directory lacks.
+    pub async fn read_into(&self, name: &str, optional: bool, sink: &mut dyn Sink) -> Result<bool> {
         self.control.check()?;
         let Some(cid) = self.find(name).await? else {
-            return if optional { Ok(None) } else { Err(self.missing(name)) };
+            return if optional { Ok(false) } else { Err(self.missing(name)) };
         };
         let mut f = self.file(cid, name, 0);
-        let mut buf = AlignedBuf::default();
+        let mut sized = false;
         report(self.progress, name, 0, None);
         while let Some(piece) = f.next().await? {
-            if buf.is_empty() {
-                if let Some(total) = f.size() {
-                    buf = AlignedBuf::with_capacity(total)?;
-                }
+            if let (false, Some(total)) = (sized, f.size()) {
+                sink.sized(total)?;
+                sized = true;
             }
-            buf.extend_from_slice(&piece)?;
-            report(self.progress, name, buf.len() as u64, f.size());
+            sink.put(&piece)?;
+            report(self.progress, name, sink.received(), f.size());
         }
-        Ok(Some(buf))
+        Ok(true)
     }
 
     /// The error for a required file the directory does not have.

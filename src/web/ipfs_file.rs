@@ -12,6 +12,9 @@ use crate::ipfs::file::{Fed, FileReader};
 use crate::ipfs::{verify, Cid, MAX_BLOCK};
 use wasm_bindgen::{JsCast, JsValue};
 
+/// The most bytes of a response copied into wasm memory at once.
+pub const SLICE: u32 = 256 << 10;
+
 /// Depth-first with duplicates: the order a file's bytes come in, so they stream.
 const CAR: &str = "application/vnd.ipld.car; version=1; order=dfs; dups=y";
 
@@ -50,7 +53,9 @@ pub struct IpfsFile<'a> {
     /// Bytes of the file verified and handed out (or skipped by the caller) so far.
     pos: u64,
     reader: FileReader,
-    car: Option<(usize, String, Download, CarReader)>,
+    /// The CAR being read: its gateway, URL, response and reader, and the rest of the
+    /// response's last piece not yet copied in.
+    car: Option<(usize, String, Download, CarReader, Option<js_sys::Uint8Array>)>,
     size: Option<u64>,
 }
 
@@ -71,7 +76,7 @@ impl<'a> IpfsFile<'a> {
             if self.reader.done() {
                 return Ok(None);
             }
-            let Some((i, url, d, car)) = &mut self.car else {
+            let Some((i, url, d, car, rest)) = &mut self.car else {
                 let Some(i) = dir.gateways.next() else {
                     return Err(dir.gateways.exhausted(&dir.url(self.name)));
                 };
@@ -81,7 +86,7 @@ impl<'a> IpfsFile<'a> {
                 match open_with(&url, &[("Accept", CAR)], true, dir.control).await {
                     Ok(Some(d)) => {
                         self.reader = FileReader::new(self.cid, self.pos);
-                        self.car = Some((i, url, d, CarReader::default()));
+                        self.car = Some((i, url, d, CarReader::default(), None));
                     }
                     Ok(None) => dir.fail(i, self.name, failed(&url, "HTTP 404 Not Found")),
                     Err(e @ Error::Aborted(_)) => return Err(e),
@@ -90,27 +95,13 @@ impl<'a> IpfsFile<'a> {
                 continue;
             };
             let (i, gw) = (*i, dir.gateways.urls[*i].clone());
-            let piece = match d.next().await {
-                Ok(Some(p)) => p,
-                Ok(None) => {
-                    let missing = self.reader.next_cid().map(text).unwrap_or_default();
-                    let why = format!("the CAR ended at byte {} of the file, before block {missing}", self.pos);
-                    let e = failed(url, why);
-                    self.car = None;
-                    dir.fail(i, self.name, e);
-                    continue;
-                }
-                Err(e @ Error::Aborted(_)) => return Err(e),
-                Err(e) => {
-                    self.car = None;
-                    dir.fail(i, self.name, e);
-                    continue;
-                }
-            };
-            piece.copy_to(car.space(piece.length() as usize));
+            // The sections already buffered first, one block's bytes at a time (so no more
+            // than a block waits in wasm memory); a piece from the network only when no
+            // whole section is left.
             let mut out = Vec::new();
             let mut broken = None;
-            loop {
+            let mut starved = false;
+            while out.is_empty() && broken.is_none() && !starved {
                 let next = match car.next_section() {
                     Ok(Some(b)) => match verify_fast(&b.cid, &b.bytes).await {
                         Ok(()) => Ok(Some(b)),
@@ -125,19 +116,41 @@ impl<'a> IpfsFile<'a> {
                         Err(Fed::Missing(cid)) => {
                             let why = format!("block {cid} never came (dropped, or the CAR is out of order)");
                             broken = Some(failed(url, why));
-                            break;
                         }
                     },
-                    Ok(None) => break,
+                    Ok(None) => starved = true,
                     Err(CarError::Integrity { cid, reason }) => {
                         broken = Some(Error::Integrity { cid, gateway: gw.clone(), reason });
-                        break;
                     }
                     Err(CarError::Malformed(reason)) => {
                         let cid = text(&self.cid);
                         broken = Some(Error::Integrity { cid, gateway: gw.clone(), reason });
-                        break;
                     }
+                }
+            }
+            if starved && out.is_empty() && broken.is_none() && !self.reader.done() {
+                let piece = match rest.take() {
+                    Some(p) => Ok(Some(p)),
+                    None => d.next().await,
+                };
+                match piece {
+                    Ok(Some(piece)) => {
+                        // A browser may hand over many megabytes at once: they enter wasm
+                        // memory a slice at a time, as the sections are taken.
+                        let n = piece.length().min(SLICE);
+                        piece.subarray(0, n).copy_to(car.space(n as usize));
+                        if piece.length() > n {
+                            *rest = Some(piece.subarray(n, piece.length()));
+                        }
+                        continue;
+                    }
+                    Ok(None) => {
+                        let missing = self.reader.next_cid().map(text).unwrap_or_default();
+                        let why = format!("the CAR ended at byte {} of the file, before block {missing}", self.pos);
+                        broken = Some(failed(url, why));
+                    }
+                    Err(e @ Error::Aborted(_)) => return Err(e),
+                    Err(e) => broken = Some(e),
                 }
             }
             if self.size.is_none() {

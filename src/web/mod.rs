@@ -14,6 +14,7 @@ mod ops;
 mod options;
 mod remote;
 mod session;
+mod sink;
 mod speech_recognizer;
 mod tensor;
 mod text_embedder;

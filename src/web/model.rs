@@ -75,7 +75,8 @@ impl<R: Runner> JsModel<R> {
         let f32 = WeightDtype::default();
         let dtype = lo.family.dtype().unwrap_or(&f32);
         let held = |sha: &str| session.has_file(&share_key(sha, dtype));
-        let reuse = Reuse { session: &held, form: (!dtype.is_f32()).then(|| dtype.id()) };
+        let tensor = |d: &crate::weights::Digest| session.tensor(d);
+        let reuse = Reuse { session: &held, form: (!dtype.is_f32()).then(|| dtype.id()), tensor: &tensor };
         let (mut inner, origin) =
             load_model(&remote, R::FILES, store.as_deref(), lo.progress.as_ref(), &lo.control, &reuse, &mut build)
                 .await

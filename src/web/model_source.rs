@@ -15,7 +15,8 @@ use crate::store::{
     held_key, keep_held, now_ms, read_held, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Partial,
     Store, SCHEMA,
 };
-use crate::weights::AlignedBuf;
+use crate::tensor::Tensor;
+use crate::weights::{AlignedBuf, Digest};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -79,11 +80,14 @@ pub struct Reuse<'a> {
     /// The load's form (`WeightDtype::id`) when it is not f32: the store's held weights
     /// for it are read instead of the file, or kept after a load that made them.
     pub form: Option<String>,
+    /// The tensor the session holds with a digest, if any: a load without the store takes
+    /// it instead of allocating the file's copy.
+    pub tensor: &'a dyn Fn(&Digest) -> Option<Tensor>,
 }
 
 impl Reuse<'_> {
     /// Nothing: every file is read.
-    pub const NOTHING: Reuse<'static> = Reuse { session: &|_| false, form: None };
+    pub const NOTHING: Reuse<'static> = Reuse { session: &|_| false, form: None, tensor: &|_| None };
 }
 
 /// Loads a model's files from `remote`, through `store` when there is one, and builds the
@@ -125,7 +129,7 @@ async fn load(
     build: &mut Build<'_>,
 ) -> Result<Origin> {
     let Some(store) = store else {
-        build(fetch_files(remote, spec, progress, control).await?)?;
+        build(fetch_files(remote, spec, progress, control, Some(reuse.tensor)).await?)?;
         return Ok(Origin::Network);
     };
     let source = remote.key();

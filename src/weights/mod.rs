@@ -2,11 +2,15 @@
 
 mod aligned;
 mod convert;
+mod digest;
 mod held;
 mod int8;
 mod safetensors;
+mod stream;
 
 pub use aligned::{AlignedBuf, MAX_BUFFER_BYTES};
 pub use convert::widen_to_f32;
+pub use digest::{digest, Digest, TensorDigest};
 pub use held::{read_held, write_held, HELD_FORMAT};
 pub use safetensors::{check_header, read_safetensors, Weights};
+pub use stream::{Parking, Streamed, TensorStream};

@@ -5,6 +5,7 @@
 
 use super::aligned::AlignedBuf;
 use super::convert::widen_to_f32;
+use super::digest::{digest, Digest};
 use super::int8::{int8_weight, scale_name};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -17,6 +18,8 @@ use std::collections::{HashMap, HashSet};
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
     unheld: Vec<String>,
+    /// Digests already computed (a streamed file's, hashed as it arrived), by name.
+    digests: HashMap<String, Digest>,
 }
 
 impl Weights {
@@ -46,7 +49,18 @@ impl Weights {
 
     /// Weights from named tensors (a session's shared copies).
     pub fn from_map(tensors: HashMap<String, Tensor>) -> Weights {
-        Weights { tensors, unheld: vec![] }
+        Weights { tensors, unheld: vec![], digests: HashMap::new() }
+    }
+
+    /// These weights, with the digests of (some of) their tensors already known.
+    pub fn with_digests(mut self, digests: HashMap<String, Digest>) -> Weights {
+        self.digests = digests;
+        self
+    }
+
+    /// The tensor `name`'s digest: the known one, else computed.
+    pub fn digest_of(&self, name: &str) -> Option<Digest> {
+        self.digests.get(name).copied().or_else(|| self.tensors.get(name).map(digest))
     }
 
     /// These weights, naming `unheld` as the file's tensors not among them.

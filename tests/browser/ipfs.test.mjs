@@ -67,6 +67,23 @@ function embedInPage({ source, opts, texts }) {
   })();
 }
 
+/** A copy of the safetensors file `bytes` with one more f32 tensor `name` of `shape` at the
+ * end of its data (the header rewritten, every other tensor's bytes unchanged). */
+function withExtraTensor(bytes, name, shape) {
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+  const data = bytes.subarray(8 + n);
+  const extraBytes = shape.reduce((a, b) => a * b, 4);
+  header[name] = { dtype: 'F32', shape, data_offsets: [data.length, data.length + extraBytes] };
+  let json = Buffer.from(JSON.stringify(header));
+  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, ' ')]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const extra = Buffer.alloc(extraBytes);
+  for (let i = 0; i < extraBytes / 4; i++) extra.writeFloatLE(((i % 13) - 6) / 7, i * 4);
+  return { bytes: Buffer.concat([len, json, data, extra]), extraBytes };
+}
+
 for (const browserName of browsersToTest()) {
   describe(`IPFS loads in ${browserName}`, () => {
     const s = storeSuite(browserName);
@@ -160,6 +177,53 @@ for (const browserName of browsersToTest()) {
         opts: { cache: false, ...opts, gateways: gateways.map((i) => gw.urls[i]) },
         texts: TEXTS,
       });
+
+    test('no second copy: a second load (by URL, by CID) adds < 10 MB of wasm memory; a copy with one extra tensor adds only that tensor', async () => {
+      const p = await s.page();
+      const headed = withExtraTensor(readFileSync(`${DIR}/model.safetensors`), 'head.weight', [2, 384]);
+      s.models.answer = (req, res, path) => {
+        if (!path.startsWith('/headed/')) return false;
+        const name = path.slice('/headed/'.length);
+        const body = name === 'model.safetensors' ? headed.bytes : readFileSync(join(DIR, name));
+        res.writeHead(200, { 'Content-Length': String(body.length) });
+        res.end(body);
+        return true;
+      };
+      const r = await p.evaluate(
+        ({ url, headedUrl, cid, gateway }) =>
+          (async () => {
+            const m = await import('/pkg/index.js');
+            await m.init();
+            const session = m.Session.create({ budget: 0 });
+            const load = (source) => m.TextEmbedder.load(source, { cache: false, session, gateways: [gateway], backend: 'wasm' });
+            const steps = [];
+            const models = [];
+            for (const [name, source] of [['first', url], ['url', url], ['cid', cid], ['headed', headedUrl]]) {
+              const before = m.memoryBytes();
+              const e = await load(source);
+              steps.push({ name, grew: m.memoryBytes() - before, stats: session.stats() });
+              models.push(e);
+            }
+            const vectors = [];
+            for (const e of models) vectors.push(Array.from((await e.embed(['one copy of each weight']))[0]));
+            models.forEach((e) => e.dispose());
+            return { steps, vectors };
+          })(),
+        { url: s.models.modelUrl(), headedUrl: `${s.models.url}headed/`, cid: `ipfs://${gw.roots['unixfs-v1-2025']}`, gateway: gw.urls[0] },
+      );
+      s.models.answer = null;
+      const [first, ...rest] = r.steps;
+      for (const step of rest) {
+        console.log(`ipfs (${browserName}): the ${step.name} load added ${(step.grew / 1e6).toFixed(1)} MB of wasm memory`);
+        assert.ok(step.grew < 10e6, `the ${step.name} load added ${step.grew} bytes of wasm memory`);
+      }
+      const [url, cid, head] = rest.map((x) => x.stats);
+      for (const st of [url, cid]) assert.deepEqual(st.tensors.count, first.stats.tensors.count, 'no tensor added');
+      assert.equal(head.tensors.count, first.stats.tensors.count + 1, 'the extra tensor only');
+      assert.equal(head.bytes.wasm - first.stats.bytes.wasm, headed.extraBytes, 'the extra tensor\'s bytes only');
+      r.vectors.slice(1).forEach((v, i) => assert.deepEqual(v, r.vectors[0], `load ${i + 2} embeds as the first`));
+      await p.close();
+    });
 
     test('integrity: a flipped byte alone is an integrity error naming the CID; beside a good gateway the load succeeds and reports it', async () => {
       const p = await s.page();

@@ -1,0 +1,477 @@
+//! A safetensors file read as it arrives, one tensor at a time: the header first, then each
+//! tensor's bytes hashed (its session digest) while they wait outside the heap that holds
+//! tensors (`Parking`: JS memory in the browser). A tensor the caller already holds by
+//! content is taken from the caller and its bytes dropped; only the others get storage,
+//! each its own. So a load of weights a session already has never allocates them again,
+//! and wasm memory (which never shrinks) grows by the new tensors plus one piece.
+//!
+//! Files this does not take apart — int8 weights with their scales, 8-bit floats, a header
+//! that does not parse or does not add up — are gathered whole instead (`Streamed::Whole`)
+//! for `read_safetensors`, which reads them or says what is wrong, as for any file.
+
+use super::aligned::AlignedBuf;
+use super::convert::widen_to_f32;
+use super::digest::{Digest, TensorDigest};
+use super::safetensors::Weights;
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+use safetensors::Dtype;
+use std::collections::HashMap;
+
+/// The safetensors crate's limit on a header, which `read_safetensors` applies.
+const MAX_HEADER: u64 = 100_000_000;
+
+/// Where a tensor's bytes wait until its digest is known.
+pub trait Parking {
+    fn park(&mut self, bytes: &[u8]);
+    /// Copies every parked byte into `out` (exactly as long) and forgets them.
+    fn drain_into(&mut self, out: &mut [u8]);
+    fn clear(&mut self);
+}
+
+/// Natively the bytes wait in memory (tests; native loads read files whole anyway).
+impl Parking for Vec<u8> {
+    fn park(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    fn drain_into(&mut self, out: &mut [u8]) {
+        out.copy_from_slice(self);
+        self.clear();
+    }
+
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+}
+
+/// What a stream gave.
+pub enum Streamed {
+    /// The tensors (some of them the caller's own), their digests known.
+    Tensors { weights: Weights, reused: usize },
+    /// The whole file, for `read_safetensors`.
+    Whole(AlignedBuf),
+}
+
+/// One tensor of the header.
+struct Spec {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    start: u64,
+    end: u64,
+}
+
+impl Spec {
+    /// Whether the tensor is read (as f32) or skipped, as `read_safetensors` does.
+    fn read(&self) -> bool {
+        matches!(self.dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16)
+    }
+}
+
+enum State {
+    Header(Vec<u8>),
+    Tensors { specs: Vec<Spec>, data_start: u64 },
+    Whole(AlignedBuf),
+}
+
+/// A safetensors file fed in pieces (`push`), read tensor by tensor.
+pub struct TensorStream<P: Parking> {
+    state: State,
+    /// Bytes fed so far.
+    at: u64,
+    /// The tensor being read, by index into the specs (in file order).
+    cur: usize,
+    hash: Option<TensorDigest>,
+    /// The odd byte of a half-precision value split between pieces.
+    odd: Option<u8>,
+    parking: P,
+    tensors: HashMap<String, Tensor>,
+    digests: HashMap<String, Digest>,
+    reused: usize,
+}
+
+/// A tensor the caller holds with this digest, if any.
+pub type Lookup<'a> = &'a dyn Fn(&Digest) -> Option<Tensor>;
+
+impl<P: Parking> TensorStream<P> {
+    pub fn new(parking: P) -> Self {
+        TensorStream {
+            state: State::Header(Vec::new()),
+            at: 0,
+            cur: 0,
+            hash: None,
+            odd: None,
+            parking,
+            tensors: HashMap::new(),
+            digests: HashMap::new(),
+            reused: 0,
+        }
+    }
+
+    /// Feeds the next bytes of the file.
+    pub fn push(&mut self, mut bytes: &[u8], held: Lookup<'_>) -> Result<()> {
+        while let State::Header(buf) = &mut self.state {
+            let want = match header_end(buf) {
+                Some(end) => end - buf.len() as u64,
+                None if buf.len() < 8 => 8 - buf.len() as u64,
+                // A length past the crate's limit: the whole file says so.
+                None => {
+                    self.state = whole(std::mem::take(buf));
+                    break;
+                }
+            };
+            if want == 0 {
+                self.state = parse_header(std::mem::take(buf));
+                self.complete_empty(held)?;
+                break;
+            }
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            let take = want.min(bytes.len() as u64) as usize;
+            buf.extend_from_slice(&bytes[..take]);
+            self.at += take as u64;
+            bytes = &bytes[take..];
+        }
+        match &mut self.state {
+            State::Whole(buf) => buf.extend_from_slice(bytes),
+            State::Tensors { .. } => self.tensor_bytes(bytes, held),
+            State::Header(_) => Ok(()),
+        }
+    }
+
+    /// The file ended: its tensors, or the whole file.
+    pub fn finish(mut self, held: Lookup<'_>) -> Result<Streamed> {
+        self.complete_empty(held)?;
+        match self.state {
+            State::Header(buf) => Ok(whole_of(buf)),
+            State::Whole(buf) => Ok(Streamed::Whole(buf)),
+            State::Tensors { specs, .. } if self.cur < specs.len() => {
+                Err(Error::weights("(data)", "the data section is shorter than the header says (truncated file?)"))
+            }
+            State::Tensors { .. } => Ok(Streamed::Tensors {
+                weights: Weights::from_map(self.tensors).with_digests(self.digests),
+                reused: self.reused,
+            }),
+        }
+    }
+
+    fn tensor_bytes(&mut self, mut bytes: &[u8], held: Lookup<'_>) -> Result<()> {
+        while !bytes.is_empty() {
+            let State::Tensors { specs, data_start } = &self.state else { return Ok(()) };
+            let Some(spec) = specs.get(self.cur) else {
+                return Err(Error::weights("(data)", "the file runs on past its last tensor"));
+            };
+            let pos = self.at - data_start;
+            let take = (spec.end - pos).min(bytes.len() as u64) as usize;
+            let (piece, rest) = bytes.split_at(take);
+            if spec.read() {
+                let hash = self.hash.get_or_insert_with(|| TensorDigest::new(DType::F32, &spec.shape));
+                feed(hash, spec.dtype, piece, &mut self.odd);
+                self.parking.park(piece);
+            }
+            self.at += take as u64;
+            bytes = rest;
+            if self.at - data_start == spec.end {
+                self.complete(held)?;
+                self.complete_empty(held)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the tensors of no bytes at the read position.
+    fn complete_empty(&mut self, held: Lookup<'_>) -> Result<()> {
+        while let State::Tensors { specs, data_start } = &self.state {
+            match specs.get(self.cur) {
+                Some(s) if s.start == s.end && self.at - data_start == s.end => self.complete(held)?,
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The current tensor's bytes are all in: the caller's copy, or one of its own.
+    fn complete(&mut self, held: Lookup<'_>) -> Result<()> {
+        let State::Tensors { specs, .. } = &self.state else { return Ok(()) };
+        let spec = &specs[self.cur];
+        self.cur += 1;
+        if !spec.read() {
+            return Ok(());
+        }
+        let d = self.hash.take().unwrap_or_else(|| TensorDigest::new(DType::F32, &spec.shape)).finish();
+        let tensor = match held(&d) {
+            Some(t) => {
+                self.parking.clear();
+                self.reused += 1;
+                t
+            }
+            None => own(spec, &mut self.parking)?,
+        };
+        self.digests.insert(spec.name.clone(), d);
+        self.tensors.insert(spec.name.clone(), tensor);
+        Ok(())
+    }
+}
+
+/// Hashes `piece` of a tensor as the f32 values it is read as: f32 bytes as they are, a
+/// half-precision value widened (a value split between pieces waits in `odd`).
+fn feed(hash: &mut TensorDigest, dtype: Dtype, mut piece: &[u8], odd: &mut Option<u8>) {
+    if dtype == Dtype::F32 {
+        return hash.update(piece);
+    }
+    let widen = |b: [u8; 2]| match dtype {
+        Dtype::BF16 => half::bf16::from_le_bytes(b).to_f32(),
+        _ => half::f16::from_le_bytes(b).to_f32(),
+    };
+    if let (Some(first), Some((&second, rest))) = (*odd, piece.split_first()) {
+        hash.update(&widen([first, second]).to_le_bytes());
+        *odd = None;
+        piece = rest;
+    }
+    let even = piece.len() & !1;
+    *odd = piece.get(even).copied();
+    let mut out = [0u8; 1024];
+    // 256 values at a time: 512 bytes in, 1024 out.
+    for block in piece[..even].chunks(out.len() / 2) {
+        for (o, c) in out.chunks_exact_mut(4).zip(block.chunks_exact(2)) {
+            o.copy_from_slice(&widen([c[0], c[1]]).to_le_bytes());
+        }
+        hash.update(&out[..block.len() * 2]);
+    }
+}
+
+/// A tensor of its own from the parked bytes, checked finite as `read_safetensors` does.
+fn own(spec: &Spec, parking: &mut impl Parking) -> Result<Tensor> {
+    let len = (spec.end - spec.start) as usize;
+    let values = if spec.dtype == Dtype::F32 {
+        let mut v = Vec::new();
+        v.try_reserve_exact(len / 4)
+            .map_err(|_| Error::OutOfMemory(format!("tensor '{}' ({len} bytes) could not be allocated", spec.name)))?;
+        v.resize(len / 4, 0f32);
+        parking.drain_into(bytemuck::cast_slice_mut(&mut v));
+        v
+    } else {
+        let mut raw = vec![0u8; len];
+        parking.drain_into(&mut raw);
+        widen_to_f32(&spec.name, spec.dtype, &raw)?
+    };
+    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+        return Err(Error::weights(&spec.name, format!("element {i} is not finite (NaN or ±Inf)")));
+    }
+    Tensor::from_f32(spec.shape.clone(), values)
+}
+
+/// Where the header ends, once its length is known and within the crate's limit.
+fn header_end(buf: &[u8]) -> Option<u64> {
+    let n = u64::from_le_bytes(buf.get(..8)?.try_into().ok()?);
+    (n <= MAX_HEADER).then_some(8 + n)
+}
+
+fn whole(bytes: Vec<u8>) -> State {
+    State::Whole(AlignedBuf::from(bytes.as_slice()))
+}
+
+fn whole_of(bytes: Vec<u8>) -> Streamed {
+    Streamed::Whole(AlignedBuf::from(bytes.as_slice()))
+}
+
+/// The tensors in file order when the header parses, adds up (dtype × shape = length,
+/// offsets from 0 without gaps or overlaps) and names only dtypes read or skipped one by
+/// one; else the file is gathered whole.
+fn parse_header(bytes: Vec<u8>) -> State {
+    match specs(&bytes[8..]) {
+        Some(specs) => State::Tensors { specs, data_start: bytes.len() as u64 },
+        None => whole(bytes),
+    }
+}
+
+fn specs(json: &[u8]) -> Option<Vec<Spec>> {
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json).ok()?;
+    let mut specs = Vec::new();
+    for (name, info) in header.iter().filter(|(n, _)| *n != "__metadata__") {
+        let (dtype, size) = match info.get("dtype")?.as_str()? {
+            "F32" => (Dtype::F32, 4),
+            "F16" => (Dtype::F16, 2),
+            "BF16" => (Dtype::BF16, 2),
+            // Skipped by `read_safetensors` (position ids and the like): only their sizes count.
+            "F64" => (Dtype::F64, 8),
+            "I64" => (Dtype::I64, 8),
+            "U64" => (Dtype::U64, 8),
+            "I32" => (Dtype::I32, 4),
+            "U32" => (Dtype::U32, 4),
+            "I16" => (Dtype::I16, 2),
+            "U16" => (Dtype::U16, 2),
+            "BOOL" => (Dtype::BOOL, 1),
+            _ => return None,
+        };
+        let shape: Vec<usize> =
+            info.get("shape")?.as_array()?.iter().map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<_>>()?;
+        let offsets = info.get("data_offsets")?.as_array()?;
+        let (start, end) = (offsets.first()?.as_u64()?, offsets.get(1)?.as_u64()?);
+        let count = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))?;
+        if offsets.len() != 2 || end < start || count.checked_mul(size)? != end - start {
+            return None;
+        }
+        specs.push(Spec { name: name.clone(), dtype, shape, start, end });
+    }
+    specs.sort_by_key(|s| (s.start, s.end));
+    let mut at = 0;
+    for s in &specs {
+        if s.start != at {
+            return None;
+        }
+        at = s.end;
+    }
+    Some(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::{digest, read_safetensors};
+
+    /// A safetensors file of `tensors` (name, dtype, shape, bytes), in that order.
+    fn file(tensors: &[(&str, &str, &[usize], Vec<u8>)]) -> Vec<u8> {
+        let mut header = serde_json::Map::new();
+        let mut at = 0;
+        for (name, dtype, shape, bytes) in tensors {
+            let end = at + bytes.len();
+            header.insert(
+                name.to_string(),
+                serde_json::json!({ "dtype": dtype, "shape": shape, "data_offsets": [at, end] }),
+            );
+            at = end;
+        }
+        let mut h = serde_json::to_vec(&header).unwrap();
+        h.resize(h.len().next_multiple_of(8), b' ');
+        let mut out = (h.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&h);
+        tensors.iter().for_each(|t| out.extend_from_slice(&t.3));
+        out
+    }
+
+    fn f32s(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    fn sample() -> Vec<u8> {
+        let halves: Vec<u8> = [0.5f32, -1.25, 3.0].iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect();
+        let brains: Vec<u8> = [2.0f32, 0.75].iter().flat_map(|x| half::bf16::from_f32(*x).to_le_bytes()).collect();
+        file(&[
+            ("a", "F32", &[2, 3], f32s(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])),
+            ("ids", "I64", &[2], vec![1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]),
+            ("empty", "F32", &[0, 4], vec![]),
+            ("h", "F16", &[3], halves),
+            ("b", "BF16", &[2], brains),
+            ("c", "F32", &[1], f32s(&[-7.5])),
+        ])
+    }
+
+    /// Streams `bytes` in pieces of `step` with `held`.
+    fn stream(bytes: &[u8], step: usize, held: Lookup<'_>) -> Result<Streamed> {
+        let mut s = TensorStream::new(Vec::new());
+        for piece in bytes.chunks(step) {
+            s.push(piece, held)?;
+        }
+        s.finish(held)
+    }
+
+    fn tensors(s: Streamed) -> (Weights, usize) {
+        match s {
+            Streamed::Tensors { weights, reused } => (weights, reused),
+            Streamed::Whole(_) => panic!("gathered whole"),
+        }
+    }
+
+    #[test]
+    fn gives_what_read_safetensors_gives_in_any_piece_size() {
+        let bytes = sample();
+        let want = read_safetensors(AlignedBuf::from(bytes.as_slice())).unwrap();
+        for step in [1, 3, 7, 64, bytes.len()] {
+            let (got, reused) = tensors(stream(&bytes, step, &|_| None).unwrap());
+            assert_eq!(reused, 0);
+            let mut names: Vec<_> = got.names().collect();
+            names.sort_unstable();
+            assert_eq!(names, ["a", "b", "c", "empty", "h"], "step {step}");
+            for n in names {
+                let (g, w) = (got.get(n).unwrap(), want.get(n).unwrap());
+                assert_eq!((g.dims(), g.to_f32_vec()), (w.dims(), w.to_f32_vec()), "{n}, step {step}");
+                // The digest hashed as the bytes arrived is the tensor's own.
+                assert_eq!(got.digest_of(n), Some(digest(w)), "{n}, step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn takes_held_tensors_instead_of_making_them() {
+        let bytes = sample();
+        let mine = read_safetensors(AlignedBuf::from(bytes.as_slice())).unwrap();
+        let by_digest: HashMap<Digest, Tensor> =
+            ["a", "h"].iter().map(|n| (digest(mine.get(n).unwrap()), mine.get(n).unwrap().clone())).collect();
+        let held = |d: &Digest| by_digest.get(d).cloned();
+        let (got, reused) = tensors(stream(&bytes, 5, &held).unwrap());
+        assert_eq!(reused, 2);
+        for n in ["a", "h"] {
+            assert_eq!(got.get(n).unwrap().storage_id(), mine.get(n).unwrap().storage_id(), "{n} is the held copy");
+        }
+        assert_ne!(got.get("c").unwrap().storage_id(), mine.get("c").unwrap().storage_id());
+    }
+
+    #[test]
+    fn parks_only_the_tensor_being_read() {
+        struct Counting(Vec<u8>, usize);
+        impl Parking for Counting {
+            fn park(&mut self, b: &[u8]) {
+                self.0.park(b);
+                self.1 = self.1.max(self.0.len());
+            }
+            fn drain_into(&mut self, out: &mut [u8]) {
+                self.0.drain_into(out)
+            }
+            fn clear(&mut self) {
+                self.0.clear()
+            }
+        }
+        let big = f32s(&vec![0.5; 1000]);
+        let bytes = file(&[("x", "F32", &[1000], big.clone()), ("y", "F32", &[1000], big)]);
+        let mut s = TensorStream::new(Counting(Vec::new(), 0));
+        bytes.chunks(100).try_for_each(|p| s.push(p, &|_| None)).unwrap();
+        assert_eq!(s.parking.1, 4000, "at most one tensor waits");
+        assert!(s.parking.0.is_empty());
+    }
+
+    #[test]
+    fn files_it_does_not_take_apart_are_gathered_whole() {
+        let int8 = file(&[("w", "I8", &[2], vec![1, 2]), ("w_scale", "F32", &[1], f32s(&[0.5]))]);
+        let h = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#;
+        let gap = [(h.len() as u64).to_le_bytes().to_vec(), h.as_bytes().to_vec(), vec![0; 8]].concat();
+        let huge = [(MAX_HEADER + 1).to_le_bytes().to_vec(), vec![0; 4]].concat();
+        for (what, bytes) in [
+            ("int8", int8),
+            ("a gap", gap),
+            ("not json", b"\x04\0\0\0\0\0\0\0nope".to_vec()),
+            ("huge", huge),
+            ("short", vec![3, 0]),
+        ] {
+            match stream(&bytes, 3, &|_| None) {
+                Ok(Streamed::Whole(buf)) => assert_eq!(buf.as_bytes(), &bytes[..], "{what}"),
+                _ => panic!("{what} was not gathered whole"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_file_or_a_non_finite_value_is_invalid_weights() {
+        let bytes = sample();
+        let e = stream(&bytes[..bytes.len() - 2], 4, &|_| None).err().unwrap();
+        assert_eq!(e.code(), "invalid_weights");
+        assert!(e.to_string().contains("truncated"), "{e}");
+        let long = [bytes.clone(), vec![0]].concat();
+        assert_eq!(stream(&long, 4, &|_| None).err().unwrap().code(), "invalid_weights");
+        let nan = file(&[("ok", "F32", &[1], f32s(&[1.0])), ("w", "F32", &[2], f32s(&[0.5, f32::NAN]))]);
+        let e = stream(&nan, 3, &|_| None).err().unwrap();
+        assert!(e.to_string().contains("'w'") && e.to_string().contains("element 1"), "{e}");
+    }
+}
