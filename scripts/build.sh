@@ -75,9 +75,10 @@ VERSION=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 sed "s/__VERSION__/$VERSION/" pkg-template/package.json >pkg/package.json
 
 # Size budgets: each shipped wasm under 1.5 MB gzipped; the tarball, which carries the
-# three builds, under 4.5 MB.
+# three builds, under three wasm budgets plus 150 KB for the JS, types and README (about
+# 80 KB of source today): it holds whenever every build holds its own.
 WASM_BUDGET=1500000
-TARBALL_BUDGET=4500000
+TARBALL_BUDGET=$((3 * WASM_BUDGET + 150000))
 over=0
 for w in pkg/wasm/*.wasm pkg/wasm-threads/*.wasm; do
   gz=$(gzip -9c "$w" | wc -c)

@@ -8,8 +8,7 @@ use super::sink::{Sink, TensorSink};
 use crate::error::{Error, Result};
 use crate::models::files::WEIGHTS;
 use crate::models::{FileSpec, ModelFiles};
-use crate::tensor::Tensor;
-use crate::weights::{AlignedBuf, Digest, Streamed, MAX_BUFFER_BYTES};
+use crate::weights::{AlignedBuf, Lookup, Streamed, MAX_BUFFER_BYTES};
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -253,7 +252,7 @@ pub async fn fetch_files(
     spec: &[FileSpec],
     progress: Option<&js_sys::Function>,
     control: &Control,
-    held: Option<&dyn Fn(&Digest) -> Option<Tensor>>,
+    held: Option<Lookup<'_>>,
 ) -> Result<ModelFiles> {
     let ipfs = remote.ipfs(progress, control);
     let mut bufs = HashMap::new();

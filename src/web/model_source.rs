@@ -15,8 +15,7 @@ use crate::store::{
     held_key, keep_held, now_ms, read_held, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Partial,
     Store, SCHEMA,
 };
-use crate::tensor::Tensor;
-use crate::weights::{AlignedBuf, Digest};
+use crate::weights::{AlignedBuf, Lookup};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -82,7 +81,7 @@ pub struct Reuse<'a> {
     pub form: Option<String>,
     /// The tensor the session holds with a digest, if any: a load without the store takes
     /// it instead of allocating the file's copy.
-    pub tensor: &'a dyn Fn(&Digest) -> Option<Tensor>,
+    pub tensor: Lookup<'a>,
 }
 
 impl Reuse<'_> {

@@ -5,8 +5,7 @@
 
 use super::ipfs_file::SLICE;
 use crate::error::Result;
-use crate::tensor::Tensor;
-use crate::weights::{AlignedBuf, Digest, Parking, Streamed, TensorStream};
+use crate::weights::{AlignedBuf, Lookup, Parking, Streamed, TensorStream};
 
 pub trait Sink {
     /// The file's size, when known before its bytes: room is made once.
@@ -65,14 +64,14 @@ impl Parking for JsParking {
 /// A weights file read tensor by tensor, taking from `held` what the session has.
 pub struct TensorSink<'a> {
     stream: TensorStream<JsParking>,
-    held: &'a dyn Fn(&Digest) -> Option<Tensor>,
+    held: Lookup<'a>,
     /// The piece being read, in wasm memory only while it is hashed (reused).
     scratch: Vec<u8>,
     len: u64,
 }
 
 impl<'a> TensorSink<'a> {
-    pub fn new(held: &'a dyn Fn(&Digest) -> Option<Tensor>) -> Self {
+    pub fn new(held: Lookup<'a>) -> Self {
         TensorSink { stream: TensorStream::new(JsParking::default()), held, scratch: Vec::new(), len: 0 }
     }
 

@@ -13,4 +13,4 @@ pub use convert::widen_to_f32;
 pub use digest::{digest, Digest, TensorDigest};
 pub use held::{read_held, write_held, HELD_FORMAT};
 pub use safetensors::{check_header, read_safetensors, Weights};
-pub use stream::{Parking, Streamed, TensorStream};
+pub use stream::{Lookup, Parking, Streamed, TensorStream};

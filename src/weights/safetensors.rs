@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Named tensors of one weight file: as read, or as a model holds them (`WeightScope::held`,
 /// which names the file's other tensors in `unheld`).
@@ -18,8 +19,9 @@ use std::collections::{HashMap, HashSet};
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
     unheld: Vec<String>,
-    /// Digests already computed (a streamed file's, hashed as it arrived), by name.
-    digests: HashMap<String, Digest>,
+    /// Digests already computed (a streamed file's, hashed as it arrived), by name;
+    /// shared, as the tensors are, by every clone.
+    digests: Arc<HashMap<String, Digest>>,
 }
 
 impl Weights {
@@ -49,12 +51,12 @@ impl Weights {
 
     /// Weights from named tensors (a session's shared copies).
     pub fn from_map(tensors: HashMap<String, Tensor>) -> Weights {
-        Weights { tensors, unheld: vec![], digests: HashMap::new() }
+        Weights { tensors, unheld: vec![], digests: Arc::default() }
     }
 
     /// These weights, with the digests of (some of) their tensors already known.
     pub fn with_digests(mut self, digests: HashMap<String, Digest>) -> Weights {
-        self.digests = digests;
+        self.digests = Arc::new(digests);
         self
     }
 

@@ -221,25 +221,20 @@ fn feed(hash: &mut TensorDigest, dtype: Dtype, mut piece: &[u8], odd: &mut Optio
     if dtype == Dtype::F32 {
         return hash.update(piece);
     }
-    let widen = |b: [u8; 2]| match dtype {
-        Dtype::BF16 => half::bf16::from_le_bytes(b).to_f32(),
-        _ => half::f16::from_le_bytes(b).to_f32(),
+    let mut widen = |bytes: &[u8]| {
+        if let Ok(v) = widen_to_f32("", dtype, bytes) {
+            hash.update(bytemuck::cast_slice(&v));
+        }
     };
     if let (Some(first), Some((&second, rest))) = (*odd, piece.split_first()) {
-        hash.update(&widen([first, second]).to_le_bytes());
+        widen(&[first, second]);
         *odd = None;
         piece = rest;
     }
     let even = piece.len() & !1;
     *odd = piece.get(even).copied();
-    let mut out = [0u8; 1024];
-    // 256 values at a time: 512 bytes in, 1024 out.
-    for block in piece[..even].chunks(out.len() / 2) {
-        for (o, c) in out.chunks_exact_mut(4).zip(block.chunks_exact(2)) {
-            o.copy_from_slice(&widen([c[0], c[1]]).to_le_bytes());
-        }
-        hash.update(&out[..block.len() * 2]);
-    }
+    // 512 values at a time, so the widened copy stays small.
+    piece[..even].chunks(1024).for_each(widen);
 }
 
 /// A tensor of its own from the parked bytes, checked finite as `read_safetensors` does.
@@ -288,9 +283,9 @@ fn parse_header(bytes: Vec<u8>) -> State {
 }
 
 fn specs(json: &[u8]) -> Option<Vec<Spec>> {
-    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(json).ok()?;
     let mut specs = Vec::new();
-    for (name, info) in header.iter().filter(|(n, _)| *n != "__metadata__") {
+    for (name, info) in header.as_object()?.iter().filter(|(n, _)| *n != "__metadata__") {
         let (dtype, size) = match info.get("dtype")?.as_str()? {
             "F32" => (Dtype::F32, 4),
             "F16" => (Dtype::F16, 2),
@@ -304,6 +299,7 @@ fn specs(json: &[u8]) -> Option<Vec<Spec>> {
             "I16" => (Dtype::I16, 2),
             "U16" => (Dtype::U16, 2),
             "BOOL" => (Dtype::BOOL, 1),
+            // int8 with its scales, or a form `read_safetensors` refuses: read whole.
             _ => return None,
         };
         let shape: Vec<usize> =
@@ -316,15 +312,21 @@ fn specs(json: &[u8]) -> Option<Vec<Spec>> {
         }
         specs.push(Spec { name: name.clone(), dtype, shape, start, end });
     }
-    specs.sort_by_key(|s| (s.start, s.end));
+    // File order, each tensor starting where the one before ends (empty ones first at an
+    // offset). Picked rather than sorted: a header has hundreds of tensors, not millions,
+    // and a sort of our own type would add its code to every wasm.
+    let mut ordered = Vec::with_capacity(specs.len());
     let mut at = 0;
-    for s in &specs {
-        if s.start != at {
-            return None;
-        }
+    while !specs.is_empty() {
+        let i = specs
+            .iter()
+            .position(|s| s.start == at && s.end == at)
+            .or_else(|| specs.iter().position(|s| s.start == at))?;
+        let s = specs.swap_remove(i);
         at = s.end;
+        ordered.push(s);
     }
-    Some(specs)
+    Some(ordered)
 }
 
 #[cfg(test)]
