@@ -128,7 +128,8 @@ impl<'a> IpfsFile<'a> {
                     }
                 }
             }
-            if starved && out.is_empty() && broken.is_none() && !self.reader.done() {
+            // (`starved`: nothing came out and nothing broke.)
+            if starved && !self.reader.done() {
                 let piece = match rest.take() {
                     Some(p) => Ok(Some(p)),
                     None => d.next().await,

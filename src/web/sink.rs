@@ -81,7 +81,8 @@ impl<'a> TensorSink<'a> {
 }
 
 impl Sink for TensorSink<'_> {
-    fn sized(&mut self, _total: u64) -> Result<()> {
+    fn sized(&mut self, total: u64) -> Result<()> {
+        self.stream.sized(total);
         Ok(())
     }
 

@@ -89,6 +89,8 @@ pub struct TensorStream<P: Parking> {
     tensors: HashMap<String, Tensor>,
     digests: HashMap<String, Digest>,
     reused: usize,
+    /// The file's size when known: a file gathered whole gets its room at once.
+    size: u64,
 }
 
 /// A tensor the caller holds with this digest, if any.
@@ -106,7 +108,13 @@ impl<P: Parking> TensorStream<P> {
             tensors: HashMap::new(),
             digests: HashMap::new(),
             reused: 0,
+            size: 0,
         }
+    }
+
+    /// The file's size, when known before its bytes.
+    pub fn sized(&mut self, size: u64) {
+        self.size = size;
     }
 
     /// Feeds the next bytes of the file.
@@ -117,12 +125,16 @@ impl<P: Parking> TensorStream<P> {
                 None if buf.len() < 8 => 8 - buf.len() as u64,
                 // A length past the crate's limit: the whole file says so.
                 None => {
-                    self.state = whole(std::mem::take(buf));
+                    self.state = State::Whole(whole(std::mem::take(buf), self.size)?);
                     break;
                 }
             };
             if want == 0 {
-                self.state = parse_header(std::mem::take(buf));
+                let header = std::mem::take(buf);
+                self.state = match specs(&header[8..]) {
+                    Some(specs) => State::Tensors { specs, data_start: header.len() as u64 },
+                    None => State::Whole(whole(header, self.size)?),
+                };
                 self.complete_empty(held)?;
                 break;
             }
@@ -145,7 +157,7 @@ impl<P: Parking> TensorStream<P> {
     pub fn finish(mut self, held: Lookup<'_>) -> Result<Streamed> {
         self.complete_empty(held)?;
         match self.state {
-            State::Header(buf) => Ok(whole_of(buf)),
+            State::Header(buf) => Ok(Streamed::Whole(whole(buf, 0)?)),
             State::Whole(buf) => Ok(Streamed::Whole(buf)),
             State::Tensors { specs, .. } if self.cur < specs.len() => {
                 Err(Error::weights("(data)", "the data section is shorter than the header says (truncated file?)"))
@@ -239,16 +251,19 @@ fn feed(hash: &mut TensorDigest, dtype: Dtype, mut piece: &[u8], odd: &mut Optio
 
 /// A tensor of its own from the parked bytes, checked finite as `read_safetensors` does.
 fn own(spec: &Spec, parking: &mut impl Parking) -> Result<Tensor> {
-    let len = (spec.end - spec.start) as usize;
+    let too_big =
+        || Error::OutOfMemory(format!("tensor '{}' ({} bytes) cannot be held here", spec.name, spec.end - spec.start));
+    let len = usize::try_from(spec.end - spec.start).map_err(|_| too_big())?;
     let values = if spec.dtype == Dtype::F32 {
         let mut v = Vec::new();
-        v.try_reserve_exact(len / 4)
-            .map_err(|_| Error::OutOfMemory(format!("tensor '{}' ({len} bytes) could not be allocated", spec.name)))?;
+        v.try_reserve_exact(len / 4).map_err(|_| too_big())?;
         v.resize(len / 4, 0f32);
         parking.drain_into(bytemuck::cast_slice_mut(&mut v));
         v
     } else {
-        let mut raw = vec![0u8; len];
+        let mut raw = Vec::new();
+        raw.try_reserve_exact(len).map_err(|_| too_big())?;
+        raw.resize(len, 0);
         parking.drain_into(&mut raw);
         widen_to_f32(&spec.name, spec.dtype, &raw)?
     };
@@ -264,28 +279,27 @@ fn header_end(buf: &[u8]) -> Option<u64> {
     (n <= MAX_HEADER).then_some(8 + n)
 }
 
-fn whole(bytes: Vec<u8>) -> State {
-    State::Whole(AlignedBuf::from(bytes.as_slice()))
-}
-
-fn whole_of(bytes: Vec<u8>) -> Streamed {
-    Streamed::Whole(AlignedBuf::from(bytes.as_slice()))
+/// The file gathered whole from its first `bytes`, with room for `size` in all.
+fn whole(bytes: Vec<u8>, size: u64) -> Result<AlignedBuf> {
+    let mut buf = AlignedBuf::with_capacity(size.max(bytes.len() as u64))?;
+    buf.extend_from_slice(&bytes)?;
+    Ok(buf)
 }
 
 /// The tensors in file order when the header parses, adds up (dtype × shape = length,
 /// offsets from 0 without gaps or overlaps) and names only dtypes read or skipped one by
-/// one; else the file is gathered whole.
-fn parse_header(bytes: Vec<u8>) -> State {
-    match specs(&bytes[8..]) {
-        Some(specs) => State::Tensors { specs, data_start: bytes.len() as u64 },
-        None => whole(bytes),
-    }
-}
-
+/// one; else `None`, and the file is gathered whole.
 fn specs(json: &[u8]) -> Option<Vec<Spec>> {
     let header: serde_json::Value = serde_json::from_slice(json).ok()?;
     let mut specs = Vec::new();
-    for (name, info) in header.as_object()?.iter().filter(|(n, _)| *n != "__metadata__") {
+    let header = header.as_object()?;
+    // The crate wants a map of strings there: anything else is its error to report.
+    if let Some(meta) = header.get("__metadata__") {
+        if !meta.as_object()?.values().all(serde_json::Value::is_string) {
+            return None;
+        }
+    }
+    for (name, info) in header.iter().filter(|(n, _)| *n != "__metadata__") {
         let (dtype, size) = match info.get("dtype")?.as_str()? {
             "F32" => (Dtype::F32, 4),
             "F16" => (Dtype::F16, 2),
@@ -303,7 +317,7 @@ fn specs(json: &[u8]) -> Option<Vec<Spec>> {
             _ => return None,
         };
         let shape: Vec<usize> =
-            info.get("shape")?.as_array()?.iter().map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<_>>()?;
+            info.get("shape")?.as_array()?.iter().map(|d| usize::try_from(d.as_u64()?).ok()).collect::<Option<_>>()?;
         let offsets = info.get("data_offsets")?.as_array()?;
         let (start, end) = (offsets.first()?.as_u64()?, offsets.get(1)?.as_u64()?);
         let count = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))?;
@@ -450,7 +464,15 @@ mod tests {
         let h = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#;
         let gap = [(h.len() as u64).to_le_bytes().to_vec(), h.as_bytes().to_vec(), vec![0; 8]].concat();
         let huge = [(MAX_HEADER + 1).to_le_bytes().to_vec(), vec![0; 4]].concat();
+        let with_meta = |meta: &str| {
+            let h = format!(r#"{{"__metadata__":{meta},"a":{{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}}}"#);
+            [(h.len() as u64).to_le_bytes().to_vec(), h.into_bytes(), f32s(&[2.0])].concat()
+        };
+        // Metadata of strings is no obstacle; anything else is the crate's error to report.
+        let (w, _) = tensors(stream(&with_meta(r#"{"format":"pt"}"#), 5, &|_| None).unwrap());
+        assert_eq!(w.get("a").unwrap().to_f32_vec(), [2.0]);
         for (what, bytes) in [
+            ("metadata of numbers", with_meta(r#"{"format":1}"#)),
             ("int8", int8),
             ("a gap", gap),
             ("not json", b"\x04\0\0\0\0\0\0\0nope".to_vec()),
