@@ -3,6 +3,7 @@
 //! under the caller's abort signal and stall limit.
 
 use super::control::{Control, Interrupted};
+use super::ipfs_fetch::IpfsDir;
 use super::remote::Remote;
 use super::sink::{Sink, TensorSink};
 use crate::error::{Error, Result};
@@ -263,11 +264,11 @@ pub async fn fetch_files(
         let got = match held.filter(|_| f.name == WEIGHTS) {
             Some(held) => {
                 let mut sink = TensorSink::new(held);
-                let found = match &ipfs {
-                    Some(dir) => dir.read_into(f.name, optional, &mut sink).await?,
-                    None => fetch_into(&url, f.name, progress, optional, control, &mut sink).await?,
-                };
-                match found.then(|| sink.finish()).transpose()? {
+                match read_into(ipfs.as_ref(), &url, f.name, progress, optional, control, &mut sink)
+                    .await?
+                    .then(|| sink.finish())
+                    .transpose()?
+                {
                     Some(Streamed::Tensors { weights, .. }) => {
                         streamed = Some(weights);
                         Some(AlignedBuf::default())
@@ -276,10 +277,10 @@ pub async fn fetch_files(
                     None => None,
                 }
             }
-            None => match &ipfs {
-                Some(dir) => dir.read(f.name, optional).await?,
-                None => fetch_bytes(&url, f.name, progress, optional, control).await?,
-            },
+            None => {
+                let mut buf = AlignedBuf::default();
+                read_into(ipfs.as_ref(), &url, f.name, progress, optional, control, &mut buf).await?.then_some(buf)
+            }
         };
         if let Some(b) = got {
             bufs.insert(f.name, b);
@@ -288,4 +289,21 @@ pub async fn fetch_files(
     let mut files = ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))?;
     files.streamed = streamed;
     Ok(files)
+}
+
+/// One file into `sink`: from the directory's gateways when there is one, else from `url`;
+/// `false` for an optional file that is absent.
+async fn read_into(
+    dir: Option<&IpfsDir<'_>>,
+    url: &str,
+    file: &str,
+    progress: Option<&js_sys::Function>,
+    optional: bool,
+    control: &Control,
+    sink: &mut dyn Sink,
+) -> Result<bool> {
+    match dir {
+        Some(dir) => dir.read_into(file, optional, sink).await,
+        None => fetch_into(url, file, progress, optional, control, sink).await,
+    }
 }

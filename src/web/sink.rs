@@ -67,12 +67,11 @@ pub struct TensorSink<'a> {
     held: Lookup<'a>,
     /// The piece being read, in wasm memory only while it is hashed (reused).
     scratch: Vec<u8>,
-    len: u64,
 }
 
 impl<'a> TensorSink<'a> {
     pub fn new(held: Lookup<'a>) -> Self {
-        TensorSink { stream: TensorStream::new(JsParking::default()), held, scratch: Vec::new(), len: 0 }
+        TensorSink { stream: TensorStream::new(JsParking::default()), held, scratch: Vec::new() }
     }
 
     pub fn finish(self) -> Result<Streamed> {
@@ -87,7 +86,6 @@ impl Sink for TensorSink<'_> {
     }
 
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        self.len += bytes.len() as u64;
         self.stream.push(bytes, self.held)
     }
 
@@ -108,6 +106,6 @@ impl Sink for TensorSink<'_> {
     }
 
     fn received(&self) -> u64 {
-        self.len
+        self.stream.received()
     }
 }

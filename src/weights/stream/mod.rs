@@ -147,10 +147,18 @@ impl<P: Parking> TensorStream<P> {
             bytes = &bytes[take..];
         }
         match &mut self.state {
-            State::Whole(buf) => buf.extend_from_slice(bytes),
+            State::Whole(buf) => {
+                self.at += bytes.len() as u64;
+                buf.extend_from_slice(bytes)
+            }
             State::Tensors { .. } => self.tensor_bytes(bytes, held),
             State::Header(_) => Ok(()),
         }
+    }
+
+    /// Bytes fed so far.
+    pub fn received(&self) -> u64 {
+        self.at
     }
 
     /// The file ended: its tensors, or the whole file.
