@@ -71,7 +71,7 @@ async fn broken_download_resumes<B: Backend>(backend: B) {
     let weights = &files[2].1;
     // A download that breaks off after a chunk and a half.
     let mut w = FileWriter::fresh(&store, "http://r/", "model.safetensors");
-    w.set_remote(Some(weights.len() as u64), Some("\"v1\"".into()), None);
+    w.set_remote(Some(weights.len() as u64), Some("\"v1\"".into()), None).unwrap();
     w.extend(&weights[..CHUNK_SIZE + CHUNK_SIZE / 2]).unwrap();
     w.flush_full().await.unwrap();
     drop(w);
@@ -152,7 +152,7 @@ async fn budget_counts_only_new_chunks_and_holds_without_a_size<B: Backend>(back
     assert_eq!(sources, ["http://one/", "http://two/"]);
     // A file whose size the server did not say is held to the budget chunk by chunk.
     let mut w = FileWriter::fresh(&store, "http://three/", "model.safetensors");
-    w.set_remote(None, None, None);
+    w.set_remote(None, None, None).unwrap();
     let big = bytes(size as usize * 2, 9);
     let mut refused = None;
     for piece in big.chunks(CHUNK_SIZE / 2) {
@@ -230,6 +230,7 @@ async fn held_weights_are_kept_by_content<B: Backend>(backend: B) {
 mod native {
     use super::*;
     use ipfs_accelerate::store::DirBackend;
+    use ipfs_accelerate::weights::AlignedBuf;
 
     /// A fresh directory for one test.
     pub fn backend(name: &str) -> DirBackend {
@@ -290,6 +291,71 @@ mod native {
         });
     }
 
+    /// The weights file read from the store tensor by tensor (`TensorSink`): a tensor the
+    /// session holds (here every one, by its digest) is taken from it rather than
+    /// allocated; a download broken after a chunk and a half resumes into a new stream;
+    /// both embed to the same bits as the whole file.
+    #[test]
+    fn minilm_streams_through_the_store() {
+        use ipfs_accelerate::models::EmbedderOptions;
+        use ipfs_accelerate::store::read_model_sharing;
+        use ipfs_accelerate::weights::{digest, read_safetensors, Sink, Streamed, TensorSink};
+        let (_, owned) = minilm_files();
+        let weights = &owned.iter().find(|(n, _)| *n == files::WEIGHTS).unwrap().1;
+        let held = read_safetensors(AlignedBuf::from(weights.as_slice())).unwrap();
+        let by_digest: std::collections::HashMap<_, _> = held.iter().map(|(_, t)| (digest(t), t.clone())).collect();
+        let lookup = |d: &ipfs_accelerate::weights::Digest| by_digest.get(d).cloned();
+        let store = store("minilm-stream");
+        let opts = EmbedderOptions::default();
+        pollster::block_on(async {
+            let m = write_model(&store, "minilm", &refs(&owned)).await.unwrap();
+            let whole = read_model(&store, &m, TextEmbedder::FILES, &mut |_, _, _| {}).await.unwrap().unwrap();
+            let want = TextEmbedder::from_files(whole, &opts).unwrap().embed(&["streamed"]).unwrap();
+            let f = read_model_sharing(
+                &store,
+                &m,
+                TextEmbedder::FILES,
+                &|_| false,
+                &|| TensorSink::<Vec<u8>>::new(&lookup),
+                &mut |_, _, _| {},
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            let got = f.streamed.as_ref().expect("read tensor by tensor");
+            assert_eq!(got.len(), held.len());
+            for (name, t) in got.iter() {
+                assert_eq!(t.storage_id(), held.get(name).unwrap().storage_id(), "{name} is the held tensor");
+            }
+            assert_eq!(TextEmbedder::from_files(f, &opts).unwrap().embed(&["streamed"]).unwrap(), want);
+
+            // A download broken after a chunk and a half, resumed into a new stream.
+            let nothing = |_: &ipfs_accelerate::weights::Digest| None;
+            let mut w =
+                FileWriter::fresh_into(&store, "http://s/", files::WEIGHTS, TensorSink::<Vec<u8>>::new(&nothing));
+            w.set_remote(Some(weights.len() as u64), Some("\"v1\"".into()), None).unwrap();
+            w.extend(&weights[..CHUNK_SIZE + CHUNK_SIZE / 2]).unwrap();
+            w.flush_full().await.unwrap();
+            drop(w);
+            let p = store.partial("http://s/", files::WEIGHTS).await.unwrap().unwrap();
+            let mut w =
+                FileWriter::resume_into(&store, p, TensorSink::<Vec<u8>>::new(&nothing)).await.unwrap().unwrap();
+            assert_eq!(w.offset(), CHUNK_SIZE as u64);
+            for piece in weights[CHUNK_SIZE..].chunks(300_000) {
+                w.extend(piece).unwrap();
+                w.flush_full().await.unwrap();
+            }
+            let (entry, sink) = w.finish().await.unwrap();
+            assert_eq!(entry.sha256, ipfs_accelerate::store::sha256_hex(weights));
+            let Streamed::Tensors { weights: fresh, reused } = sink.finish().unwrap() else { panic!("gathered whole") };
+            assert_eq!((fresh.len(), reused), (held.len(), 0));
+            for (name, t) in fresh.iter() {
+                assert_eq!(t.as_f32_slice(), held.get(name).unwrap().as_f32_slice(), "{name}");
+            }
+            store.clear().await.unwrap();
+        });
+    }
+
     /// A q8 load keeps the weights it made; a load that reads them back (and not the f32
     /// file: about a quarter of the bytes read) embeds to the same bits.
     #[test]
@@ -317,7 +383,10 @@ mod native {
             let mut count = |_: &str, n: u64, t: u64| second += (n == t) as u64 * n;
             let held = read_held(&store, &sha, &dtype.id(), &mut count).await.unwrap().unwrap();
             let mut f =
-                read_model_sharing(&store, &m, TextEmbedder::FILES, &|_| true, &mut count).await.unwrap().unwrap();
+                read_model_sharing(&store, &m, TextEmbedder::FILES, &|_| true, &AlignedBuf::default, &mut count)
+                    .await
+                    .unwrap()
+                    .unwrap();
             f.held = Some(held);
             let e = TextEmbedder::from_files(f, &opts).unwrap();
             assert_eq!(e.embed(&["held weights"]).unwrap(), a);

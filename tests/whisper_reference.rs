@@ -68,21 +68,32 @@ on_every_backend! {
         }
         r.set_backend(place.backend.clone());
         let mut equal = 0;
+        let mut hello_text = String::new();
         for name in names {
             let clip = &fx[*name];
             let audio = decode_wav(wav(name)).map_err(|e| e.to_string())?;
             let got = r.transcribe_with(&audio, 16000.0, &TranscribeOptions::default(), &mut Quiet).await.map_err(|e| format!("{name}: {e}"))?;
             equal += check(name, clip, &got)? as usize;
+            if *name == "hello.wav" {
+                hello_text = got.text.clone();
+            }
             if *name == "silence.wav" && !got.text.is_empty() {
                 return Err(format!("silence.wav gave words: {}", got.text));
             }
         }
         if let Some(g) = place.backend.as_any().downcast_ref::<WebGpuBackend>() {
-            // No device value outlives a call (a second run leaving the device as the first
-            // left it is speech.test.mjs's check, in Firefox).
+            // No device value outlives a call, and a second run leaves the device's weight,
+            // plan and value bytes as the first left them (the caches exist during a call
+            // only). The accounting is this crate's own, the same in the browsers.
             let s = g.stats();
             if s.value_bytes != 0 {
                 return Err(format!("{} bytes of device values outlive the call", s.value_bytes));
+            }
+            let audio = decode_wav(wav("hello.wav")).map_err(|e| e.to_string())?;
+            let again = r.transcribe_with(&audio, 16000.0, &TranscribeOptions::default(), &mut Quiet).await.map_err(|e| e.to_string())?;
+            let bytes = |s: &ipfs_accelerate::backend::webgpu::GpuStats| (s.weight_bytes, s.plan_bytes, s.value_bytes);
+            if bytes(&g.stats()) != bytes(&s) || again.text != hello_text {
+                return Err(format!("a second run: {:?} after it, {:?} after the first; {:?}", bytes(&g.stats()), bytes(&s), again.text));
             }
             let state = r.state_bytes();
             let step = r.decode_plan_bytes().map_err(|e| e.to_string())?.unwrap_or(0);

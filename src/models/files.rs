@@ -3,7 +3,7 @@
 //! the downloads and `prefetch` take any such set.
 
 use crate::error::{Error, Result};
-use crate::weights::{AlignedBuf, Weights};
+use crate::weights::{AlignedBuf, Streamed, Weights};
 use std::collections::HashMap;
 
 /// The Hugging Face names every family shares.
@@ -70,6 +70,23 @@ impl ModelFiles {
         Ok(ModelFiles { files, ..Default::default() })
     }
 
+    /// `from_named` over files as they were read: a weights file taken apart tensor by
+    /// tensor becomes `streamed` (its bytes empty).
+    pub fn from_streamed(spec: &[FileSpec], mut got: HashMap<&str, Streamed>) -> Result<Self> {
+        let mut streamed = None;
+        let mut files = Self::from_named(spec, |name| {
+            Ok(got.remove(name).map(|s| match s {
+                Streamed::Whole(buf) => buf,
+                Streamed::Tensors { weights, .. } => {
+                    streamed = Some(weights);
+                    AlignedBuf::default()
+                }
+            }))
+        })?;
+        files.streamed = streamed;
+        Ok(files)
+    }
+
     /// Reads a model laid out in Hugging Face form under `dir`.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: impl AsRef<std::path::Path>, spec: &[FileSpec]) -> Result<Self> {
@@ -99,7 +116,7 @@ impl ModelFiles {
 
     /// Whether the weights were left out because a session holds them.
     pub fn weights_skipped(&self) -> bool {
-        self.weights_id.is_some() && self.get(WEIGHTS).is_none_or(<[u8]>::is_empty)
+        self.weights_id.is_some() && self.streamed.is_none() && self.get(WEIGHTS).is_none_or(<[u8]>::is_empty)
     }
 }
 

@@ -7,7 +7,7 @@ use super::manifest::{migrate, FileEntry, Manifest, Partial};
 use super::model::{held_key, is_held};
 use crate::error::{Error, Result};
 use crate::models::files::WEIGHTS;
-use crate::weights::AlignedBuf;
+use crate::weights::{AlignedBuf, Sink};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
@@ -94,29 +94,55 @@ impl<B: Backend> Store<B> {
         Ok(out)
     }
 
-    /// Reads a file's chunks in order, checking each against its address, into one buffer.
-    /// `progress` gets the bytes read so far. The inner error says what is corrupt.
+    /// Reads a file's chunks in order, each checked against its address before `each` gets
+    /// it: one chunk is in memory at a time, besides what `each` keeps. `progress` gets the
+    /// bytes read so far. The inner error says what is corrupt.
+    pub async fn read_chunks(
+        &self,
+        f: &FileEntry,
+        each: &mut dyn FnMut(&[u8]) -> Result<()>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<std::result::Result<(), Corrupt>> {
+        let mut chunk = AlignedBuf::default();
+        let mut read = 0u64;
+        for (i, c) in f.chunks.iter().enumerate() {
+            chunk.truncate(0);
+            if !self.backend.read_chunk(&c.sha256, &mut chunk).await? {
+                return Ok(Err(format!("{}: chunk {i} ({}) is missing", f.name, c.sha256)));
+            }
+            let got = chunk.as_bytes();
+            if got.len() as u64 != c.size || sha256_hex(got) != c.sha256 {
+                return Ok(Err(format!("{}: chunk {i} ({}) does not match its hash", f.name, c.sha256)));
+            }
+            each(got)?;
+            read += got.len() as u64;
+            progress(read);
+        }
+        if read != f.size {
+            return Ok(Err(format!("{}: {read} bytes stored, {} expected", f.name, f.size)));
+        }
+        Ok(Ok(()))
+    }
+
+    /// `read_chunks` into `sink`.
+    pub async fn read_into(
+        &self,
+        f: &FileEntry,
+        sink: &mut dyn Sink,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<std::result::Result<(), Corrupt>> {
+        sink.sized(f.size)?;
+        self.read_chunks(f, &mut |b| sink.put(b), progress).await
+    }
+
+    /// A file's bytes, verified, in one buffer.
     pub async fn read_file(
         &self,
         f: &FileEntry,
         progress: &mut dyn FnMut(u64),
     ) -> Result<std::result::Result<AlignedBuf, Corrupt>> {
-        let mut buf = AlignedBuf::with_capacity(f.size)?;
-        for (i, c) in f.chunks.iter().enumerate() {
-            let start = buf.len();
-            if !self.backend.read_chunk(&c.sha256, &mut buf).await? {
-                return Ok(Err(format!("{}: chunk {i} ({}) is missing", f.name, c.sha256)));
-            }
-            let got = &buf.as_bytes()[start..];
-            if got.len() as u64 != c.size || sha256_hex(got) != c.sha256 {
-                return Ok(Err(format!("{}: chunk {i} ({}) does not match its hash", f.name, c.sha256)));
-            }
-            progress(buf.len() as u64);
-        }
-        if buf.len() as u64 != f.size {
-            return Ok(Err(format!("{}: {} bytes stored, {} expected", f.name, buf.len(), f.size)));
-        }
-        Ok(Ok(buf))
+        let mut buf = AlignedBuf::default();
+        Ok(self.read_into(f, &mut buf, progress).await?.map(|()| buf))
     }
 
     /// Marks a model as just used, for LRU eviction.

@@ -5,11 +5,10 @@
 use super::control::{Control, Interrupted};
 use super::ipfs_fetch::IpfsDir;
 use super::remote::Remote;
-use super::sink::{Sink, TensorSink};
+use super::sink::{FileSink, JsSink};
 use crate::error::{Error, Result};
-use crate::models::files::WEIGHTS;
 use crate::models::{FileSpec, ModelFiles};
-use crate::weights::{AlignedBuf, Lookup, Streamed, MAX_BUFFER_BYTES};
+use crate::weights::{AlignedBuf, Lookup, Sink, MAX_BUFFER_BYTES};
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -220,7 +219,7 @@ async fn fetch_into(
     progress: Option<&js_sys::Function>,
     optional: bool,
     control: &Control,
-    sink: &mut dyn Sink,
+    sink: &mut dyn JsSink,
 ) -> Result<bool> {
     let Some(mut d) = open(url, None, control).await? else {
         return if optional { Ok(false) } else { Err(failed(url, "HTTP 404 Not Found")) };
@@ -256,39 +255,19 @@ pub async fn fetch_files(
     held: Option<Lookup<'_>>,
 ) -> Result<ModelFiles> {
     let ipfs = remote.ipfs(progress, control);
-    let mut bufs = HashMap::new();
-    let mut streamed = None;
+    let mut got = HashMap::new();
     for f in spec {
         let url = format!("{}{}", remote.key(), f.name);
         let optional = !f.required;
-        let got = match held.filter(|_| f.name == WEIGHTS) {
-            Some(held) => {
-                let mut sink = TensorSink::new(held);
-                match read_into(ipfs.as_ref(), &url, f.name, progress, optional, control, &mut sink)
-                    .await?
-                    .then(|| sink.finish())
-                    .transpose()?
-                {
-                    Some(Streamed::Tensors { weights, .. }) => {
-                        streamed = Some(weights);
-                        Some(AlignedBuf::default())
-                    }
-                    Some(Streamed::Whole(buf)) => Some(buf),
-                    None => None,
-                }
-            }
-            None => {
-                let mut buf = AlignedBuf::default();
-                read_into(ipfs.as_ref(), &url, f.name, progress, optional, control, &mut buf).await?.then_some(buf)
-            }
-        };
-        if let Some(b) = got {
-            bufs.insert(f.name, b);
+        let mut sink = FileSink::for_file(f.name, held);
+        let read = read_into(ipfs.as_ref(), &url, f.name, progress, optional, control, &mut sink)
+            .await?
+            .then(|| sink.finish());
+        if let Some(s) = read.transpose()? {
+            got.insert(f.name, s);
         }
     }
-    let mut files = ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))?;
-    files.streamed = streamed;
-    Ok(files)
+    ModelFiles::from_streamed(spec, got)
 }
 
 /// One file into `sink`: from the directory's gateways when there is one, else from `url`;
@@ -300,7 +279,7 @@ async fn read_into(
     progress: Option<&js_sys::Function>,
     optional: bool,
     control: &Control,
-    sink: &mut dyn Sink,
+    sink: &mut dyn JsSink,
 ) -> Result<bool> {
     match dir {
         Some(dir) => dir.read_into(file, optional, sink).await,

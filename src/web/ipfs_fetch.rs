@@ -9,7 +9,7 @@
 use super::control::Control;
 use super::fetch::{failed, open_with, report, Download};
 use super::ipfs_file::{verify_fast, IpfsFile};
-use super::sink::Sink;
+use super::sink::JsSink;
 use crate::error::{Error, Result};
 use crate::ipfs::block::{inline, text};
 use crate::ipfs::dir::{Lookup, Step};
@@ -187,7 +187,7 @@ impl<'a> IpfsDir<'a> {
     }
 
     /// The file `name` into `sink`; `false` for an optional file the directory lacks.
-    pub async fn read_into(&self, name: &str, optional: bool, sink: &mut dyn Sink) -> Result<bool> {
+    pub async fn read_into(&self, name: &str, optional: bool, sink: &mut dyn JsSink) -> Result<bool> {
         self.control.check()?;
         let Some(cid) = self.find(name).await? else {
             return if optional { Ok(false) } else { Err(self.missing(name)) };

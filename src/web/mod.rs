@@ -2,6 +2,7 @@
 
 mod control;
 mod detect;
+mod download;
 mod error;
 mod fetch;
 mod image_embedder;

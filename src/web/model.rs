@@ -76,7 +76,7 @@ impl<R: Runner> JsModel<R> {
         let dtype = lo.family.dtype().unwrap_or(&f32);
         let held = |sha: &str| session.has_file(&share_key(sha, dtype));
         let tensor = |d: &crate::weights::Digest| session.tensor(d);
-        let reuse = Reuse { session: &held, form: (!dtype.is_f32()).then(|| dtype.id()), tensor: &tensor };
+        let reuse = Reuse { session: &held, form: (!dtype.is_f32()).then(|| dtype.id()), tensor: Some(&tensor) };
         let (mut inner, origin) =
             load_model(&remote, R::FILES, store.as_deref(), lo.progress.as_ref(), &lo.control, &reuse, &mut build)
                 .await

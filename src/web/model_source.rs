@@ -4,18 +4,16 @@
 //! single download.
 
 use super::control::{Control, Interrupted};
-use super::fetch::{failed, fetch_files, open, report};
-use super::ipfs_fetch::IpfsDir;
+use super::download::download;
+use super::fetch::{fetch_files, report};
 use super::remote::Remote;
+use super::sink::FileSink;
 use crate::error::{Error, Result};
 use crate::models::files::MadeSlot;
 use crate::models::files::WEIGHTS;
 use crate::models::{FileSpec, ModelFiles};
-use crate::store::{
-    held_key, keep_held, now_ms, read_held, read_model_sharing, FileEntry, FileWriter, IdbBackend, Manifest, Partial,
-    Store, SCHEMA,
-};
-use crate::weights::{AlignedBuf, Lookup};
+use crate::store::{held_key, keep_held, read_held, read_model_sharing, Corrupt, IdbBackend, Manifest, Store};
+use crate::weights::Lookup;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -79,14 +77,15 @@ pub struct Reuse<'a> {
     /// The load's form (`WeightDtype::id`) when it is not f32: the store's held weights
     /// for it are read instead of the file, or kept after a load that made them.
     pub form: Option<String>,
-    /// The tensor the session holds with a digest, if any: a load without the store takes
-    /// it instead of allocating the file's copy.
-    pub tensor: Lookup<'a>,
+    /// With a session, the tensor it holds with a digest, if any: the weights file is then
+    /// read tensor by tensor, and a tensor the session has is taken from it instead of
+    /// allocated again.
+    pub tensor: Option<Lookup<'a>>,
 }
 
 impl Reuse<'_> {
     /// Nothing: every file is read.
-    pub const NOTHING: Reuse<'static> = Reuse { session: &|_| false, form: None, tensor: &|_| None };
+    pub const NOTHING: Reuse<'static> = Reuse { session: &|_| false, form: None, tensor: None };
 }
 
 /// Loads a model's files from `remote`, through `store` when there is one, and builds the
@@ -116,7 +115,7 @@ pub async fn load_model<T>(
 }
 
 /// Builds the model from its files, keeping it where the caller can take it.
-type Build<'a> = dyn FnMut(ModelFiles) -> Result<()> + 'a;
+pub(super) type Build<'a> = dyn FnMut(ModelFiles) -> Result<()> + 'a;
 
 async fn load(
     remote: &Remote,
@@ -128,14 +127,14 @@ async fn load(
     build: &mut Build<'_>,
 ) -> Result<Origin> {
     let Some(store) = store else {
-        build(fetch_files(remote, spec, progress, control, Some(reuse.tensor)).await?)?;
+        build(fetch_files(remote, spec, progress, control, reuse.tensor).await?)?;
         return Ok(Origin::Network);
     };
     let source = remote.key();
     let _claim = claim(format!("{}\n{source}", store.backend().name()), control).await?;
     let made = reuse.form.as_ref().map(|_| MadeSlot::default());
     let Some(mut m) = store.manifest(&source).await? else {
-        let sha = download(store, remote, spec, progress, control, made.as_ref(), build).await?;
+        let sha = download(store, remote, spec, progress, control, reuse, made.as_ref(), build).await?;
         keep(store, sha, reuse, made).await;
         return Ok(Origin::Network);
     };
@@ -147,7 +146,7 @@ async fn load(
     };
     let had_kept = kept.is_some();
     let skip = |s: &str| had_kept || (reuse.session)(s);
-    let read = read_model_sharing(store, &m, spec, &skip, &mut on_read).await?;
+    let read = read_stored(store, &m, spec, &skip, reuse.tensor, &mut on_read).await?;
     let mut built = read.map(|mut files| {
         (files.held, files.made) = (kept, made.clone());
         (files.weights_skipped(), build(files))
@@ -159,7 +158,7 @@ async fn load(
         if let (true, Some(form), Some(sha)) = (had_kept, &reuse.form, &sha) {
             store.delete(&held_key(sha, form)).await?;
         }
-        built = read_model_sharing(store, &m, spec, &|_| false, &mut on_read).await?.map(|mut files| {
+        built = read_stored(store, &m, spec, &|_| false, reuse.tensor, &mut on_read).await?.map(|mut files| {
             files.made = made.clone();
             (false, build(files))
         });
@@ -174,7 +173,7 @@ async fn load(
             // Stored by a version that checked less, say: never serve it again.
             Err(invalid) => {
                 store.delete(&source).await?;
-                match download(store, remote, spec, progress, control, made.as_ref(), build).await {
+                match download(store, remote, spec, progress, control, reuse, made.as_ref(), build).await {
                     Ok(sha) => {
                         keep(store, sha, reuse, made).await;
                         Ok(Origin::Network)
@@ -185,7 +184,7 @@ async fn load(
             }
         },
         // Damaged or missing chunks: fetch again (good chunks are rewritten unchanged).
-        Err(corrupt) => match download(store, remote, spec, progress, control, made.as_ref(), build).await {
+        Err(corrupt) => match download(store, remote, spec, progress, control, reuse, made.as_ref(), build).await {
             Ok(sha) => {
                 keep(store, sha, reuse, made).await;
                 Ok(Origin::Network)
@@ -198,6 +197,19 @@ async fn load(
     }
 }
 
+/// A stored model's files (`read_model_sharing`), the weights file read tensor by tensor
+/// when the load has a session.
+async fn read_stored(
+    store: &WebStore,
+    m: &Manifest,
+    spec: &[FileSpec],
+    skip: &dyn Fn(&str) -> bool,
+    tensor: Option<Lookup<'_>>,
+    on_read: &mut dyn FnMut(&str, u64, u64),
+) -> Result<std::result::Result<ModelFiles, Corrupt>> {
+    read_model_sharing(store, m, spec, skip, &|| FileSink::for_file(WEIGHTS, tensor), on_read).await
+}
+
 /// Keeps the held weights a load made (if it made any) for the weights file `sha`. The
 /// load has succeeded whatever happens here: a copy that does not fit, or a store that
 /// fails to write it, only means the next load quantizes again (`keep_held` leaves
@@ -207,167 +219,4 @@ async fn keep(store: &WebStore, sha: Option<String>, reuse: &Reuse<'_>, made: Op
     if let (Some(bytes), Some(sha), Some(form)) = (bytes, sha, &reuse.form) {
         let _ = keep_held(store, &sha, form, &bytes).await;
     }
-}
-
-/// Downloads every file into the store, builds the model and then commits the manifest;
-/// the model and its weights file's sha-256. Running out of space, or files the model
-/// cannot be built from, leave nothing of the model; a broken or aborted connection keeps
-/// the stored chunks for a retry.
-async fn download(
-    store: &WebStore,
-    remote: &Remote,
-    spec: &[FileSpec],
-    progress: Option<&js_sys::Function>,
-    control: &Control,
-    made: Option<&MadeSlot>,
-    build: &mut Build<'_>,
-) -> Result<Option<String>> {
-    let source = &remote.key();
-    let r = async {
-        let mut m = Manifest {
-            schema: SCHEMA,
-            source: source.into(),
-            files: Vec::new(),
-            created: 0.0,
-            last_used: 0.0,
-            cid: None,
-        };
-        let mut bufs = HashMap::new();
-        let ipfs = remote.ipfs(progress, control);
-        for f in spec {
-            let got = match &ipfs {
-                Some(dir) => download_ipfs_file(store, source, dir, f.name, !f.required, progress, control).await?,
-                None => download_file(store, source, f.name, !f.required, progress, control).await?,
-            };
-            if let Some((entry, buf)) = got {
-                m.files.push(entry);
-                bufs.insert(f.name, buf);
-            }
-        }
-        let mut files = ModelFiles::from_named(spec, |n| Ok(bufs.remove(n)))?;
-        files.weights_id = m.sha256_of(WEIGHTS);
-        files.made = made.cloned();
-        build(files)?;
-        m.created = now_ms();
-        m.last_used = m.created;
-        store.commit(&m).await?;
-        Ok(m.sha256_of(WEIGHTS))
-    }
-    .await;
-    match &r {
-        // Network failures keep what arrived verified, for the next load to resume.
-        Err(Error::FetchFailed { .. } | Error::Aborted(_) | Error::Integrity { .. }) | Ok(_) => {}
-        Err(_) => store.abandon(source).await?,
-    }
-    r
-}
-
-/// A file's writer: after its stored chunks when `resumable` allows the partial record
-/// (and they read back whole), else fresh.
-enum Written<'s> {
-    /// Every byte was stored before (only the manifest was missing): the file.
-    Complete((FileEntry, AlignedBuf)),
-    Partly(FileWriter<'s, IdbBackend>),
-}
-
-async fn writer<'s>(
-    store: &'s WebStore,
-    source: &str,
-    name: &str,
-    resumable: &dyn Fn(&Partial) -> bool,
-    progress: Option<&js_sys::Function>,
-) -> Result<Written<'s>> {
-    let w = match store.partial(source, name).await? {
-        Some(p) if resumable(&p) => {
-            FileWriter::resume(store, p).await?.unwrap_or_else(|| FileWriter::fresh(store, source, name))
-        }
-        _ => FileWriter::fresh(store, source, name),
-    };
-    if w.is_complete() {
-        report(progress, name, w.offset(), Some(w.offset()));
-        return w.finish().await.map(Written::Complete);
-    }
-    Ok(Written::Partly(w))
-}
-
-/// One file: resumed after its stored chunks when a partial record and a validator allow
-/// it, otherwise from the start. `None` for an optional file the server does not have.
-async fn download_file(
-    store: &WebStore,
-    source: &str,
-    name: &str,
-    optional: bool,
-    progress: Option<&js_sys::Function>,
-    control: &Control,
-) -> Result<Option<(FileEntry, AlignedBuf)>> {
-    control.check()?;
-    let url = format!("{source}{name}");
-    // Only a validator can tell whether the stored chunks are still the server's file.
-    let resumable = |p: &Partial| p.file.etag.is_some() || p.file.last_modified.is_some();
-    let mut w = match writer(store, source, name, &resumable, progress).await? {
-        Written::Complete(done) => return Ok(Some(done)),
-        Written::Partly(w) => w,
-    };
-    let validator = w.entry().etag.clone().or_else(|| w.entry().last_modified.clone()).unwrap_or_default();
-    let resume = (w.offset() > 0).then_some((w.offset(), validator.as_str()));
-    let Some(mut d) = open(&url, resume, control).await? else {
-        return if optional { Ok(None) } else { Err(failed(&url, "HTTP 404 Not Found")) };
-    };
-    if d.start != w.offset() {
-        if d.start != 0 {
-            return Err(failed(&url, format!("asked for bytes from {} but got them from {}", w.offset(), d.start)));
-        }
-        // The file changed (or the server ignores Range): start over.
-        w = FileWriter::fresh(store, source, name);
-    }
-    w.set_remote(d.total, d.etag.take(), d.last_modified.take());
-    if let Some(total) = d.total {
-        // Fails early, evicting nothing, when the file could never fit; the room itself is
-        // made chunk by chunk (`Store::put_chunk`), counting only chunks not yet stored.
-        store.check_fits(source, name, total.saturating_sub(w.offset())).await?;
-    }
-    report(progress, name, w.offset(), d.total);
-    while let Some(piece) = d.next().await? {
-        piece.copy_to(w.space(piece.length() as usize)?);
-        w.flush_full().await?;
-        report(progress, name, w.offset(), d.total);
-    }
-    w.finish().await.map(Some)
-}
-
-/// One file of an IPFS directory: resumed after the chunks an interrupted load stored
-/// (they were verified block by block when they arrived, and content by CID never
-/// changes), else from the start. `None` for an optional file the directory lacks.
-async fn download_ipfs_file(
-    store: &WebStore,
-    source: &str,
-    dir: &IpfsDir<'_>,
-    name: &str,
-    optional: bool,
-    progress: Option<&js_sys::Function>,
-    control: &Control,
-) -> Result<Option<(FileEntry, AlignedBuf)>> {
-    control.check()?;
-    let mut w = match writer(store, source, name, &|_| true, progress).await? {
-        Written::Complete(done) => return Ok(Some(done)),
-        Written::Partly(w) => w,
-    };
-    let Some(cid) = dir.find(name).await? else {
-        return if optional { Ok(None) } else { Err(dir.missing(name)) };
-    };
-    let start = w.offset();
-    let mut f = dir.file(cid, name, start);
-    let mut sized = false;
-    report(progress, name, start, None);
-    while let Some(piece) = f.next().await? {
-        if let (false, Some(total)) = (sized, f.size()) {
-            w.set_remote(Some(total), None, None);
-            store.check_fits(source, name, total.saturating_sub(start)).await?;
-            sized = true;
-        }
-        w.extend(&piece)?;
-        w.flush_full().await?;
-        report(progress, name, w.offset(), f.size());
-    }
-    w.finish().await.map(Some)
 }

@@ -1,40 +1,98 @@
-//! Where a download's bytes go: one aligned buffer (most files), or, for a weights file a
-//! session may already hold in part, a `TensorStream` that hashes each tensor as it
-//! arrives and parks its bytes in JS memory until it knows whether the session has it.
-//! Wasm memory never shrinks, so bytes that turn out to be held must never enter it.
+//! `JsSink`: a `Sink` that also takes a download's JS pieces, and `JsParking`, where a
+//! streamed weights file's bytes wait in JS memory until the session is asked for their
+//! tensor. Bytes that turn out to be held must never enter wasm memory, which never
+//! shrinks.
 
 use super::ipfs_file::SLICE;
 use crate::error::Result;
-use crate::weights::{AlignedBuf, Lookup, Parking, Streamed, TensorStream};
+use crate::models::files::WEIGHTS;
+use crate::weights::{AlignedBuf, Lookup, Parking, Sink, Streamed, TensorSink};
 
-pub trait Sink {
-    /// The file's size, when known before its bytes: room is made once.
-    fn sized(&mut self, total: u64) -> Result<()>;
-    fn put(&mut self, bytes: &[u8]) -> Result<()>;
+pub trait JsSink: Sink {
     fn put_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()>;
-    /// Bytes put so far.
-    fn received(&self) -> u64;
 }
 
-impl Sink for AlignedBuf {
-    fn sized(&mut self, total: u64) -> Result<()> {
-        if self.is_empty() {
-            *self = AlignedBuf::with_capacity(total)?;
-        }
-        Ok(())
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        self.extend_from_slice(bytes)
-    }
-
+impl JsSink for AlignedBuf {
     fn put_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()> {
         piece.copy_to(self.grow(piece.length() as usize)?);
         Ok(())
     }
+}
+
+/// A weights file streamed in the browser.
+pub type WebTensorSink<'a> = TensorSink<'a, JsParking>;
+
+impl JsSink for WebTensorSink<'_> {
+    fn put_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()> {
+        // A slice at a time: a browser may hand over many megabytes in one piece.
+        let mut scratch = vec![0; piece.length().min(SLICE) as usize];
+        let mut at = 0;
+        while at < piece.length() {
+            let end = piece.length().min(at + SLICE);
+            let part = &mut scratch[..(end - at) as usize];
+            piece.subarray(at, end).copy_to(part);
+            self.put(part)?;
+            at = end;
+        }
+        Ok(())
+    }
+}
+
+/// Where one file of a load goes in the browser. The one sink type the web code uses, so
+/// that the generic readers and writers (`FileWriter`, `read_model_sharing`) are
+/// instantiated once: each instantiation of their async code costs wasm size.
+pub enum FileSink<'a> {
+    Whole(AlignedBuf),
+    Tensors(Box<WebTensorSink<'a>>),
+}
+
+impl<'a> FileSink<'a> {
+    /// The weights file read tensor by tensor when the load has a session (`held`); any
+    /// other file whole.
+    pub fn for_file(name: &str, held: Option<Lookup<'a>>) -> Self {
+        match held.filter(|_| name == WEIGHTS) {
+            Some(held) => FileSink::Tensors(Box::new(WebTensorSink::new(held))),
+            None => FileSink::Whole(AlignedBuf::default()),
+        }
+    }
+}
+
+impl Sink for FileSink<'_> {
+    fn sized(&mut self, total: u64) -> Result<()> {
+        match self {
+            FileSink::Whole(b) => b.sized(total),
+            FileSink::Tensors(t) => t.sized(total),
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        match self {
+            FileSink::Whole(b) => b.put(bytes),
+            FileSink::Tensors(t) => t.put(bytes),
+        }
+    }
 
     fn received(&self) -> u64 {
-        self.len() as u64
+        match self {
+            FileSink::Whole(b) => b.received(),
+            FileSink::Tensors(t) => t.received(),
+        }
+    }
+
+    fn finish(self) -> Result<Streamed> {
+        match self {
+            FileSink::Whole(b) => b.finish(),
+            FileSink::Tensors(t) => (*t).finish(),
+        }
+    }
+}
+
+impl JsSink for FileSink<'_> {
+    fn put_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()> {
+        match self {
+            FileSink::Whole(b) => b.put_js(piece),
+            FileSink::Tensors(t) => t.put_js(piece),
+        }
     }
 }
 
@@ -58,54 +116,5 @@ impl Parking for JsParking {
 
     fn clear(&mut self) {
         self.0.clear();
-    }
-}
-
-/// A weights file read tensor by tensor, taking from `held` what the session has.
-pub struct TensorSink<'a> {
-    stream: TensorStream<JsParking>,
-    held: Lookup<'a>,
-    /// The piece being read, in wasm memory only while it is hashed (reused).
-    scratch: Vec<u8>,
-}
-
-impl<'a> TensorSink<'a> {
-    pub fn new(held: Lookup<'a>) -> Self {
-        TensorSink { stream: TensorStream::new(JsParking::default()), held, scratch: Vec::new() }
-    }
-
-    pub fn finish(self) -> Result<Streamed> {
-        self.stream.finish(self.held)
-    }
-}
-
-impl Sink for TensorSink<'_> {
-    fn sized(&mut self, total: u64) -> Result<()> {
-        self.stream.sized(total);
-        Ok(())
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.push(bytes, self.held)
-    }
-
-    fn put_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()> {
-        // A slice at a time: a browser may hand over many megabytes in one piece.
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let mut r = Ok(());
-        let mut at = 0;
-        while at < piece.length() && r.is_ok() {
-            let end = piece.length().min(at + SLICE);
-            scratch.resize((end - at) as usize, 0);
-            piece.subarray(at, end).copy_to(&mut scratch);
-            r = self.put(&scratch);
-            at = end;
-        }
-        self.scratch = scratch;
-        r
-    }
-
-    fn received(&self) -> u64 {
-        self.stream.received()
     }
 }

@@ -1,6 +1,7 @@
 // Shared by the IPFS browser tests: the model files the gateway imports under every
 // profile (and the bad-input and other-model directories), and the in-page probes.
 import { statSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MODELS, MODEL } from './store-setup.mjs';
 
 export const DIR = `${MODELS}/${MODEL}`;
@@ -70,4 +71,43 @@ export function withExtraTensor(bytes, name, shape) {
   const extra = Buffer.alloc(extraBytes);
   for (let i = 0; i < extraBytes / 4; i++) extra.writeFloatLE(((i % 13) - 6) / 7, i * 4);
   return { bytes: Buffer.concat([len, json, data, extra]), extraBytes };
+}
+
+/** In the page: loads each of `sources` ([name, source]) in turn into one session with `opts`,
+ * recording how much wasm memory each load added and the session's stats after it; then
+ * embeds a text with every model. */
+export function loadsInPage({ sources, opts }) {
+  return (async () => {
+    const m = await import('/pkg/index.js');
+    await m.init();
+    const session = m.Session.create({ budget: 0 });
+    const steps = [];
+    const models = [];
+    for (const [name, source] of sources) {
+      const before = m.memoryBytes();
+      const e = await m.TextEmbedder.load(source, { ...opts, session, backend: 'wasm' });
+      steps.push({ name, grew: m.memoryBytes() - before, stats: session.stats(), from: e.loadedFrom });
+      models.push(e);
+    }
+    const vectors = [];
+    for (const e of models) vectors.push(Array.from((await e.embed(['one copy of each weight']))[0]));
+    models.forEach((e) => e.dispose());
+    return { steps, vectors };
+  })();
+}
+
+/** Serves, under `/headed/` of the suite's model server (and again under `/headed/again/`,
+ * a second source of the same bytes), MiniLM with one extra tensor `head.weight [2, 384]`
+ * in its weights file (`withExtraTensor`); until `s.models.answer` is reset. */
+export function serveHeaded(s) {
+  const headed = withExtraTensor(readFileSync(`${DIR}/model.safetensors`), 'head.weight', [2, 384]);
+  s.models.answer = (req, res, path) => {
+    if (!path.startsWith('/headed/')) return false;
+    const name = path.slice('/headed/'.length).replace(/^again\//, '');
+    const body = name === 'model.safetensors' ? headed.bytes : readFileSync(join(DIR, name));
+    res.writeHead(200, { 'Content-Length': String(body.length) });
+    res.end(body);
+    return true;
+  };
+  return headed;
 }

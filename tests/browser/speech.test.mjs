@@ -19,11 +19,11 @@
 //   from the second run on (a fresh page's second run may lift the allocator's high-water
 //   mark once, by a few MB); each run's real-time factor is printed. By hand on webgpu too
 //   (SPEECH_MEMORY_BACKENDS=wasm,webgpu): the GPU bytes after each run stay the same, none
-//   alive, and the breakdown (weights, plans, values while decoding) is printed. In Firefox,
-//   a second transcription of hello.wav leaves the device's weight, plan and value bytes
-//   as the first left them, with no value alive (the caches exist during a call only);
-//   Chromium's software adapter (SwiftShader) takes about 60 s per 30 s window here, so
-//   it transcribes once.
+//   alive, and the breakdown (weights, plans, values while decoding) is printed. That a
+//   second transcription leaves the device's weight, plan and value bytes as the first
+//   left them is the native WebGPU place's check (tests/whisper_reference.rs: the same
+//   accounting, on lavapipe, where Firefox's WebGPU also runs): the software adapters
+//   here take 60 to 100 s per 30 s window, so each browser transcribes once.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -74,7 +74,7 @@ function checkTranscript(what, clip, got) {
   console.log(`speech: ${what}: ids ${same ? 'equal' : 'differ'}, WER ${w.toFixed(3)}: ${got.text}`);
 }
 
-async function transcribePage({ backend, hello, hello44k, twice }) {
+async function transcribePage({ backend, hello, hello44k }) {
   try {
     const m = await import('/pkg/index.js');
     await m.init();
@@ -91,13 +91,7 @@ async function transcribePage({ backend, hello, hello44k, twice }) {
       hello: await r.transcribe(blob, { onSegment: (s) => events.segments.push(s), onToken: () => (events.tokens += 1) }),
       events,
     };
-    if (twice) {
-      // Memory on the device: a second run leaves it as the first left it.
-      const g = () => [r.gpuInfo.weightBytes, r.gpuInfo.planBytes, r.gpuInfo.valueBytes];
-      const first = g();
-      out.again = await r.transcribe(blob);
-      out.gpu = [first, g()];
-    }
+    if (backend === 'webgpu') out.gpu = [r.gpuInfo.weightBytes, r.gpuInfo.planBytes, r.gpuInfo.valueBytes];
     if (backend === 'wasm') {
       out.hello44k = await r.transcribe({ data: Float32Array.from(hello44k.samples), sampleRate: hello44k.rate });
       const ok = new Float32Array(16000);
@@ -194,8 +188,7 @@ for (const name of browsersToTest()) {
 
     for (const backend of ['wasm', 'webgpu']) {
       test(`matches the numpy reference (${backend})`, async () => {
-        const twice = backend === 'webgpu' && name === 'firefox';
-        const r = await ctx.page.evaluate(transcribePage, { backend, twice, ...args });
+        const r = await ctx.page.evaluate(transcribePage, { backend, ...args });
         assert.ok(!r.error, r.error);
         assert.equal(r.backend, backend);
         assert.equal(r.multilingual, false);
@@ -205,11 +198,9 @@ for (const name of browsersToTest()) {
         const tokens = r.hello.segments.reduce((n, s) => n + s.tokens.length, 0);
         assert.equal(r.events.tokens, tokens, 'onToken fired per token');
         assert.equal(r.hello.language, 'en');
-        if (twice) {
-          assert.deepEqual(r.gpu[1], r.gpu[0], `GPU bytes [weights, plans, values] after each run: ${JSON.stringify(r.gpu)}`);
-          assert.equal(r.gpu[0][2], 0, 'no device value outlives a call');
-          assert.equal(r.again.text, r.hello.text);
-          console.log(`speech memory: ${name} webgpu: [weights, plans, values] ${JSON.stringify(r.gpu[0])} after each of 2 runs`);
+        if (backend === 'webgpu') {
+          assert.equal(r.gpu[2], 0, 'no device value outlives a call');
+          console.log(`speech memory: ${name} webgpu: [weights, plans, values] ${JSON.stringify(r.gpu)} after the run`);
         }
         if (backend === 'wasm') {
           checkTranscript(`${name} wasm hello_44k.wav (44.1 kHz samples)`, 'hello_44k.wav', r.hello44k);

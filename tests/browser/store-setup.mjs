@@ -102,6 +102,15 @@ export function storeState(name) {
   })();
 }
 
+/** In the page: empties a store. */
+export function clearStore(name) {
+  return (async () => {
+    const m = await import('/pkg/index.js');
+    await m.init();
+    await (await m.WeightStore.open({ name })).clear();
+  })();
+}
+
 /** In the page: overwrite chunk `index` of model.safetensors with wrong bytes, in raw IndexedDB. */
 export function corruptChunk({ name, source, index }) {
   return new Promise((ok, fail) => {
