@@ -14,6 +14,15 @@ use ipfs_accelerate::backend::{Backend, Value};
 use ipfs_accelerate::tensor::Tensor;
 use std::sync::Arc;
 
+/// `n` zeroed caches on `b`'s device.
+async fn uploads(b: &dyn Backend, zeros: &Tensor, n: usize) -> Vec<Value> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.push(b.upload(zeros).await.unwrap());
+    }
+    v
+}
+
 /// Decodes on `b`; returns the steps checked.
 async fn decode(b: &dyn Backend, tol: f64) -> usize {
     let fx = fixture();
@@ -21,7 +30,7 @@ async fn decode(b: &dyn Backend, tol: f64) -> usize {
     let graph = Arc::new(toy.step_graph());
     b.compile(&graph).await.unwrap();
     let zeros = Tensor::zeros(toy.cache_dims());
-    let mut caches: Vec<Value> = (0..2 * toy.cfg.layers).map(|_| b.upload(&zeros).unwrap()).collect();
+    let mut caches: Vec<Value> = uploads(b, &zeros, 2 * toy.cfg.layers).await;
     let mut token = Value::Host(Tensor::from_i32(vec![1, 1], vec![fx.start]).unwrap());
     let keep = vec![true; 2 + caches.len()];
     let start = b.run_stats();
@@ -77,12 +86,13 @@ async fn bad_positions(b: &dyn Backend) {
     let toy = Toy::new(&fx);
     let graph = Arc::new(toy.step_graph());
     let zeros = Tensor::zeros(toy.cache_dims());
+    let caches = uploads(b, &zeros, 2 * toy.cfg.layers).await;
     let inputs = |pos: i32| {
         let mut v = vec![
             Value::Host(Tensor::from_i32(vec![1, 1], vec![fx.start]).unwrap()),
             Value::Host(Tensor::from_i32(vec![1], vec![pos]).unwrap()),
         ];
-        v.extend((0..2 * toy.cfg.layers).map(|_| b.upload(&zeros).unwrap()));
+        v.extend(caches.iter().cloned());
         v
     };
     for pos in [toy.cfg.capacity as i32, -1] {

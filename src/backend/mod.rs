@@ -78,7 +78,8 @@ pub trait Backend {
     /// A value's contents on the host (a device value is read back and counted).
     fn read<'a>(&'a self, value: &'a Value) -> LocalFuture<'a, Result<Tensor>>;
     /// A copy of `t` on this backend's device: the initial state a run then updates.
-    fn upload(&self, t: &Tensor) -> Result<Value>;
+    /// Asynchronous, as WebNN's tensor creation is.
+    fn upload<'a>(&'a self, t: &'a Tensor) -> LocalFuture<'a, Result<Value>>;
     fn run_stats(&self) -> RunStats;
     /// Drops `graph`'s plan: its model is gone (a plan holds its graph's constants).
     fn release(&self, graph: &Graph);
@@ -118,8 +119,8 @@ impl Backend for cpu::CpuBackend {
         Box::pin(async move { self.read(value) })
     }
 
-    fn upload(&self, t: &Tensor) -> Result<Value> {
-        Ok(cpu::CpuBackend::upload(t))
+    fn upload<'a>(&'a self, t: &'a Tensor) -> LocalFuture<'a, Result<Value>> {
+        Box::pin(async move { Ok(cpu::CpuBackend::upload(t)) })
     }
 
     fn run_stats(&self) -> RunStats {
@@ -161,8 +162,8 @@ impl Backend for webgpu::WebGpuBackend {
         Box::pin(webgpu::WebGpuBackend::read(self, value))
     }
 
-    fn upload(&self, t: &Tensor) -> Result<Value> {
-        webgpu::WebGpuBackend::upload(self, t)
+    fn upload<'a>(&'a self, t: &'a Tensor) -> LocalFuture<'a, Result<Value>> {
+        Box::pin(async move { webgpu::WebGpuBackend::upload(self, t) })
     }
 
     fn run_stats(&self) -> RunStats {

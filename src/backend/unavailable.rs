@@ -44,8 +44,8 @@ impl Backend for Unavailable {
         Box::pin(async move { Err(self.error()) })
     }
 
-    fn upload(&self, _t: &Tensor) -> Result<Value> {
-        Err(self.error())
+    fn upload<'a>(&'a self, _t: &'a Tensor) -> LocalFuture<'a, Result<Value>> {
+        Box::pin(async move { Err(self.error()) })
     }
 
     fn run_stats(&self) -> RunStats {

@@ -188,8 +188,8 @@ impl<K: Hash + Eq + Clone> ModelCore<K> {
     }
 
     /// A copy of `t` on the model's device.
-    pub fn upload(&self, t: &Tensor) -> Result<Value> {
-        self.backend.upload(t)
+    pub async fn upload(&self, t: &Tensor) -> Result<Value> {
+        self.backend.upload(t).await
     }
 
     /// The session's cached output of this model for `input`, if any.

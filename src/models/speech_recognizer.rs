@@ -193,7 +193,7 @@ impl SpeechRecognizer {
         let mut prompt = vec![g.sot];
         let language = self.language_option(opts)?;
         let mel = LogMel::new(audio, &self.filters);
-        let mut caches = self.fresh_caches()?;
+        let mut caches = self.fresh_caches().await?;
         let mut seek = 0;
         let mut language = language;
         let mut segments: Vec<Segment> = vec![];
@@ -269,9 +269,13 @@ impl SpeechRecognizer {
 
     /// Zeroed self-attention caches on the device: allocated once per call. A window
     /// reuses the last one's; attention never reads past the position being decoded.
-    fn fresh_caches(&self) -> Result<Vec<Value>> {
+    async fn fresh_caches(&self) -> Result<Vec<Value>> {
         let zeros = Tensor::zeros(self.model.cache_dims());
-        (0..2 * self.model.config.decoder_layers).map(|_| self.core.upload(&zeros)).collect()
+        let mut caches = Vec::new();
+        for _ in 0..2 * self.model.config.decoder_layers {
+            caches.push(self.core.upload(&zeros).await?);
+        }
+        Ok(caches)
     }
 
     /// One window's cross keys and values, left on the device.
