@@ -130,6 +130,19 @@ test('transpose permutes the shape; slice with strides; gather clamps; concat; e
   assert.deepEqual(r.cast.data, [0, -1, -3, -4, -6, -7]); // truncated toward zero
 });
 
+test('argMax and argMin give the first extreme index along the axis, as int32', async () => {
+  const r = await run((b) => {
+    const x = b.input('x', f32([2, 3]));
+    return { max: b.argMax(x, 1), min: b.argMin(x, 0, { keepDimensions: true }) };
+  }, { x: [[2, 3], [1, 5, 5, -1, 0, -3]] });
+  assert.deepEqual(r.max, { shape: [2], data: [1, 1] }); // a tie takes the first
+  assert.deepEqual(r.min, { shape: [1, 3], data: [1, 1, 1] });
+  const ctx = await g.navigator.ml.createContext();
+  const b = new g.MLGraphBuilder(ctx);
+  assert.throws(() => b.argMax(b.input('x', f32([2])), 1), TypeError);
+  assert.throws(() => b.argMax(b.input('y', f32([2])), 0, { outputDataType: 'float32' }), TypeError);
+});
+
 test('conv2d (groups, padding, strides, dilations, layouts) against plain loops', async () => {
   const [n, c, h, w, oc, k] = [1, 4, 5, 6, 2, 3];
   const xv = Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i));

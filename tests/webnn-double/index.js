@@ -319,6 +319,8 @@ const ARGS = {
   gather: (x, indices, o) => [[x, indices], o],
   expand: (x, newShape, o) => [[x], { ...o, newShape: Array.from(newShape) }],
   cast: (x, dataType, o) => [[x], { ...o, dataType }],
+  argMax: (x, axis, o) => [[x], { ...o, axis }],
+  argMin: (x, axis, o) => [[x], { ...o, axis }],
   clamp: (x, o) => [[x], o],
   conv2d: (x, f, o = {}) => [[x, f, o.bias], o],
   dequantizeLinear: (x, s, z, o) => [[x, s, z], o],

@@ -1,6 +1,6 @@
-// WebNN TEST DOUBLE, part 3 of 3: the operators that move, convert or convolve data
-// (reshape, transpose, slice, concat, gather, expand, cast, clamp, conv2d,
-// quantizeLinear, dequantizeLinear), as the spec defines them (SPEC-NOTES.md, with its
+// WebNN TEST DOUBLE, part 3 of 3: the operators that move, select, convert or convolve
+// data (reshape, transpose, slice, concat, gather, expand, argMax, argMin, cast, clamp,
+// conv2d, quantizeLinear, dequantizeLinear), as the spec defines them (SPEC-NOTES.md, with its
 // two spec-text bugs worked around: transpose permutes the shape, and clamp's missing
 // bounds do not clamp). Never shipped.
 
@@ -133,6 +133,29 @@ OPS.expand = {
     return gather1(x, out.dataType, out.shape, indexer(x.shape, out.shape));
   },
 };
+
+// argMax / argMin(input, axis, { keepDimensions = false, outputDataType = 'int32' }): the
+// index of the first largest (smallest) element along `axis`.
+for (const [name, better] of [['argMax', (a, b) => a > b], ['argMin', (a, b) => a < b]]) {
+  OPS[name] = {
+    out([x], { axis, keepDimensions = false, outputDataType = 'int32' }) {
+      if (!Number.isInteger(axis) || axis < 0 || axis >= x.shape.length) throw typeError(`${name}: axis ${axis} outside rank ${x.shape.length}`);
+      if (!['int32', 'int64'].includes(outputDataType)) throw typeError(`${name}: outputDataType ${outputDataType}`);
+      const shape = keepDimensions ? x.shape.map((d, i) => (i === axis ? 1 : d)) : x.shape.filter((_, i) => i !== axis);
+      return { dataType: outputDataType, shape };
+    },
+    run([x], { axis }, out) {
+      const n = x.shape[axis];
+      const inner = count(x.shape.slice(axis + 1));
+      return fill(out.dataType, out.shape, (i) => {
+        const [o, r] = [Math.floor(i / inner), i % inner];
+        let best = 0;
+        for (let j = 1; j < n; j++) if (better(num(x.data[(o * n + j) * inner + r]), num(x.data[(o * n + best) * inner + r]))) best = j;
+        return best;
+      });
+    },
+  };
+}
 
 OPS.cast = {
   out([x], { dataType }) {
