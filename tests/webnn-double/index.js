@@ -53,10 +53,9 @@ export function installWebnnDouble(global = globalThis) {
   const control = { reject: null, unsupported: new Set(), counts: { contexts: 0, builds: 0, dispatches: 0, constants: 0, tensors: 0, writes: 0, reads: 0 } };
 
   class MLTensor {
-    #value;
     constructor(context, desc, flags, value) {
       this.context = context;
-      this.#value = value;
+      this.value = value;
       Object.defineProperties(this, {
         dataType: { value: desc.dataType, enumerable: true },
         shape: { value: Object.freeze([...desc.shape]), enumerable: true },
@@ -67,18 +66,12 @@ export function installWebnnDouble(global = globalThis) {
       this.destroyed = false;
       this.pending = new Set();
     }
-    get value() {
-      return this.#value;
-    }
-    set value(v) {
-      this.#value = v;
-    }
     destroy() {
       if (this.destroyed) return;
       this.destroyed = true;
       for (const reject of this.pending) reject(invalidState('the tensor was destroyed'));
       this.pending.clear();
-      this.#value = null;
+      this.value = null;
     }
   }
 
