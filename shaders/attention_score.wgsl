@@ -1,4 +1,4 @@
-// What attention.wgsl and attention_keys.wgsl share: where a query row sits, which keys it
+// What attention.wgsl, attention_rows.wgsl and attention_keys.wgsl share: where a query row sits, which keys it
 // sees, and its scaled score against one key. They read the including kernel's p, q, k,
 // mask and offset bindings.
 

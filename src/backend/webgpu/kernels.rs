@@ -20,8 +20,10 @@ pub fn source(file: &str) -> Option<&'static str> {
         "gather.wgsl" => include_str!("../../../shaders/gather.wgsl"),
         "reduce.wgsl" => include_str!("../../../shaders/reduce.wgsl"),
         "attention.wgsl" => include_str!("../../../shaders/attention.wgsl"),
+        "attention_rows.wgsl" => include_str!("../../../shaders/attention_rows.wgsl"),
         "attention_keys.wgsl" => include_str!("../../../shaders/attention_keys.wgsl"),
         "conv.wgsl" => include_str!("../../../shaders/conv.wgsl"),
+        "conv_gemm.wgsl" => include_str!("../../../shaders/conv_gemm.wgsl"),
         "conv_transpose.wgsl" => include_str!("../../../shaders/conv_transpose.wgsl"),
         "argmax.wgsl" => include_str!("../../../shaders/argmax.wgsl"),
         "write_at.wgsl" => include_str!("../../../shaders/write_at.wgsl"),
@@ -36,7 +38,7 @@ pub fn source(file: &str) -> Option<&'static str> {
 
 /// Shared WGSL appended to the kernels that call it: (a call it defines, its file).
 const PRELUDES: [(&str, &str); 5] = [
-    ("attention_score(", "attention_score.wgsl"),
+    ("attention_sees(", "attention_score.wgsl"),
     ("stored_quad(", "stored_weights.wgsl"),
     ("activate(", "activation.wgsl"),
     ("reduce_wg(", "workgroup_reduce.wgsl"),

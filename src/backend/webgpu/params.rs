@@ -110,7 +110,7 @@ params! {
     /// Attention over `bh` = batch × heads (`heads` per batch), `sq` queries and `sk`
     /// keys of size `d`, values of size `dv` (≤ 128); an optional key mask; causally with
     /// an optional run-time query offset.
-    AttentionParams for ["attention.wgsl", "attention_keys.wgsl"] {
+    AttentionParams for ["attention.wgsl", "attention_rows.wgsl", "attention_keys.wgsl"] {
         bh: u32, heads: u32, sq: u32, sk: u32, d: u32, dv: u32,
         causal: u32, has_mask: u32, scale: f32, has_offset: u32,
     }
@@ -119,7 +119,7 @@ params! {
 params! {
     /// Direct 2-D convolution (1-D as height 1) and transposed convolution: `n` outputs
     /// of `[batch, o, oh, ow]`.
-    ConvKernelParams for ["conv.wgsl", "conv_transpose.wgsl"] {
+    ConvKernelParams for ["conv.wgsl", "conv_gemm.wgsl", "conv_transpose.wgsl"] {
         n: u32, batch: u32, c: u32, h: u32, w: u32, o: u32, kh: u32, kw: u32, oh: u32, ow: u32,
         sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, groups: u32, has_bias: u32,
     }
@@ -220,8 +220,10 @@ mod tests {
             "argmax.wgsl",
             "gather.wgsl",
             "attention.wgsl",
+            "attention_rows.wgsl",
             "attention_keys.wgsl",
             "conv.wgsl",
+            "conv_gemm.wgsl",
             "matmul.wgsl",
             "matmul_subgroup.wgsl",
             "write_at.wgsl",

@@ -1,5 +1,6 @@
 //! Attention lowering: one online-softmax dispatch, with an optional key mask and
-//! run-time query offset; a few query rows (a decoder step) split over the keys.
+//! run-time query offset, its kernel specialised to the head size; a few query rows (a
+//! decoder step) split over the keys.
 
 use super::super::compiler::{linear, Compiler, Val, DUMMY};
 use super::super::params::AttentionParams;
@@ -53,9 +54,17 @@ pub(super) fn attention(
     if sq <= GEMV_ROWS {
         // A workgroup per query row: heads × rows invocations alone would idle a GPU.
         c.push("attention_keys.wgsl", "main", p, bufs, linear(b * h * sq, 1));
-    } else {
+    } else if d % 4 == 0 && dv % 4 == 0 && d <= 128 {
+        // The head sizes fix the pipeline's loop counts (override constants), so its
+        // query and output rows stay in registers.
         let wg = c.wg("attention.wgsl");
         c.push("attention.wgsl", "main", p, bufs, linear(b * h * sq, wg));
+        let knobs = &mut c.pending.last_mut().expect("just pushed").knobs;
+        knobs.push(("QD4".into(), (d / 4) as f64));
+        knobs.push(("VD4".into(), (dv / 4) as f64));
+    } else {
+        let wg = c.wg("attention_rows.wgsl");
+        c.push("attention_rows.wgsl", "main", p, bufs, linear(b * h * sq, wg));
     }
     Ok(Val { buf: out, dims })
 }

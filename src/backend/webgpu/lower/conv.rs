@@ -1,9 +1,11 @@
-//! Convolution lowering: 1-D convolution as 2-D with height 1, and the transposed 2-D
-//! convolution; one direct dispatch each.
+//! Convolution lowering: 1-D convolution as 2-D with height 1, as an implicit GEMM where
+//! its groups allow, else direct; the transposed 2-D convolution direct. One dispatch
+//! each.
 
 use super::super::compiler::{linear, Compiler, Val, DUMMY};
 use super::super::params::ConvKernelParams;
 use super::super::plan::Lowering;
+use super::super::variants;
 use crate::error::Result;
 use crate::graph::{ConvParams, Op};
 
@@ -55,8 +57,23 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
     };
     let out = c.alloc(numel)?;
     let bbuf = bias.map_or(DUMMY, |b| b.buf);
+    let bufs = vec![x.buf, w.buf, bbuf, out];
+    let og = p.o as usize / cp.groups.max(1);
+    if !transposed && (cp.groups == 1 || og % 4 == 0) {
+        // An implicit GEMM of 4 × 4 blocks (channels × positions), batch items on z.
+        let knobs = variants::knobs("conv_gemm.wgsl");
+        let knob = |name: &str| knobs.iter().find(|(n, _)| n == name).map_or(8, |(_, v)| *v as usize);
+        let positions = (p.oh * p.ow) as usize;
+        let groups = (
+            positions.div_ceil(4).div_ceil(knob("WG_X")) as u32,
+            (p.o as usize).div_ceil(4).div_ceil(knob("WG_Y")) as u32,
+            p.batch,
+        );
+        c.push("conv_gemm.wgsl", "main", p, bufs, groups);
+        return Ok(Val { buf: out, dims });
+    }
     let file = if transposed { "conv_transpose.wgsl" } else { "conv.wgsl" };
     let wg = c.wg(file);
-    c.push(file, "main", p, vec![x.buf, w.buf, bbuf, out], linear(numel, wg));
+    c.push(file, "main", p, bufs, linear(numel, wg));
     Ok(Val { buf: out, dims })
 }
