@@ -1,5 +1,7 @@
 // 2-D convolution (1-D runs as height 1), direct: one invocation per output value
-// of [N, O, OH, OW], with groups, stride, padding, dilation and an optional bias.
+// of [N, O, OH, OW], with groups, stride, padding, dilation and an optional bias. For
+// grouped convolutions whose groups split conv_gemm.wgsl's blocks of 4 channels
+// (depthwise ones); the rest run there.
 // Knob (override constant): WG, invocations per workgroup.
 //
 // p: ConvKernelParams, declared in src/backend/webgpu/params.rs, which adds its WGSL

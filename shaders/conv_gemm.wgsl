@@ -7,7 +7,8 @@
 // where the direct kernel (conv.wgsl) loaded both for each one (Whisper's two
 // convolutions took 22 s of lavapipe's time that way). A block of 4 channels must lie in
 // one group: the lowering sends groups of a multiple of 4 channels here, the rest to
-// conv.wgsl. Batch items are the grid's z.
+// conv.wgsl. Batch items are the grid's z. `transposed` (below) is the transposed
+// convolution's entry point.
 // Knobs (override constants): WG_X, WG_Y, the workgroup shape in 4×4 blocks.
 //
 // p: ConvKernelParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
@@ -76,6 +77,65 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         let base = (n * O + o) * P;
         for (var j = 0u; j < 4u; j++) {
             if live[j] { out[base + pos[j]] = acc[i][j] + b; }
+        }
+    }
+}
+
+// The transposed 2-D convolution (PyTorch's ConvTranspose2d, one group; weights
+// [C, O, KH, KW]) the same way: 4 output channels × 4 outputs of one row that are SW
+// apart, so the same kernel taps reach all four and their inputs are neighbours in a row.
+// An invocation's column is (output row, group of 4·SW columns, phase within SW).
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn transposed(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let O = p.o;
+    let sw = p.sw;
+    let span = (p.ow + 4u * sw - 1u) / (4u * sw);
+    let per_row = span * sw;
+    let o0 = gid.y * 4u;
+    if o0 >= O || gid.x >= p.oh * per_row { return; }
+    let n = gid.z;
+    let oy = gid.x / per_row;
+    let g = gid.x % per_row;
+    let ox0 = (g / sw) * 4u * sw + g % sw;
+    let ox = vec4<u32>(ox0, ox0 + sw, ox0 + 2u * sw, ox0 + 3u * sw);
+    let live = ox < vec4<u32>(p.ow);
+    let H = i32(p.h);
+    let W = i32(p.w);
+    let S = vec4<i32>(i32(sw));
+    let taps = p.kh * p.kw;
+    let last = O - 1u;
+    var acc: array<vec4<f32>, 4>;
+    for (var ky = 0u; ky < p.kh; ky++) {
+        let ty = i32(oy + p.ph) - i32(ky * p.dh);
+        if ty < 0 || ty % i32(p.sh) != 0 || ty / i32(p.sh) >= H { continue; }
+        let iy = ty / i32(p.sh);
+        for (var kx = 0u; kx < p.kw; kx++) {
+            let tx = vec4<i32>(ox + vec4<u32>(p.pw)) - vec4<i32>(i32(kx * p.dw));
+            let ix = tx / S;
+            let hit = live & (tx >= vec4<i32>(0)) & (tx % S == vec4<i32>(0)) & (ix < vec4<i32>(W));
+            if !any(hit) { continue; }
+            let tap = ky * p.kw + kx;
+            for (var c = 0u; c < p.c; c++) {
+                let row = i32(((n * p.c + c) * p.h) * p.w) + iy * W;
+                let at = select(vec4<i32>(0), vec4<i32>(row) + ix, hit);
+                let xv = select(vec4<f32>(0.0), vec4<f32>(x[at.x], x[at.y], x[at.z], x[at.w]), hit);
+                let wc = c * O * taps + tap;
+                acc[0] += w[wc + min(o0, last) * taps] * xv;
+                acc[1] += w[wc + min(o0 + 1u, last) * taps] * xv;
+                acc[2] += w[wc + min(o0 + 2u, last) * taps] * xv;
+                acc[3] += w[wc + min(o0 + 3u, last) * taps] * xv;
+            }
+        }
+    }
+    let P = p.oh * p.ow;
+    for (var i = 0u; i < 4u; i++) {
+        let o = o0 + i;
+        if o >= O { break; }
+        var b = 0.0;
+        if p.has_bias == 1u { b = bias[o]; }
+        let base = (n * O + o) * P + oy * p.ow;
+        for (var j = 0u; j < 4u; j++) {
+            if live[j] { out[base + ox[j]] = acc[i][j] + b; }
         }
     }
 }

@@ -24,7 +24,6 @@ pub fn source(file: &str) -> Option<&'static str> {
         "attention_keys.wgsl" => include_str!("../../../shaders/attention_keys.wgsl"),
         "conv.wgsl" => include_str!("../../../shaders/conv.wgsl"),
         "conv_gemm.wgsl" => include_str!("../../../shaders/conv_gemm.wgsl"),
-        "conv_transpose.wgsl" => include_str!("../../../shaders/conv_transpose.wgsl"),
         "argmax.wgsl" => include_str!("../../../shaders/argmax.wgsl"),
         "write_at.wgsl" => include_str!("../../../shaders/write_at.wgsl"),
         "gemv.wgsl" => include_str!("../../../shaders/gemv.wgsl"),

@@ -1,6 +1,6 @@
-//! Convolution lowering: 1-D convolution as 2-D with height 1, as an implicit GEMM where
-//! its groups allow, else direct; the transposed 2-D convolution direct. One dispatch
-//! each.
+//! Convolution lowering: 1-D convolution as 2-D with height 1; convolutions and
+//! transposed convolutions as an implicit GEMM (conv_gemm.wgsl), grouped convolutions
+//! whose groups split a block of 4 channels direct (conv.wgsl). One dispatch each.
 
 use super::super::compiler::{linear, Compiler, Val, DUMMY};
 use super::super::params::ConvKernelParams;
@@ -59,21 +59,24 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
     let bbuf = bias.map_or(DUMMY, |b| b.buf);
     let bufs = vec![x.buf, w.buf, bbuf, out];
     let og = p.o as usize / cp.groups.max(1);
-    if !transposed && (cp.groups == 1 || og % 4 == 0) {
+    // (A transposed convolution has one group: graph/infer.rs.)
+    if cp.groups == 1 || og % 4 == 0 {
         // An implicit GEMM of 4 × 4 blocks (channels × positions), batch items on z.
         let knobs = variants::knobs("conv_gemm.wgsl");
         let knob = |name: &str| knobs.iter().find(|(n, _)| n == name).map_or(8, |(_, v)| *v as usize);
-        let positions = (p.oh * p.ow) as usize;
-        let groups = (
-            positions.div_ceil(4).div_ceil(knob("WG_X")) as u32,
-            (p.o as usize).div_ceil(4).div_ceil(knob("WG_Y")) as u32,
-            p.batch,
-        );
-        c.push("conv_gemm.wgsl", "main", p, bufs, groups);
+        // The grid's columns: groups of 4 positions, or transposed (output row, group of
+        // 4·SW columns, phase).
+        let (sw, ow) = (p.sw as usize, p.ow as usize);
+        let (entry, columns) = match transposed {
+            false => ("main", ((p.oh * p.ow) as usize).div_ceil(4)),
+            true => ("transposed", p.oh as usize * ow.div_ceil(4 * sw) * sw),
+        };
+        let groups =
+            (columns.div_ceil(knob("WG_X")) as u32, (p.o as usize).div_ceil(4).div_ceil(knob("WG_Y")) as u32, p.batch);
+        c.push("conv_gemm.wgsl", entry, p, bufs, groups);
         return Ok(Val { buf: out, dims });
     }
-    let file = if transposed { "conv_transpose.wgsl" } else { "conv.wgsl" };
-    let wg = c.wg(file);
-    c.push(file, "main", p, bufs, linear(numel, wg));
+    let wg = c.wg("conv.wgsl");
+    c.push("conv.wgsl", "main", p, bufs, linear(numel, wg));
     Ok(Val { buf: out, dims })
 }
