@@ -155,9 +155,19 @@ CLIPPED=("the host build (every target of every workspace member)" "the wasm32 b
 # binary at a time, most of them one long test), and none asserts a timing. It is
 # collected before the page suites, whose responsiveness checks want the machine. Its
 # harness tests serve pkg/, so it starts once the release build is done; the wasm-bindgen
-# suites do not read pkg/, so when the release build is still running (a cold build of
-# the threaded build's dependencies), wasm-chromium runs beside it first.
-start_native() { beside suite native "${NATIVE[@]}" --no-fail-fast; }
+# suites do not read pkg/, so when the release build is still running, wasm-chromium runs
+# beside it, and the native suite starts the moment the release build ends, not once
+# wasm-chromium does (the release build's last minutes are wasm-opt on one core).
+start_native() { beside suite native "$@" "${NATIVE[@]}" --no-fail-fast; }
+# after_release COMMAND...: COMMAND once the release build has succeeded.
+after_release() {
+  local start=$SECONDS
+  while [ ! -f "$LOGS/release-wasm.done" ]; do sleep 1; done
+  read -r rc _ <"$LOGS/release-wasm.done"
+  [ "$rc" -eq 0 ] || { echo "the release build failed: the native suite did not run"; return 1; }
+  echo "(waited $((SECONDS - start)) s for the release build)"
+  "$@"
+}
 # The wasm tests run in the browsers only: Node's engine is Chromium's V8, so the CPU
 # references there would repeat wasm-chromium's CPU places, and Node has no WebGPU or
 # IndexedDB.
@@ -170,9 +180,9 @@ if [ -z "${BESIDE[release-wasm]:-}" ] || [ -f "$LOGS/release-wasm.done" ]; then
   start_native
   wasm_chromium
 else
+  start_native after_release
   wasm_chromium
   wait_release
-  start_native
 fi
 if [ "$QUICK" != 1 ]; then
   run_suite wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" "${WASM_ALL[@]}" -- --nocapture
