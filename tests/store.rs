@@ -231,9 +231,11 @@ mod native {
     use super::*;
     use ipfs_accelerate::store::DirBackend;
 
-    /// A fresh directory for one test.
+    /// A fresh directory for one test, under the build's own scratch directory: each run
+    /// empties the last run's, so none piles up (in the system's temp dir, one per
+    /// process id did).
     pub fn backend(name: &str) -> DirBackend {
-        let dir = std::env::temp_dir().join(format!("ipfs-accelerate-store-{name}-{}", std::process::id()));
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         DirBackend::open(dir).unwrap()
     }
