@@ -6,8 +6,9 @@
 // an override count (QD4 = d / 4, VD4 = dv / 4, set per head size by the lowering): once
 // the pipeline fixes them, a compiler unrolls those loops and keeps both rows in
 // registers. A row indexed at run time stays in memory on software adapters, which made
-// this kernel 1.6× slower on lavapipe (Whisper's encoder). Head sizes up to 128 that are
-// multiples of 4; attention_rows.wgsl takes the rest.
+// this kernel 1.6× slower on lavapipe (Whisper's encoder). Head sizes up to 64 (MiniLM's
+// 32, DINOv2's and Whisper's 64) that are multiples of 4, so the two rows are at most the
+// 128 floats the per-row kernel's output row was; attention_rows.wgsl takes the rest.
 // Knob (override constant): WG, invocations per workgroup.
 //
 // p: AttentionParams, declared in src/backend/webgpu/params.rs, which adds its WGSL
@@ -41,12 +42,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let dv = p.dv;
     let qo = (bh * sq + i) * d;
     // The query row, pre-scaled.
-    var qv: array<vec4<f32>, 32>;
+    var qv: array<vec4<f32>, 16>;
     for (var f = 0u; f < QD4; f++) {
         let o = qo + 4u * f;
         qv[f] = vec4<f32>(q[o], q[o + 1u], q[o + 2u], q[o + 3u]) * p.scale;
     }
-    var acc: array<vec4<f32>, 32>;
+    var acc: array<vec4<f32>, 16>;
     var m = UNSEEN;
     var l = 0.0;
     let first = attention_first();

@@ -1,4 +1,4 @@
-// Scaled dot-product attention for head sizes attention.wgsl does not take (over 128, or
+// Scaled dot-product attention for head sizes attention.wgsl does not take (over 64, or
 // not a multiple of 4): one invocation per (batch·head, query row), with an online
 // softmax, its output row in a private array.
 // A key mask [B, Sk] (0 = ignore) and causal masking skip keys (attention_score.wgsl); a

@@ -54,7 +54,7 @@ pub(super) fn attention(
     if sq <= GEMV_ROWS {
         // A workgroup per query row: heads × rows invocations alone would idle a GPU.
         c.push("attention_keys.wgsl", "main", p, bufs, linear(b * h * sq, 1));
-    } else if d % 4 == 0 && dv % 4 == 0 && d <= 128 {
+    } else if d % 4 == 0 && dv % 4 == 0 && d <= 64 && dv <= 64 {
         // The head sizes fix the pipeline's loop counts (override constants), so its
         // query and output rows stay in registers.
         let wg = c.wg("attention.wgsl");
