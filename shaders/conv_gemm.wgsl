@@ -23,15 +23,23 @@ override WG_Y: u32 = 8u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
+// (batch item, column) of an invocation: z holds the batch items, each over `fold`
+// slices of columns when one item has more than the 65535 workgroups an axis allows.
+fn item_and_column(gid: vec3<u32>, groups: vec3<u32>) -> vec2<u32> {
+    let fold = max(groups.z / p.batch, 1u);
+    return vec2<u32>(gid.z / fold, gid.x + (gid.z % fold) * groups.x * WG_X);
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let O = p.o;
     let P = p.oh * p.ow;
     let nx = (P + 3u) / 4u;
     let o0 = gid.y * 4u;
-    let col0 = gid.x;
+    let at = item_and_column(gid, groups);
+    let n = at.x;
+    let col0 = at.y;
     if o0 >= O || col0 >= nx { return; }
-    let n = gid.z;
     let H = i32(p.h);
     let W = i32(p.w);
     let cg = p.c / p.groups;
@@ -86,16 +94,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 // apart, so the same kernel taps reach all four and their inputs are neighbours in a row.
 // An invocation's column is (output row, group of 4·SW columns, phase within SW).
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn transposed(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn transposed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let O = p.o;
     let sw = p.sw;
     let span = (p.ow + 4u * sw - 1u) / (4u * sw);
     let per_row = span * sw;
     let o0 = gid.y * 4u;
-    if o0 >= O || gid.x >= p.oh * per_row { return; }
-    let n = gid.z;
-    let oy = gid.x / per_row;
-    let g = gid.x % per_row;
+    let at = item_and_column(gid, groups);
+    let n = at.x;
+    if o0 >= O || at.y >= p.oh * per_row { return; }
+    let oy = at.y / per_row;
+    let g = at.y % per_row;
     let ox0 = (g / sw) * 4u * sw + g % sw;
     let ox = vec4<u32>(ox0, ox0 + sw, ox0 + 2u * sw, ox0 + 3u * sw);
     let live = ox < vec4<u32>(p.ow);

@@ -425,3 +425,31 @@ fn attention_over_long_sequences_agrees_with_the_cpu() {
 async fn attention_over_long_sequences_agrees_with_the_cpu() {
     long_attention().await;
 }
+
+/// A convolution with more output positions than 65535 workgroups across cover (2.2M
+/// positions, 8 blocks of 4 to a workgroup) folds each batch item's columns into slices
+/// on the grid's z; it agrees with the CPU backend. Natively only: the browsers compile
+/// the same kernel for the other convolutions, and a 35 MB readback would cost them time.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_convolution_wider_than_one_grid_axis_folds() {
+    use ipfs_accelerate::graph::{ConvParams, GraphBuilder};
+    use ipfs_accelerate::tensor::DType;
+    pollster::block_on(async {
+        let gpu = backend(None).await;
+        let cpu = CpuBackend::new();
+        let (batch, len) = (2, 2_200_000);
+        let mut g = GraphBuilder::new();
+        let x = g.input("x", &[batch, 1, len], DType::F32);
+        let w = g.constant(Tensor::from_f32(vec![2, 1, 3], vec![0.5, -1.0, 0.25, 1.5, 0.125, -0.75]).unwrap());
+        let y = g.conv1d(x, w, None, ConvParams::uniform(1, 1, 1, 1, 1)).unwrap();
+        let graph = Arc::new(g.build(&[y]).unwrap());
+        let input = [Tensor::from_f32(vec![batch, 1, len], noise(batch * len, 99)).unwrap()];
+        let want = Backend::run(&cpu, &graph, &input).await.unwrap()[0].to_f32_vec();
+        let got = gpu.run(&graph, &input).await.unwrap()[0].to_f32_vec();
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(within(*g as f64, *w as f64, tolerance(false)), "element {i}: {g} vs {w}");
+        }
+    });
+}

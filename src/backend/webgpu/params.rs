@@ -117,8 +117,8 @@ params! {
 }
 
 params! {
-    /// Direct 2-D convolution (1-D as height 1) and transposed convolution: `n` outputs
-    /// of `[batch, o, oh, ow]`.
+    /// 2-D convolution (1-D as height 1) and transposed convolution, to `n` outputs of
+    /// `[batch, o, oh, ow]` (`n` counts the direct kernel's invocations).
     ConvKernelParams for ["conv.wgsl", "conv_gemm.wgsl"] {
         n: u32, batch: u32, c: u32, h: u32, w: u32, o: u32, kh: u32, kw: u32, oh: u32, ow: u32,
         sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, groups: u32, has_bias: u32,

@@ -71,8 +71,12 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
             false => ("main", ((p.oh * p.ow) as usize).div_ceil(4)),
             true => ("transposed", p.oh as usize * ow.div_ceil(4 * sw) * sw),
         };
+        // Past 65535 workgroups across, each batch item's columns fold into slices on z.
+        let across = columns.div_ceil(knob("WG_X"));
+        let x = across.clamp(1, 65535);
+        let fold = across.div_ceil(x);
         let groups =
-            (columns.div_ceil(knob("WG_X")) as u32, (p.o as usize).div_ceil(4).div_ceil(knob("WG_Y")) as u32, p.batch);
+            (x as u32, (p.o as usize).div_ceil(4).div_ceil(knob("WG_Y")) as u32, (p.batch as usize * fold) as u32);
         c.push("conv_gemm.wgsl", entry, p, bufs, groups);
         return Ok(Val { buf: out, dims });
     }
