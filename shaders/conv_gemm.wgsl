@@ -30,6 +30,22 @@ fn item_and_column(gid: vec3<u32>, groups: vec3<u32>) -> vec2<u32> {
     return vec2<u32>(gid.z / fold, gid.x + (gid.z % fold) * groups.x * WG_X);
 }
 
+// Writes a block: channels o0.. (those below O), plus their bias, at the positions `at`
+// (offsets within a channel's plane) that are `live`.
+fn store_block(acc: array<vec4<f32>, 4>, n: u32, o0: u32, at: vec4<u32>, live: vec4<bool>) {
+    let O = p.o;
+    for (var i = 0u; i < 4u; i++) {
+        let o = o0 + i;
+        if o >= O { break; }
+        var b = 0.0;
+        if p.has_bias == 1u { b = bias[o]; }
+        let base = (n * O + o) * p.oh * p.ow;
+        for (var j = 0u; j < 4u; j++) {
+            if live[j] { out[base + at[j]] = acc[i][j] + b; }
+        }
+    }
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let O = p.o;
@@ -77,16 +93,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
     }
-    for (var i = 0u; i < 4u; i++) {
-        let o = o0 + i;
-        if o >= O { break; }
-        var b = 0.0;
-        if p.has_bias == 1u { b = bias[o]; }
-        let base = (n * O + o) * P;
-        for (var j = 0u; j < 4u; j++) {
-            if live[j] { out[base + pos[j]] = acc[i][j] + b; }
-        }
-    }
+    store_block(acc, n, o0, pos, live);
 }
 
 // The transposed 2-D convolution (PyTorch's ConvTranspose2d, one group; weights
@@ -136,15 +143,5 @@ fn transposed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
             }
         }
     }
-    let P = p.oh * p.ow;
-    for (var i = 0u; i < 4u; i++) {
-        let o = o0 + i;
-        if o >= O { break; }
-        var b = 0.0;
-        if p.has_bias == 1u { b = bias[o]; }
-        let base = (n * O + o) * P + oy * p.ow;
-        for (var j = 0u; j < 4u; j++) {
-            if live[j] { out[base + ox[j]] = acc[i][j] + b; }
-        }
-    }
+    store_block(acc, n, o0, vec4<u32>(oy * p.ow) + ox, live);
 }

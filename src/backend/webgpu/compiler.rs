@@ -151,15 +151,35 @@ impl Compiler<'_> {
         bufs: Vec<usize>,
         groups: (u32, u32, u32),
     ) {
+        self.push_specialised(file, entry, params, bufs, groups, vec![]);
+    }
+
+    /// `push` with override constants of this dispatch's own beside the table's knobs
+    /// (a kernel specialised to a shape, such as attention's head size).
+    pub(super) fn push_specialised<P: Params>(
+        &mut self,
+        file: &'static str,
+        entry: &'static str,
+        params: P,
+        bufs: Vec<usize>,
+        groups: (u32, u32, u32),
+        own: Knobs,
+    ) {
         debug_assert!(P::FILES.contains(&file), "{file} does not read {}", std::any::type_name::<P>());
         let bufs = bufs.into_iter().map(Some).collect();
-        let knobs = variants::knobs(file);
+        let mut knobs = variants::knobs(file);
+        knobs.extend(own);
         let params = params.words();
         self.pending.push(Pending { file, f16: false, entry, knobs, params, bufs, groups, range: None });
     }
 
+    /// The table's knob `name` of kernel `file`, or `default`.
+    pub(super) fn knob(&self, file: &str, name: &str, default: usize) -> usize {
+        variants::knobs(file).iter().find(|(n, _)| n == name).map_or(default, |(_, v)| *v as usize)
+    }
+
     pub(super) fn wg(&self, file: &str) -> usize {
-        variants::knobs(file).iter().find(|(n, _)| n == "WG").map_or(64, |(_, v)| *v as usize)
+        self.knob(file, "WG", 64)
     }
 
     pub(super) fn constant(&mut self, t: &Tensor, f16: bool, transpose: bool) -> Result<usize> {

@@ -58,10 +58,8 @@ pub(super) fn attention(
         // The head sizes fix the pipeline's loop counts (override constants), so its
         // query and output rows stay in registers.
         let wg = c.wg("attention.wgsl");
-        c.push("attention.wgsl", "main", p, bufs, linear(b * h * sq, wg));
-        let knobs = &mut c.pending.last_mut().expect("just pushed").knobs;
-        knobs.push(("QD4".into(), (d / 4) as f64));
-        knobs.push(("VD4".into(), (dv / 4) as f64));
+        let own = vec![("QD4".into(), (d / 4) as f64), ("VD4".into(), (dv / 4) as f64)];
+        c.push_specialised("attention.wgsl", "main", p, bufs, linear(b * h * sq, wg), own);
     } else {
         let wg = c.wg("attention_rows.wgsl");
         c.push("attention_rows.wgsl", "main", p, bufs, linear(b * h * sq, wg));

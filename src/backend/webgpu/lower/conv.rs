@@ -5,7 +5,6 @@
 use super::super::compiler::{linear, Compiler, Val, DUMMY};
 use super::super::params::ConvKernelParams;
 use super::super::plan::Lowering;
-use super::super::variants;
 use crate::error::Result;
 use crate::graph::{ConvParams, Op};
 
@@ -62,8 +61,7 @@ pub(super) fn conv(c: &mut Compiler, at: &Lowering, cp: &ConvParams) -> Result<V
     // (A transposed convolution has one group: graph/infer.rs.)
     if cp.groups == 1 || og % 4 == 0 {
         // An implicit GEMM of 4 × 4 blocks (channels × positions), batch items on z.
-        let knobs = variants::knobs("conv_gemm.wgsl");
-        let knob = |name: &str| knobs.iter().find(|(n, _)| n == name).map_or(8, |(_, v)| *v as usize);
+        let knob = |name: &str| c.knob("conv_gemm.wgsl", name, 8);
         // The grid's columns: groups of 4 positions, or transposed (output row, group of
         // 4·SW columns, phase).
         let (sw, ow) = (p.sw as usize, p.ow as usize);
