@@ -29,6 +29,8 @@ export interface IpfsAccelerateError extends Error {
     | 'invalid_audio'
     | 'integrity'
     | 'invalid_dag'
+    | 'webnn_context_lost'
+    | 'webnn_error'
     | 'worker_failed';
   /** With code 'quota_exceeded': bytes the write needed and bytes that were available. */
   needed?: number;

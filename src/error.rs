@@ -59,6 +59,13 @@ pub enum Error {
     /// directory must be, a broken HAMT, sizes that disagree with their blocks.
     #[error("invalid IPFS content at {cid}: {reason}")]
     InvalidDag { cid: String, reason: String },
+    /// The WebNN context was lost (destroyed, or the browser's ML service went away); the
+    /// next call makes a new one.
+    #[error("the WebNN context was lost: {0}")]
+    WebNnContextLost(String),
+    /// WebNN refused or failed an op: a graph it would not build, a dispatch it rejected.
+    #[error("WebNN error in {op}: {reason}")]
+    WebNn { op: String, reason: String },
 }
 
 impl Error {
@@ -89,6 +96,8 @@ impl Error {
             Error::InvalidAudio(_) => "invalid_audio",
             Error::Integrity { .. } => "integrity",
             Error::InvalidDag { .. } => "invalid_dag",
+            Error::WebNnContextLost(_) => "webnn_context_lost",
+            Error::WebNn { .. } => "webnn_error",
         }
     }
 
@@ -144,6 +153,8 @@ mod tests {
             Error::InvalidAudio("a".into()),
             Error::Integrity { cid: "c".into(), gateway: "g".into(), reason: "r".into() },
             Error::InvalidDag { cid: "c".into(), reason: "r".into() },
+            Error::WebNnContextLost("l".into()),
+            Error::WebNn { op: "o".into(), reason: "r".into() },
         ];
         for e in &all {
             match e {
@@ -170,7 +181,9 @@ mod tests {
                 | Error::InvalidImage(_)
                 | Error::InvalidAudio(_)
                 | Error::Integrity { .. }
-                | Error::InvalidDag { .. } => {}
+                | Error::InvalidDag { .. }
+                | Error::WebNnContextLost(_)
+                | Error::WebNn { .. } => {}
             }
         }
         all
@@ -188,7 +201,7 @@ mod tests {
     fn every_code_is_in_index_d_ts_and_every_typed_code_is_thrown() {
         let typed = typed_codes();
         let rust: Vec<&str> = one_of_each().iter().map(Error::code).collect();
-        assert_eq!(rust.len(), 24, "one error of each variant");
+        assert_eq!(rust.len(), 26, "one error of each variant");
         for c in &rust {
             assert!(typed.iter().any(|t| t == c), "code '{c}' is missing from index.d.ts");
         }

@@ -7,6 +7,7 @@ pub mod cpu;
 mod unavailable;
 mod value;
 pub mod webgpu;
+pub mod webnn;
 
 pub use unavailable::Unavailable;
 pub use value::{DeviceTensor, RunStats, Value};
@@ -176,6 +177,50 @@ impl Backend for webgpu::WebGpuBackend {
 
     fn forget(&self, t: &Tensor) {
         webgpu::WebGpuBackend::forget(self, t)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Backend for webnn::WebNnBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::WebNn
+    }
+
+    fn compile<'a>(&'a self, graph: &'a Arc<Graph>) -> LocalFuture<'a, Result<()>> {
+        Box::pin(webnn::WebNnBackend::compile(self, graph))
+    }
+
+    fn run_values<'a>(
+        &'a self,
+        graph: &'a Arc<Graph>,
+        inputs: Vec<Value>,
+        on_device: &'a [bool],
+    ) -> LocalFuture<'a, Result<Vec<Value>>> {
+        Box::pin(webnn::WebNnBackend::run_values(self, graph, inputs, on_device))
+    }
+
+    fn read<'a>(&'a self, value: &'a Value) -> LocalFuture<'a, Result<Tensor>> {
+        Box::pin(webnn::WebNnBackend::read(self, value))
+    }
+
+    fn upload<'a>(&'a self, t: &'a Tensor) -> LocalFuture<'a, Result<Value>> {
+        Box::pin(webnn::WebNnBackend::upload(self, t))
+    }
+
+    fn run_stats(&self) -> RunStats {
+        webnn::WebNnBackend::run_stats(self)
+    }
+
+    fn release(&self, graph: &Graph) {
+        webnn::WebNnBackend::release(self, graph)
+    }
+
+    fn forget(&self, t: &Tensor) {
+        webnn::WebNnBackend::forget(self, t)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

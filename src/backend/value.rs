@@ -2,6 +2,7 @@
 //! feed that backend's next run without a readback (a decoder's KV cache, its next token).
 
 use super::webgpu::GpuValue;
+use super::webnn::NnValue;
 use super::BackendKind;
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
@@ -28,6 +29,9 @@ pub(crate) enum DeviceData {
     /// The CPU backend's device is host memory.
     Cpu(Tensor),
     WebGpu(GpuValue),
+    /// An `MLTensor` (natively an empty type: there is no WebNN there).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    WebNn(NnValue),
 }
 
 impl DeviceTensor {
@@ -43,6 +47,7 @@ impl DeviceTensor {
         match self.data {
             DeviceData::Cpu(_) => BackendKind::Cpu,
             DeviceData::WebGpu(_) => BackendKind::WebGpu,
+            DeviceData::WebNn(_) => BackendKind::WebNn,
         }
     }
 

@@ -27,10 +27,11 @@ impl Place {
     }
 
     /// The tolerance on top of a reference's own, for a result that read constant
-    /// weights (`weights`) or not: CPU paths add none; WebGPU's f32 kernels sum in
-    /// another order (1e-4); f16-stored weights round to 11 bits (2e-2).
+    /// weights (`weights`) or not: CPU paths add none; WebGPU's f32 kernels and WebNN sum
+    /// in another order (1e-4); f16-stored weights round to 11 bits (2e-2).
     pub fn slack(&self, weights: bool) -> f64 {
-        match (self.is_gpu(), self.f16_weights && weights) {
+        let float_order = self.is_gpu() || self.backend.kind() == BackendKind::WebNn;
+        match (float_order, self.f16_weights && weights) {
             (false, _) => 0.0,
             (true, false) => 1e-4,
             (true, true) => 2e-2,
@@ -86,8 +87,25 @@ pub async fn every_backend() -> Vec<Place> {
         }
     }
     #[cfg(target_arch = "wasm32")]
+    if gpu_wanted() {
+        places.push(webnn_place().await);
+    }
+    #[cfg(target_arch = "wasm32")]
     PLACES.with(|p| *p.borrow_mut() = Some(places.clone()));
     places
+}
+
+/// WebNN in the browsers, on the test double (this machine's browsers have no WebNN).
+/// It computes in f32 with f64 sums, in its own order: WebGPU's slack. Not a default
+/// place: the heaviest references run in part on it.
+#[cfg(target_arch = "wasm32")]
+async fn webnn_place() -> Place {
+    use ipfs_accelerate::backend::webnn::{NnOptions, WebNnBackend};
+    super::webnn_double::install();
+    let b = WebNnBackend::new(NnOptions::default()).await.unwrap_or_else(|e| panic!("webnn on the double: {e}"));
+    #[allow(clippy::arc_with_non_send_sync)]
+    let backend: Arc<dyn Backend> = Arc::new(b);
+    Place { name: "webnn/double".into(), backend, f16_weights: false, default: false }
 }
 
 /// Runs `check` on every place; each returns how many comparisons it made. Panics after

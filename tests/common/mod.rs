@@ -8,6 +8,8 @@ pub mod backends;
 pub mod decoder;
 pub mod dinov2;
 pub mod minilm;
+#[cfg(target_arch = "wasm32")]
+pub mod webnn_double;
 pub mod whisper;
 
 use backends::Place;

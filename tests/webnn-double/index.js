@@ -139,12 +139,14 @@ export function installWebnnDouble(global = globalThis) {
         return Promise.reject(e);
       }
       control.counts.reads += 1;
+      // The contents as of now: work dispatched later follows this read on the timeline.
+      const value = tensor.value;
       return new Promise((resolve, reject) => {
         tensor.pending.add(reject);
         // Resolved on a later task, as a real context's timeline would.
         setTimeout(() => {
           if (!tensor.pending.delete(reject)) return;
-          const bytes = new Uint8Array(tensor.value.data.buffer, tensor.value.data.byteOffset, tensor.value.data.byteLength);
+          const bytes = new Uint8Array(value.data.buffer, value.data.byteOffset, value.data.byteLength);
           if (out === undefined) return resolve(bytes.slice().buffer);
           new Uint8Array(out.buffer ?? out, out.byteOffset ?? 0, bytes.byteLength).set(bytes);
           resolve(undefined);

@@ -296,3 +296,7 @@ OPS.quantizeLinear = {
     return fill(out.dataType, out.shape, (i) => Math.min(Math.max(roundEven(x.data[i] / scale.data[at(i)]) + num(zp.data[at(i)]), lo), hi));
   },
 };
+
+/** Marks this module loaded (the Rust tests import it by name so that wasm-bindgen copies it
+ * beside index.js). */
+export const MOVEMENT_OPS = true;

@@ -1,0 +1,493 @@
+//! `WebNnBackend`: one `MLContext`, the constant tensors made from weights (once per
+//! context, shared by every graph), and a plan per graph: one built `MLGraph`, or the
+//! parts of a graph split between WebNN and the CPU. A lost context is reported once
+//! (`webnn_context_lost`) and the next call makes a new one.
+
+use super::bindings::{descriptor, dict, message, ml, MlContext, MlGraph, MlGraphBuilder, MlTensor};
+use super::lower::{data_type, input_name, lower, output_name};
+use super::partition::{self, Part};
+use super::support::Support;
+use super::NnOptions;
+use crate::backend::cpu::CpuBackend;
+use crate::backend::value::DeviceData;
+use crate::backend::{DeviceTensor, RunStats, Value};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Op};
+use crate::tensor::{DType, Storage, StorageId, Tensor};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// A tensor this backend holds for a caller (a decoder's cache), destroyed when the last
+/// handle goes; it belongs to the context of its generation.
+#[derive(Clone, Debug)]
+pub struct NnValue(Rc<Held>);
+
+#[derive(Debug)]
+struct Held {
+    tensor: MlTensor,
+    generation: u64,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.tensor.destroy();
+    }
+}
+
+/// What WebNN did, for tests that count reuse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NnStats {
+    pub contexts: u64,
+    pub builds: u64,
+    pub dispatches: u64,
+    pub constants: u64,
+    pub constant_bytes: u64,
+    /// Nodes of compiled graphs that run on the CPU because the context refused them.
+    pub fallback_nodes: u64,
+}
+
+/// A graph built on the context: its inputs (declared order; `None` where the outputs do
+/// not reach it), its outputs, and the host-side input and output tensors it reuses.
+pub(super) struct NnGraph {
+    graph: MlGraph,
+    inputs: Vec<Option<String>>,
+    outputs: Vec<(DType, Vec<usize>)>,
+    host_in: RefCell<Vec<Option<MlTensor>>>,
+    host_out: RefCell<Vec<Option<MlTensor>>>,
+}
+
+impl Drop for NnGraph {
+    fn drop(&mut self) {
+        self.graph.destroy();
+        for t in self.host_in.borrow().iter().chain(self.host_out.borrow().iter()).flatten() {
+            t.destroy();
+        }
+    }
+}
+
+enum Plan {
+    Whole(NnGraph),
+    Split(Vec<Part>),
+}
+
+type ConstKey = (StorageId, Vec<usize>, Vec<usize>);
+
+#[derive(Default)]
+struct State {
+    context: Option<(MlContext, Rc<Support>)>,
+    generation: u64,
+    constants: HashMap<ConstKey, (Storage, MlTensor)>,
+    plans: HashMap<u64, Rc<Plan>>,
+}
+
+pub struct WebNnBackend {
+    options: NnOptions,
+    state: RefCell<State>,
+    /// Set by the current context's `lost` promise: (its generation, the message).
+    lost: Rc<RefCell<Option<(u64, String)>>>,
+    pub(super) cpu: CpuBackend,
+    runs: Cell<RunStats>,
+    nn: Cell<NnStats>,
+}
+
+impl WebNnBackend {
+    /// A backend on a new context; `backend_unavailable` with the reason when there is no
+    /// `navigator.ml` or it refuses a context.
+    pub async fn new(options: NnOptions) -> Result<Self> {
+        let b = WebNnBackend {
+            options,
+            state: RefCell::default(),
+            lost: Rc::default(),
+            cpu: CpuBackend::new(),
+            runs: Cell::default(),
+            nn: Cell::default(),
+        };
+        b.context().await?;
+        Ok(b)
+    }
+
+    pub fn stats(&self) -> NnStats {
+        self.nn.get()
+    }
+
+    pub fn run_stats(&self) -> RunStats {
+        self.runs.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut NnStats)) {
+        let mut s = self.nn.get();
+        f(&mut s);
+        self.nn.set(s);
+    }
+
+    fn count_runs(&self, f: impl FnOnce(&mut RunStats)) {
+        let mut s = self.runs.get();
+        f(&mut s);
+        self.runs.set(s);
+    }
+
+    /// The live context (made now if there is none). A context lost since the last call
+    /// is dropped with everything made on it, and reported.
+    async fn context(&self) -> Result<(MlContext, Rc<Support>, u64)> {
+        let lost = self.lost.borrow_mut().take();
+        if let Some((generation, msg)) = lost {
+            let mut st = self.state.borrow_mut();
+            if generation == st.generation && st.context.is_some() {
+                let old = std::mem::take(&mut *st);
+                st.generation = old.generation + 1;
+                drop(st);
+                drop(old);
+                return Err(Error::WebNnContextLost(msg));
+            }
+        }
+        if let Some((c, s)) = &self.state.borrow().context {
+            return Ok((c.clone(), s.clone(), self.state.borrow().generation));
+        }
+        let unavailable = |why: String| Error::BackendUnavailable(format!("webnn ({why})"));
+        let ml = ml().map_err(unavailable)?;
+        let mut opts = vec![];
+        if let Some(p) = &self.options.power_preference {
+            opts.push(("powerPreference", JsValue::from_str(p)));
+        }
+        if let Some(a) = self.options.accelerated {
+            opts.push(("accelerated", JsValue::from_bool(a)));
+        }
+        let made = match ml.create_context(&dict(&opts)) {
+            Ok(p) => JsFuture::from(p).await,
+            Err(e) => Err(e),
+        };
+        let context: MlContext =
+            made.map_err(|e| unavailable(format!("createContext was refused: {}", message(&e))))?.unchecked_into();
+        let support = Rc::new(Support::of(&context));
+        let generation = self.state.borrow().generation;
+        self.watch(&context, generation);
+        self.state.borrow_mut().context = Some((context.clone(), support.clone()));
+        self.count(|s| s.contexts += 1);
+        Ok((context, support, generation))
+    }
+
+    /// Notes the context's loss when its `lost` promise settles.
+    fn watch(&self, context: &MlContext, generation: u64) {
+        let lost = self.lost.clone();
+        let promise = context.lost();
+        if !promise.is_instance_of::<js_sys::Promise>() {
+            return;
+        }
+        wasm_bindgen_futures::spawn_local(async move {
+            let info = JsFuture::from(promise.unchecked_into::<js_sys::Promise>()).await.unwrap_or(JsValue::UNDEFINED);
+            let msg = js_sys::Reflect::get(&info, &"message".into()).ok().and_then(|m| m.as_string());
+            *lost.borrow_mut() = Some((generation, msg.unwrap_or_else(|| "no reason given".into())));
+        });
+    }
+
+    /// A JS failure of `op` as an error: a context lost meanwhile is reported as such.
+    pub(super) async fn failure(&self, op: &str, e: JsValue) -> Error {
+        // The `lost` promise's reaction runs on a later microtask than the throw.
+        for _ in 0..2 {
+            let _ = JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED)).await;
+        }
+        match self.lost.borrow().as_ref() {
+            Some((_, msg)) => Error::WebNnContextLost(msg.clone()),
+            None => Error::WebNn { op: op.into(), reason: message(&e) },
+        }
+    }
+
+    pub async fn compile(&self, graph: &Arc<Graph>) -> Result<()> {
+        self.plan(graph).await.map(|_| ())
+    }
+
+    async fn plan(&self, graph: &Graph) -> Result<Rc<Plan>> {
+        let (_, support, generation) = self.context().await?;
+        if let Some(p) = self.state.borrow().plans.get(&graph.key()) {
+            return Ok(p.clone());
+        }
+        let refused = support.refusals(graph);
+        let plan = if refused.iter().all(Option::is_none) {
+            Plan::Whole(self.build(graph).await?)
+        } else {
+            let mut parts = partition::split(graph, &refused)?;
+            for p in &mut parts {
+                if p.on_cpu {
+                    self.count(|s| s.fallback_nodes += p.graph.nodes.iter().filter(|n| !is_leaf(&n.op)).count() as u64);
+                } else {
+                    p.nn = Some(self.build(&p.graph).await?);
+                }
+            }
+            Plan::Split(parts)
+        };
+        let plan = Rc::new(plan);
+        let mut st = self.state.borrow_mut();
+        if st.generation == generation {
+            st.plans.insert(graph.key(), plan.clone());
+        }
+        self.count_runs(|s| s.compiles += 1);
+        Ok(plan)
+    }
+
+    /// The graph lowered and built on the context, its weights made constant tensors
+    /// first (those already made are reused).
+    async fn build(&self, graph: &Graph) -> Result<NnGraph> {
+        let (context, _, generation) = self.context().await?;
+        let mut made: HashMap<usize, MlTensor> = HashMap::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if let Op::Constant(t) = &node.op {
+                made.insert(i, self.constant(&context, t, generation).await?);
+            }
+        }
+        let builder = MlGraphBuilder::new(&context)
+            .map_err(|e| Error::WebNn { op: "MLGraphBuilder".into(), reason: message(&e) })?;
+        let outs = lower(&builder, graph, &|i| made.get(&i).cloned())?;
+        let named: Vec<(String, JsValue)> =
+            outs.iter().enumerate().map(|(k, o)| (output_name(k), JsValue::from(o))).collect();
+        let named: Vec<(&str, JsValue)> = named.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let built = match builder.build(&dict(&named)) {
+            Ok(p) => JsFuture::from(p).await,
+            Err(e) => Err(e),
+        };
+        let built = match built {
+            Ok(g) => g.unchecked_into::<MlGraph>(),
+            Err(e) => return Err(self.failure(&format!("build of a graph ending in {}", last_op(graph)), e).await),
+        };
+        self.count(|s| s.builds += 1);
+        let reach = super::lower::reached(graph);
+        let inputs: Vec<Option<String>> =
+            graph.inputs().enumerate().map(|(k, (id, _))| reach[id.index()].then(|| input_name(k))).collect();
+        let n_in = inputs.len();
+        let outputs =
+            graph.outputs.iter().map(|o| (graph.node(*o).dtype, graph.node(*o).shape.dims().to_vec())).collect();
+        Ok(NnGraph {
+            graph: built,
+            inputs,
+            outputs,
+            host_in: RefCell::new(vec![None; n_in]),
+            host_out: RefCell::new(vec![None; graph.outputs.len()]),
+        })
+    }
+
+    /// The constant tensor of weight `t`, made once per context.
+    async fn constant(&self, context: &MlContext, t: &Tensor, generation: u64) -> Result<MlTensor> {
+        let key = (t.storage_id(), t.dims().to_vec(), t.strides().to_vec());
+        if let Some((_, m)) = self.state.borrow().constants.get(&key) {
+            return Ok(m.clone());
+        }
+        let bytes = host_bytes(t);
+        let desc = descriptor(data_type(t.dtype()), t.dims(), false, false);
+        let made = match context.create_constant_tensor(&desc, &bytes) {
+            Ok(p) => JsFuture::from(p).await,
+            Err(e) => Err(e),
+        };
+        let m: MlTensor = match made {
+            Ok(m) => m.unchecked_into(),
+            Err(e) => return Err(self.failure("createConstantTensor", e).await),
+        };
+        self.count(|s| {
+            s.constants += 1;
+            s.constant_bytes += bytes.len() as u64;
+        });
+        let mut st = self.state.borrow_mut();
+        if st.generation == generation {
+            st.constants.insert(key, (t.storage().clone(), m.clone()));
+        }
+        Ok(m)
+    }
+
+    pub async fn run_values(&self, graph: &Arc<Graph>, inputs: Vec<Value>, on_device: &[bool]) -> Result<Vec<Value>> {
+        graph.check_values(inputs.iter().map(|v| (v.dims(), v.dtype())))?;
+        let plan = self.plan(graph).await?;
+        self.count_runs(|s| s.runs += 1);
+        match &*plan {
+            Plan::Whole(nn) => self.dispatch(nn, graph, inputs, on_device).await,
+            Plan::Split(parts) => partition::run(self, parts, graph, inputs, on_device).await,
+        }
+    }
+
+    /// Binds the inputs, dispatches and reads back (or keeps) each output.
+    pub(super) async fn dispatch(
+        &self,
+        nn: &NnGraph,
+        graph: &Graph,
+        inputs: Vec<Value>,
+        on_device: &[bool],
+    ) -> Result<Vec<Value>> {
+        let (context, _, generation) = self.context().await?;
+        let ins = js_sys::Object::new();
+        // Device values bound this run are kept alive until it is dispatched.
+        let mut bound = vec![];
+        for (k, v) in inputs.into_iter().enumerate() {
+            let Some(name) = &nn.inputs[k] else { continue };
+            let tensor = match v {
+                Value::Host(t) => {
+                    let cached = nn.host_in.borrow()[k].clone();
+                    let tensor = match cached {
+                        Some(m) => m,
+                        None => {
+                            let m = self.tensor(&context, t.dtype(), t.dims(), false, true).await?;
+                            nn.host_in.borrow_mut()[k] = Some(m.clone());
+                            m
+                        }
+                    };
+                    if let Err(e) = context.write_tensor(&tensor, &host_bytes(&t)) {
+                        return Err(self.failure("writeTensor", e).await);
+                    }
+                    tensor
+                }
+                Value::Device(d) => {
+                    let v = self.own(&d, generation)?;
+                    bound.push(v.clone());
+                    v.0.tensor.clone()
+                }
+            };
+            let _ = js_sys::Reflect::set(&ins, &JsValue::from_str(name), &tensor);
+        }
+        let outs = js_sys::Object::new();
+        let mut targets = vec![];
+        for (k, (dtype, dims)) in nn.outputs.iter().enumerate() {
+            let keep = on_device.get(k).copied().unwrap_or(false);
+            let cached = if keep { None } else { nn.host_out.borrow()[k].clone() };
+            let tensor = match cached {
+                Some(m) => m,
+                None => {
+                    let m = self.tensor(&context, *dtype, dims, true, false).await?;
+                    if !keep {
+                        nn.host_out.borrow_mut()[k] = Some(m.clone());
+                    }
+                    m
+                }
+            };
+            let _ = js_sys::Reflect::set(&outs, &JsValue::from_str(&output_name(k)), &tensor);
+            targets.push((tensor, keep));
+        }
+        if let Err(e) = context.dispatch(&nn.graph, &ins, &outs) {
+            return Err(self.failure(&format!("dispatch of a graph ending in {}", last_op(graph)), e).await);
+        }
+        self.count(|s| s.dispatches += 1);
+        drop(bound);
+        let mut out = Vec::with_capacity(targets.len());
+        for ((tensor, keep), (dtype, dims)) in targets.into_iter().zip(&nn.outputs) {
+            if keep {
+                let held = NnValue(Rc::new(Held { tensor, generation }));
+                out.push(Value::Device(DeviceTensor {
+                    dims: dims.clone(),
+                    dtype: *dtype,
+                    data: DeviceData::WebNn(held),
+                }));
+            } else {
+                out.push(Value::Host(self.read_tensor(&context, &tensor, *dtype, dims).await?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn tensor(
+        &self,
+        context: &MlContext,
+        dtype: DType,
+        dims: &[usize],
+        readable: bool,
+        writable: bool,
+    ) -> Result<MlTensor> {
+        match context.create_tensor(&descriptor(data_type(dtype), dims, readable, writable)) {
+            Ok(p) => match JsFuture::from(p).await {
+                Ok(t) => Ok(t.unchecked_into()),
+                Err(e) => Err(self.failure("createTensor", e).await),
+            },
+            Err(e) => Err(self.failure("createTensor", e).await),
+        }
+    }
+
+    async fn read_tensor(
+        &self,
+        context: &MlContext,
+        tensor: &MlTensor,
+        dtype: DType,
+        dims: &[usize],
+    ) -> Result<Tensor> {
+        let buf = match context.read_tensor(tensor) {
+            Ok(p) => JsFuture::from(p).await,
+            Err(e) => Err(e),
+        };
+        let buf = match buf {
+            Ok(b) => js_sys::Uint8Array::new(&b).to_vec(),
+            Err(e) => return Err(self.failure("readTensor", e).await),
+        };
+        self.count_runs(|s| s.read_bytes += buf.len() as u64);
+        match dtype {
+            DType::I32 => Tensor::from_i32(dims.to_vec(), bytemuck::pod_collect_to_vec(&buf)),
+            _ => Tensor::from_f32(dims.to_vec(), bytemuck::pod_collect_to_vec(&buf)),
+        }
+    }
+
+    /// A device value of this backend's current context.
+    fn own(&self, d: &DeviceTensor, generation: u64) -> Result<NnValue> {
+        match &d.data {
+            DeviceData::WebNn(v) if v.0.generation == generation => Ok(v.clone()),
+            DeviceData::WebNn(_) => {
+                Err(Error::WebNnContextLost("a value made on an earlier context was given to a run".into()))
+            }
+            _ => Err(Value::foreign(d, crate::backend::BackendKind::WebNn)),
+        }
+    }
+
+    pub async fn read(&self, value: &Value) -> Result<Tensor> {
+        match value {
+            Value::Host(t) => Ok(t.clone()),
+            Value::Device(d) => {
+                let (context, _, generation) = self.context().await?;
+                let v = self.own(d, generation)?;
+                self.read_tensor(&context, &v.0.tensor, d.dtype, &d.dims).await
+            }
+        }
+    }
+
+    pub async fn upload(&self, t: &Tensor) -> Result<Value> {
+        let (context, _, generation) = self.context().await?;
+        let tensor = self.tensor(&context, t.dtype(), t.dims(), true, true).await?;
+        if let Err(e) = context.write_tensor(&tensor, &host_bytes(t)) {
+            return Err(self.failure("writeTensor", e).await);
+        }
+        let held = NnValue(Rc::new(Held { tensor, generation }));
+        Ok(Value::Device(DeviceTensor { dims: t.dims().to_vec(), dtype: t.dtype(), data: DeviceData::WebNn(held) }))
+    }
+
+    pub fn release(&self, graph: &Graph) {
+        self.state.borrow_mut().plans.remove(&graph.key());
+    }
+
+    pub fn forget(&self, t: &Tensor) {
+        let id = t.storage_id();
+        self.state.borrow_mut().constants.retain(|k, (_, m)| {
+            let keep = k.0 != id;
+            if !keep {
+                m.destroy();
+            }
+            keep
+        });
+    }
+
+    /// Loses the context as a browser would (`MLContext.destroy()`): for tests.
+    pub fn destroy_context(&self) {
+        if let Some((c, _)) = &self.state.borrow().context {
+            c.destroy();
+        }
+    }
+}
+
+fn is_leaf(op: &Op) -> bool {
+    matches!(op, Op::Input { .. } | Op::Constant(_))
+}
+
+fn last_op(graph: &Graph) -> &'static str {
+    graph.outputs.last().map(|o| graph.node(*o).op.name()).unwrap_or("nothing")
+}
+
+/// A tensor's elements as WebNN takes them: int32, or float32 (stored forms widened).
+fn host_bytes(t: &Tensor) -> Vec<u8> {
+    match t.dtype() {
+        DType::I32 => bytemuck::cast_slice(&t.to_i32_vec("webnn").unwrap_or_default()).to_vec(),
+        _ => bytemuck::cast_slice(&t.to_f32_vec()).to_vec(),
+    }
+}
