@@ -8,33 +8,12 @@
 #[macro_use]
 mod common;
 
-use common::minilm::{cosine, fixture, Case};
-use ipfs_accelerate::models::{EmbedderOptions, Form, TextEmbedder, Truncation, WeightDtype};
+use common::minilm::{cosine, embedder, fixture, Case};
+#[cfg(not(target_arch = "wasm32"))]
+use ipfs_accelerate::models::TextEmbedder;
+use ipfs_accelerate::models::{EmbedderOptions, Form, Truncation, WeightDtype};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test;
-
-#[cfg(not(target_arch = "wasm32"))]
-async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
-    TextEmbedder::from_dir(dir, &opts).unwrap_or_else(|e| panic!("{dir}: {e} (run `npm run setup`)"))
-}
-
-#[cfg(target_arch = "wasm32")]
-async fn embedder(opts: EmbedderOptions) -> TextEmbedder {
-    let base = env!(
-        "IPFS_ACCELERATE_MODEL_URL",
-        "build with IPFS_ACCELERATE_MODEL_URL=http://host:port/models/all-MiniLM-L6-v2/ (npm test does)"
-    );
-    let files = ipfs_accelerate::web::fetch_model_files(
-        base,
-        TextEmbedder::FILES,
-        None,
-        &ipfs_accelerate::web::Control::none("test"),
-    )
-    .await
-    .expect("model files fetch");
-    TextEmbedder::from_files(files, &opts).expect("model loads")
-}
 
 macro_rules! async_test {
     ($name:ident $body:block) => {

@@ -3,6 +3,7 @@
 //! The CPU backend is always present; one missing on a platform is an `Unavailable`
 //! stub, so callers need no `cfg`.
 
+pub mod checks;
 pub mod cpu;
 mod unavailable;
 mod value;

@@ -32,16 +32,7 @@ pub struct Step {
 /// One buffer binding of a step: binding number, buffer index, and the byte range
 /// (offset, size) where not the whole buffer.
 type Bind = (u32, usize, Option<(u64, u64)>);
-
-/// An integer input checked on the host before upload, since a kernel cannot fail: its
-/// values must lie in `lo..=hi`.
-pub struct Check {
-    pub input: usize,
-    pub op: &'static str,
-    pub what: &'static str,
-    pub lo: i64,
-    pub hi: i64,
-}
+pub use crate::backend::checks::Check;
 
 /// A compiled graph.
 pub struct Plan {

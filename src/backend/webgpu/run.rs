@@ -4,7 +4,7 @@
 //! `GpuValue`s that a later run takes without a readback.
 
 use super::device::Gpu;
-use super::plan::{Check, Plan};
+use super::plan::Plan;
 use super::{profile, WebGpuBackend};
 use crate::backend::value::DeviceData;
 use crate::backend::{BackendKind, DeviceTensor, RunStats, Value};
@@ -88,20 +88,6 @@ fn tensor_from(bytes: &[u8], dims: &[usize], dtype: DType) -> Result<Tensor> {
         DType::F32 => Tensor::from_f32(dims.to_vec(), bytemuck::pod_collect_to_vec(bytes)),
         DType::I32 => Tensor::from_i32(dims.to_vec(), bytemuck::pod_collect_to_vec(bytes)),
         other => Tensor::from_stored(other, dims.to_vec(), bytes),
-    }
-}
-
-impl Check {
-    /// The input error for a host value outside this check's range, if there is one.
-    fn verify(&self, t: &Tensor) -> Result<()> {
-        let bad = t.to_i32_vec(self.op)?.into_iter().find(|&x| (x as i64) < self.lo || x as i64 > self.hi);
-        match bad {
-            None => Ok(()),
-            Some(bad) if self.op == "gather" => {
-                Err(Error::arg("gather", format!("index {bad} is outside the table's {} rows", self.hi + 1)))
-            }
-            Some(bad) => Err(Error::arg(self.op, format!("{} {bad} is outside {}..={}", self.what, self.lo, self.hi))),
-        }
     }
 }
 

@@ -8,6 +8,7 @@ use super::lower::{data_type, input_name, lower, output_name};
 use super::partition::{self, Part};
 use super::support::Support;
 use super::NnOptions;
+use crate::backend::checks::{input_checks, Check};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::value::DeviceData;
 use crate::backend::{DeviceTensor, RunStats, Value};
@@ -69,7 +70,13 @@ impl Drop for NnGraph {
     }
 }
 
-enum Plan {
+struct Plan {
+    how: How,
+    /// Integer inputs checked on the host first: the graph clamps what the CPU rejects.
+    checks: Vec<Check>,
+}
+
+enum How {
     Whole(NnGraph),
     Split(Vec<Part>),
 }
@@ -133,16 +140,8 @@ impl WebNnBackend {
     /// The live context (made now if there is none). A context lost since the last call
     /// is dropped with everything made on it, and reported.
     async fn context(&self) -> Result<(MlContext, Rc<Support>, u64)> {
-        let lost = self.lost.borrow_mut().take();
-        if let Some((generation, msg)) = lost {
-            let mut st = self.state.borrow_mut();
-            if generation == st.generation && st.context.is_some() {
-                let old = std::mem::take(&mut *st);
-                st.generation = old.generation + 1;
-                drop(st);
-                drop(old);
-                return Err(Error::WebNnContextLost(msg));
-            }
+        if let Some(msg) = self.drop_lost() {
+            return Err(Error::WebNnContextLost(msg));
         }
         if let Some((c, s)) = &self.state.borrow().context {
             return Ok((c.clone(), s.clone(), self.state.borrow().generation));
@@ -170,6 +169,21 @@ impl WebNnBackend {
         Ok((context, support, generation))
     }
 
+    /// When the current context was lost: drops it with everything made on it (the next
+    /// call makes a new one) and gives the browser's message.
+    fn drop_lost(&self) -> Option<String> {
+        let (generation, msg) = self.lost.borrow_mut().take()?;
+        let mut st = self.state.borrow_mut();
+        if generation != st.generation || st.context.is_none() {
+            return None;
+        }
+        let old = std::mem::take(&mut *st);
+        st.generation = old.generation + 1;
+        drop(st);
+        drop(old);
+        Some(msg)
+    }
+
     /// Notes the context's loss when its `lost` promise settles.
     fn watch(&self, context: &MlContext, generation: u64) {
         let lost = self.lost.clone();
@@ -190,8 +204,8 @@ impl WebNnBackend {
         for _ in 0..2 {
             let _ = JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED)).await;
         }
-        match self.lost.borrow().as_ref() {
-            Some((_, msg)) => Error::WebNnContextLost(msg.clone()),
+        match self.drop_lost() {
+            Some(msg) => Error::WebNnContextLost(msg),
             None => Error::WebNn { op: op.into(), reason: message(&e) },
         }
     }
@@ -206,8 +220,8 @@ impl WebNnBackend {
             return Ok(p.clone());
         }
         let refused = support.refusals(graph);
-        let plan = if refused.iter().all(Option::is_none) {
-            Plan::Whole(self.build(graph).await?)
+        let how = if refused.iter().all(Option::is_none) {
+            How::Whole(self.build(graph).await?)
         } else {
             let mut parts = partition::split(graph, &refused)?;
             for p in &mut parts {
@@ -217,9 +231,9 @@ impl WebNnBackend {
                     p.nn = Some(self.build(&p.graph).await?);
                 }
             }
-            Plan::Split(parts)
+            How::Split(parts)
         };
-        let plan = Rc::new(plan);
+        let plan = Rc::new(Plan { how, checks: input_checks(graph) });
         let mut st = self.state.borrow_mut();
         if st.generation == generation {
             st.plans.insert(graph.key(), plan.clone());
@@ -298,10 +312,15 @@ impl WebNnBackend {
     pub async fn run_values(&self, graph: &Arc<Graph>, inputs: Vec<Value>, on_device: &[bool]) -> Result<Vec<Value>> {
         graph.check_values(inputs.iter().map(|v| (v.dims(), v.dtype())))?;
         let plan = self.plan(graph).await?;
+        for c in &plan.checks {
+            if let Value::Host(t) = &inputs[c.input] {
+                c.verify(t)?;
+            }
+        }
         self.count_runs(|s| s.runs += 1);
-        match &*plan {
-            Plan::Whole(nn) => self.dispatch(nn, graph, inputs, on_device).await,
-            Plan::Split(parts) => partition::run(self, parts, graph, inputs, on_device).await,
+        match &plan.how {
+            How::Whole(nn) => self.dispatch(nn, graph, inputs, on_device).await,
+            How::Split(parts) => partition::run(self, parts, graph, inputs, on_device).await,
         }
     }
 
