@@ -95,18 +95,34 @@ async function webgpuInfo(ms) {
   };
 }
 
+// Two contexts asked for: an accelerated one (a GPU or NPU) and a CPU one, with the spec's
+// `accelerated` option and Chromium's older `deviceType` beside it (unknown members are
+// ignored). `accelerated` is what the context says it got (null where it does not say).
+const WEBNN_PROBES = [
+  ['accelerated', { accelerated: true, powerPreference: 'high-performance', deviceType: 'gpu' }],
+  ['cpu', { accelerated: false, deviceType: 'cpu' }],
+];
+
 async function webnnInfo(ms) {
   const { value: ml, threw } = navProp('ml');
   const contexts = {};
   if (!ml) {
-    for (const d of ['cpu', 'gpu', 'npu']) contexts[d] = { available: false, reason: threw ?? 'navigator.ml is absent' };
+    for (const [name] of WEBNN_PROBES) contexts[name] = { available: false, reason: threw ?? 'navigator.ml is absent' };
     return { present: false, contexts };
   }
-  for (const deviceType of ['cpu', 'gpu', 'npu']) {
-    const r = await bounded(`navigator.ml.createContext({deviceType: '${deviceType}'})`, ms, () =>
-      ml.createContext({ deviceType }),
-    );
-    contexts[deviceType] = r.ok ? { available: true } : { available: false, reason: r.reason };
+  for (const [name, options] of WEBNN_PROBES) {
+    const r = await bounded(`navigator.ml.createContext(${JSON.stringify(options)})`, ms, () => ml.createContext(options));
+    if (!r.ok) {
+      contexts[name] = { available: false, reason: r.reason };
+      continue;
+    }
+    const accelerated = typeof r.value?.accelerated === 'boolean' ? r.value.accelerated : null;
+    try {
+      r.value?.destroy?.();
+    } catch {
+      // A context that cannot be destroyed is let go.
+    }
+    contexts[name] = { available: true, accelerated };
   }
   return { present: true, contexts };
 }

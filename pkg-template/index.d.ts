@@ -177,8 +177,9 @@ export interface SessionOptions {
 export interface SessionStats {
   /** Models loaded in the session and not yet disposed. */
   models: number;
-  /** Bytes per device: weights in wasm memory; WebGPU weights and plan buffers. */
-  bytes: { wasm: number; webgpu: number };
+  /** Bytes per device: weights in wasm memory; WebGPU weights and plan buffers; WebNN
+   * constant tensors. */
+  bytes: { wasm: number; webgpu: number; webnn: number };
   /** Weight tensors held (each once), how many more than one model uses, and the most
    * models sharing one. */
   tensors: { count: number; shared: number; maxSharing: number };
@@ -188,6 +189,9 @@ export interface SessionStats {
   outputs: { hits: number; misses: number };
   /** Runs under way or waiting, per device. */
   queue: { wasm: number; webgpu: number; webnn: number };
+  /** WebNN graphs built and dispatched, and the nodes its context refused
+   * (`opSupportLimits()`), which run on the CPU: how many, and why (a line per reason). */
+  webnn: { builds: number; dispatches: number; fallbackNodes: number; fallback: string[] };
 }
 
 /** What models share: weights by content, backends, plans, the output cache, a run queue
@@ -343,7 +347,9 @@ export type WebGpuCaps =
     }
   | Unavailable;
 
-export type ContextProbe = { available: true } | Unavailable;
+/** A WebNN context asked for: made (and whether it says it is accelerated; null where it
+ * does not say), or why not. */
+export type ContextProbe = { available: true; accelerated: boolean | null } | Unavailable;
 
 export interface Capabilities {
   browser: {
@@ -354,7 +360,9 @@ export interface Capabilities {
     source: 'ua-ch' | 'ua' | 'runtime';
   };
   webgpu: WebGpuCaps;
-  webnn: { present: boolean; contexts: { cpu: ContextProbe; gpu: ContextProbe; npu: ContextProbe } };
+  /** `navigator.ml`, and the contexts `createContext({ accelerated: true })` and
+   * `createContext({ accelerated: false })` give. */
+  webnn: { present: boolean; contexts: { accelerated: ContextProbe; cpu: ContextProbe } };
   wasm: {
     simd: boolean;
     relaxedSimd: boolean;

@@ -48,6 +48,7 @@ fn preprocessing_matches_the_reference() {
 /// In the browsers WebGPU is checked by the page tests (tests/browser/images.test.mjs:
 /// embeddings, a batch against an image alone, saliency), so it runs no model here; nor
 /// do the other variants and CPU paths anywhere: the op references cover their kernels.
+/// WebNN runs there on the test double, which only the wasm-bindgen suites install.
 struct Share {
     images: usize,
     alone: usize,
@@ -56,6 +57,11 @@ struct Share {
 
 fn share(place: &common::backends::Place) -> Option<Share> {
     let browser = cfg!(target_arch = "wasm32");
+    if place.is_webnn() {
+        // WebNN (the test double, in the browsers, computing in JavaScript): one image and
+        // one map (its transposed convolutions run on the CPU: the double has none).
+        return Some(Share { images: 1, alone: 0, saliency: 1 });
+    }
     match (place.default, place.is_gpu()) {
         (false, _) => None,
         (true, false) => Some(Share { images: 8, alone: 1, saliency: 1 }),

@@ -155,6 +155,38 @@ mod browser {
         assert_eq!(b.stats().contexts, contexts + 1);
     }
 
+    // A cache appended to step by step on the device: the value read and the value
+    // written are two MLTensors used in turn (no tensor made per step), and the cache
+    // holds every step's row.
+    #[wasm_bindgen_test]
+    async fn a_cache_on_the_device_is_two_tensors_in_turn() {
+        let b = backend().await;
+        let mut g = GraphBuilder::new();
+        let cache = g.state("cache", &[1, 8, 2], DType::F32);
+        let row = g.input("row", &[1, 1, 2], DType::F32);
+        let at = g.input("at", &[1], DType::I32);
+        let out = g.write_at(cache, row, at, 1).unwrap();
+        let g = Arc::new(g.build(&[out]).unwrap());
+        let mut cache = b.upload(&Tensor::zeros(vec![1, 8, 2])).await.unwrap();
+        let made = b.stats().tensors;
+        for i in 0..8 {
+            let row = Tensor::from_f32(vec![1, 1, 2], vec![i as f32, -(i as f32)]).unwrap();
+            let at = Tensor::from_i32(vec![1], vec![i]).unwrap();
+            let inputs = vec![cache, Value::Host(row), Value::Host(at)];
+            cache = b.run_values(&g, inputs, &[true]).await.unwrap().remove(0);
+        }
+        let got = b.read(&cache).await.unwrap().to_f32_vec();
+        let want: Vec<f32> = (0..8).flat_map(|i| [i as f32, -(i as f32)]).collect();
+        assert_eq!(got, want);
+        // The two host inputs' tensors, and one output tensor besides the uploaded one.
+        assert_eq!(b.stats().tensors - made, 3, "{:?}", b.stats());
+        // Past the end is invalid_argument, checked on the host.
+        let row = Tensor::from_f32(vec![1, 1, 2], vec![0.0; 2]).unwrap();
+        let at = Tensor::from_i32(vec![1], vec![8]).unwrap();
+        let e = b.run_values(&g, vec![cache, Value::Host(row), Value::Host(at)], &[true]).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_argument", "{e}");
+    }
+
     // A tensor of another context given to a dispatch: WebNN's TypeError arrives as
     // webnn_error naming the dispatch and the graph's op, and the backend goes on.
     #[wasm_bindgen_test]

@@ -61,6 +61,27 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
+/// How a model pads a length that varies by call (a text's tokens) to the shapes it
+/// builds graphs for: fine steps where a new shape is cheap (a CPU plan, a WebGPU plan),
+/// a few coarse ones where a build is slow and copies its constants (WebNN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShapePolicy {
+    /// Multiples of this step.
+    Step(usize),
+    /// Powers of two, from `least`.
+    PowerOfTwo { least: usize },
+}
+
+impl ShapePolicy {
+    /// The padded length for `n` (sequence lengths are padded so few graphs are built).
+    pub fn bucket(self, n: usize) -> usize {
+        match self {
+            ShapePolicy::Step(s) => n.div_ceil(s.max(1)) * s.max(1),
+            ShapePolicy::PowerOfTwo { least } => n.max(least).next_power_of_two(),
+        }
+    }
+}
+
 /// What every backend does. Inputs are one value per input node, in declaration order;
 /// outputs one per graph output.
 pub trait Backend {
@@ -91,6 +112,10 @@ pub trait Backend {
     /// The concrete backend, for what only it has (a GPU's counters, a test's device
     /// loss).
     fn as_any(&self) -> &dyn std::any::Any;
+    /// The shapes models should pad their variable lengths to on this backend.
+    fn shape_policy(&self) -> ShapePolicy {
+        ShapePolicy::Step(8)
+    }
 
     /// Runs `graph` on host tensors and reads every output back.
     fn run<'a>(&'a self, graph: &'a Arc<Graph>, inputs: &'a [Tensor]) -> LocalFuture<'a, Result<Vec<Tensor>>> {
@@ -226,5 +251,11 @@ impl Backend for webnn::WebNnBackend {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+
+    /// A build is slow and copies its constants: powers of two from 16 tokens (MiniLM's
+    /// 256 in five graphs per batch size, not 32).
+    fn shape_policy(&self) -> ShapePolicy {
+        ShapePolicy::PowerOfTwo { least: 16 }
     }
 }

@@ -42,6 +42,7 @@ pub struct Adapter {
 #[serde(default, rename_all = "camelCase")]
 pub struct WebNnCaps {
     pub present: bool,
+    /// "accelerated" and "cpu": the contexts asked for with `accelerated: true` and false.
     pub contexts: BTreeMap<String, Context>,
 }
 
@@ -50,6 +51,8 @@ pub struct WebNnCaps {
 pub struct Context {
     pub available: bool,
     pub reason: Option<String>,
+    /// What the context says of itself (`MLContext.accelerated`); None where it does not.
+    pub accelerated: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -79,8 +79,9 @@ fn engine_of(engine: &str) -> &'static str {
     }
 }
 
-/// Picks a backend for `task` on a platform with `caps`: WebGPU on an adapter that names
-/// itself as hardware, else the WASM SIMD CPU backend, in the relaxed-simd build where
+/// Picks a backend for `task` on a platform with `caps`: WebNN where the browser gives an
+/// accelerated context, else WebGPU on an adapter that names itself as hardware, else the
+/// WASM SIMD CPU backend, in the relaxed-simd build where
 /// the engine validates it (the loader makes the same choice). A software adapter runs
 /// WebGPU on the same CPU as wasm, with more overhead, so it is passed over; an adapter
 /// that does not say what it is (Firefox hides adapter details) is passed over too.
@@ -120,11 +121,31 @@ pub fn recommend(caps: &Caps, task: Task, work: Workload) -> Result<Recommendati
         reasons.push(format!("webgpu: unavailable: {why}"));
     }
     let nn = &caps.webnn;
+    let accelerated = nn.contexts.get("accelerated").filter(|c| c.available);
     if !nn.present {
         reasons.push("webnn: unavailable: navigator.ml is absent".into());
-    } else if let Some((device, _)) = nn.contexts.iter().find(|(_, c)| c.available) {
+    } else if accelerated.is_some_and(|c| c.accelerated == Some(true)) {
         reasons.push(format!(
-            "webnn: a {device} context can be created, but this version has no WebNN backend yet, so it is not used"
+            "webnn: chosen: the browser gives an accelerated context (a GPU or NPU behind its ML stack) for {} ({})",
+            task.describe(work),
+            task.name()
+        ));
+        if webgpu_variant.is_some() {
+            reasons.push("webgpu: not chosen: WebNN's accelerated context is preferred".into());
+        }
+        reasons.push("wasm: not chosen: the work runs on WebNN's accelerator".into());
+        return Ok(Recommendation {
+            backend: BackendKind::WebNn.name().into(),
+            variant: "accelerated".into(),
+            reasons,
+        });
+    } else if let Some(c) = accelerated.or_else(|| nn.contexts.values().find(|c| c.available)) {
+        let how = match c.accelerated {
+            Some(false) => "it runs on the CPU, where the WASM SIMD backend serves as well",
+            _ => "it does not say it is accelerated",
+        };
+        reasons.push(format!(
+            "webnn: a context can be created, but {how}, so it is not used (pass backend: 'webnn' to use it)"
         ));
     } else {
         let why = nn.contexts.values().find_map(|c| c.reason.clone()).unwrap_or_else(|| "no context".into());
@@ -165,7 +186,7 @@ mod tests {
     fn picks_wasm_and_says_why_webgpu_is_unused() {
         let c = caps(
             r#"{"webgpu":{"available":false,"reason":"navigator.gpu is absent"},
-                "webnn":{"present":true,"contexts":{"cpu":{"available":false,"reason":"not supported on this platform"}}},
+                "webnn":{"present":true,"contexts":{"accelerated":{"available":false,"reason":"not supported on this platform"}}},
                 "wasm":{"simd":true,"relaxedSimd":true}}"#,
         );
         let r = recommend(&c, Task::TextEmbedding, Workload::default()).unwrap();
@@ -211,6 +232,30 @@ mod tests {
         let r = recommend(&unnamed, Task::TextEmbedding, Workload::default()).unwrap();
         assert_eq!(r.backend, "wasm");
         assert!(r.reasons[0].contains("does not name itself"), "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn an_accelerated_webnn_context_is_chosen_and_a_cpu_one_is_not() {
+        let with = |accelerated: &str| {
+            caps(&format!(
+                r#"{{"webgpu":{{"available":true,"adapter":{{"vendor":"nvidia","architecture":"ampere"}}}},
+                    "webnn":{{"present":true,"contexts":{{"accelerated":{{"available":true,"accelerated":{accelerated}}},
+                    "cpu":{{"available":true,"accelerated":false}}}}}},"wasm":{{"simd":true}}}}"#
+            ))
+        };
+        let r = recommend(&with("true"), Task::SpeechRecognition, Workload::default()).unwrap();
+        assert_eq!((r.backend.as_str(), r.variant.as_str()), ("webnn", "accelerated"), "{:?}", r.reasons);
+        assert!(
+            r.reasons[1].starts_with("webnn: chosen") && r.reasons[1].contains("speech-recognition"),
+            "{:?}",
+            r.reasons
+        );
+        assert!(r.reasons[2].contains("webgpu: not chosen"), "{:?}", r.reasons);
+        for (flag, why) in [("false", "runs on the CPU"), ("null", "does not say it is accelerated")] {
+            let r = recommend(&with(flag), Task::TextEmbedding, Workload::default()).unwrap();
+            assert_eq!(r.backend, "webgpu", "{:?}", r.reasons);
+            assert!(r.reasons[1].contains(why) && r.reasons[1].contains("backend: 'webnn'"), "{:?}", r.reasons);
+        }
     }
 
     #[test]

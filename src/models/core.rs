@@ -146,6 +146,11 @@ impl<K: Hash + Eq + Clone> ModelCore<K> {
         self.backend.kind()
     }
 
+    /// The shapes the backend wants variable lengths padded to.
+    pub fn shape_policy(&self) -> crate::backend::ShapePolicy {
+        self.backend.shape_policy()
+    }
+
     /// The WebGPU backend running the model, if it is one.
     pub fn webgpu(&self) -> Option<&WebGpuBackend> {
         self.backend.as_any().downcast_ref()

@@ -18,8 +18,6 @@ use std::sync::Arc;
 
 /// Texts per forward pass: enough to amortise weight packing, small enough for memory.
 const MAX_BATCH: usize = 8;
-/// Sequence lengths are padded up to a multiple of this, so few graphs are compiled.
-const SEQ_BUCKET: usize = 8;
 
 /// What happens to a text longer than the model's limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -296,7 +294,7 @@ impl TextEmbedder {
 
     fn prepare(&self, batch: &[&Encoded]) -> Result<Prepared> {
         let longest = batch.iter().map(|e| e.ids.len()).max().unwrap_or(1).max(1);
-        let seq = longest.div_ceil(SEQ_BUCKET) * SEQ_BUCKET;
+        let seq = self.core.shape_policy().bucket(longest);
         let seq = seq.min(self.bert.config.max_position_embeddings).max(longest);
         let b = batch.len();
         let mut ids = vec![0i32; b * seq];

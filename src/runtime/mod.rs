@@ -8,7 +8,7 @@ mod session;
 
 pub use lru::{Lru, LruStats};
 pub use queue::{Queue, Turn};
-pub use session::{digest_bytes, Digest, Lease, Session, SessionStats, DEFAULT_OUTPUT_BUDGET};
+pub use session::{digest_bytes, Digest, Lease, Session, SessionStats, WebNnStats, DEFAULT_OUTPUT_BUDGET};
 
 use std::future::Future;
 use std::pin::pin;

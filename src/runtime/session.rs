@@ -13,6 +13,7 @@ use super::queue::Queue;
 use super::{Lru, LruStats};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
+use crate::backend::webnn::{NnOptions, WebNnBackend};
 use crate::backend::BackendKind;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -38,10 +39,10 @@ pub struct Session {
 
 struct Inner {
     cpu: Arc<CpuBackend>,
-    /// WebGPU backends by forced shader variant (`None`: the table's choice).
-    gpus: Mutex<Vec<(Option<String>, Arc<WebGpuBackend>)>>,
+    /// The device backends made so far, each once per kind and options.
+    devices: Mutex<Vec<Device>>,
     /// Held while a device is made, so two loads at once share one.
-    making_gpu: Queue,
+    making: Queue,
     queues: [Queue; 3],
     state: Mutex<State>,
     /// The output cache; `None` with a budget of 0.
@@ -62,6 +63,23 @@ struct Held {
     users: usize,
 }
 
+/// A device backend of the session: WebGPU by forced shader variant (`None`: the table's
+/// choice), WebNN by context options.
+#[derive(Clone)]
+enum Device {
+    Gpu(Option<String>, Arc<WebGpuBackend>),
+    Nn(NnOptions, Arc<WebNnBackend>),
+}
+
+impl Device {
+    fn forget(&self, t: &Tensor) {
+        match self {
+            Device::Gpu(_, g) => g.forget(t),
+            Device::Nn(_, n) => n.forget(t),
+        }
+    }
+}
+
 /// What a session holds, for `stats()`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionStats {
@@ -78,6 +96,18 @@ pub struct SessionStats {
     pub outputs: LruStats,
     /// Runs under way or waiting, per backend kind ("wasm", "webgpu", "webnn").
     pub queue: [usize; 3],
+    pub webnn: WebNnStats,
+}
+
+/// What the session's WebNN backends did: graphs built, dispatches, the bytes of their
+/// constant tensors, and the nodes run on the CPU instead, with why.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WebNnStats {
+    pub builds: u64,
+    pub dispatches: u64,
+    pub constant_bytes: u64,
+    pub fallback_nodes: u64,
+    pub fallback: Vec<String>,
 }
 
 /// A model's hold on its weights; dropping it (the model's dispose) gives them back, and
@@ -121,8 +151,8 @@ impl Session {
         Session {
             inner: Arc::new(Inner {
                 cpu: Arc::new(CpuBackend::new()),
-                gpus: Mutex::new(vec![]),
-                making_gpu: Queue::default(),
+                devices: Mutex::new(vec![]),
+                making: Queue::default(),
                 queues: Default::default(),
                 state: Mutex::new(State::default()),
                 outputs: (budget > 0).then(|| Mutex::new(Lru::new(OUTPUT_LIMIT, budget))),
@@ -141,20 +171,46 @@ impl Session {
 
     /// The session's WebGPU backend for `opts.variant`, made on first use.
     pub async fn webgpu(&self, opts: GpuOptions) -> Result<Arc<WebGpuBackend>> {
-        let find = || {
-            let gpus = self.inner.gpus.lock().unwrap_or_else(|p| p.into_inner());
-            gpus.iter().find(|(v, _)| *v == opts.variant).map(|(_, g)| g.clone())
+        let find = |d: &Device| match d {
+            Device::Gpu(v, g) if *v == opts.variant => Some(g.clone()),
+            _ => None,
         };
-        if let Some(g) = find() {
+        if let Some(g) = self.find(find) {
             return Ok(g);
         }
-        let _making = self.inner.making_gpu.turn().await;
-        if let Some(g) = find() {
+        let _making = self.inner.making.turn().await;
+        if let Some(g) = self.find(find) {
             return Ok(g);
         }
         let g = Arc::new(WebGpuBackend::new(opts.clone()).await?);
-        self.inner.gpus.lock().unwrap_or_else(|p| p.into_inner()).push((opts.variant, g.clone()));
+        self.devices().push(Device::Gpu(opts.variant, g.clone()));
         Ok(g)
+    }
+
+    /// The session's WebNN backend for these context options, made on first use.
+    pub async fn webnn(&self, opts: NnOptions) -> Result<Arc<WebNnBackend>> {
+        let find = |d: &Device| match d {
+            Device::Nn(o, n) if *o == opts => Some(n.clone()),
+            _ => None,
+        };
+        if let Some(n) = self.find(find) {
+            return Ok(n);
+        }
+        let _making = self.inner.making.turn().await;
+        if let Some(n) = self.find(find) {
+            return Ok(n);
+        }
+        let n = Arc::new(WebNnBackend::new(opts.clone()).await?);
+        self.devices().push(Device::Nn(opts, n.clone()));
+        Ok(n)
+    }
+
+    fn devices(&self) -> std::sync::MutexGuard<'_, Vec<Device>> {
+        self.inner.devices.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn find<T>(&self, f: impl Fn(&Device) -> Option<T>) -> Option<T> {
+        self.devices().iter().find_map(f)
     }
 
     /// The run queue of a device.
@@ -246,11 +302,23 @@ impl Session {
         drop(s);
         let cpu = self.inner.cpu.run_stats();
         st.plan_misses = cpu.compiles;
-        for (_, g) in self.inner.gpus.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let gs = g.stats();
-            st.gpu_bytes += gs.weight_bytes + gs.plan_bytes;
-            st.plan_hits += gs.plan_hits;
-            st.plan_misses += gs.plan_misses;
+        for d in self.devices().iter() {
+            match d {
+                Device::Gpu(_, g) => {
+                    let gs = g.stats();
+                    st.gpu_bytes += gs.weight_bytes + gs.plan_bytes;
+                    st.plan_hits += gs.plan_hits;
+                    st.plan_misses += gs.plan_misses;
+                }
+                Device::Nn(_, n) => {
+                    let ns = n.stats();
+                    st.webnn.builds += ns.builds;
+                    st.webnn.dispatches += ns.dispatches;
+                    st.webnn.constant_bytes += ns.constant_bytes;
+                    st.webnn.fallback_nodes += ns.fallback_nodes;
+                    st.webnn.fallback.extend(n.fallback_reasons());
+                }
+            }
         }
         if let Some(o) = &self.inner.outputs {
             st.outputs = o.lock().unwrap_or_else(|p| p.into_inner()).stats();
@@ -293,12 +361,11 @@ impl Lease {
                 }
             }
         }
-        let gpus: Vec<_> =
-            self.inner.gpus.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|g| g.1.clone()).collect();
+        let devices: Vec<Device> = self.inner.devices.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for t in &gone {
             self.inner.cpu.forget(t);
-            for g in &gpus {
-                g.forget(t);
+            for d in &devices {
+                d.forget(t);
             }
         }
         !gone.is_empty()

@@ -8,6 +8,7 @@ use super::load_options::{FamilyOptions, LoadOptions};
 use super::model_source::{load_model, Reuse};
 use super::weight_store::store_for;
 use crate::backend::webgpu::{GpuOptions, WebGpuBackend};
+use crate::backend::webnn::NnOptions;
 use crate::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
 use crate::models::core::share_key;
@@ -35,16 +36,10 @@ pub struct JsModel<R> {
     loaded_from: &'static str,
 }
 
-/// The backend a load asks for: the CPU (wasm SIMD) backend or WebGPU; WebNN is not
-/// built yet. "auto" reaches here only without the JS facade, which resolves it first.
-fn choose_backend(requested: Option<BackendKind>) -> Result<BackendKind> {
-    match requested {
-        None | Some(BackendKind::Cpu) => Ok(BackendKind::Cpu),
-        Some(BackendKind::WebGpu) => Ok(BackendKind::WebGpu),
-        Some(BackendKind::WebNn) => {
-            Err(Error::BackendUnavailable("webnn (not built yet; use 'wasm', 'webgpu' or 'auto')".into()))
-        }
-    }
+/// The backend a load asks for. "auto" reaches here only without the JS facade, which
+/// resolves it first: the CPU (wasm SIMD) backend then.
+fn choose_backend(requested: Option<BackendKind>) -> BackendKind {
+    requested.unwrap_or(BackendKind::Cpu)
 }
 
 impl<R: Runner> JsModel<R> {
@@ -57,17 +52,18 @@ impl<R: Runner> JsModel<R> {
         }
         let lo = LoadOptions::<R::Options>::from_js(op, &opts, &[]).map_err(to_js)?;
         let remote = lo.remote(op, &base_url).map_err(to_js)?;
-        let backend = choose_backend(lo.backend).map_err(to_js)?;
+        let backend = choose_backend(lo.backend);
         // The device first (the session's): without one there is no point downloading.
         let session = lo.session.clone();
-        let gpu = match backend {
+        let device: Option<Arc<dyn Backend>> = match backend {
             BackendKind::WebGpu => Some(
                 session
                     .webgpu(GpuOptions { variant: lo.shader_variant.clone(), ..Default::default() })
                     .await
                     .map_err(to_js)?,
             ),
-            _ => None,
+            BackendKind::WebNn => Some(session.webnn(NnOptions::default()).await.map_err(to_js)?),
+            BackendKind::Cpu => None,
         };
         lo.control.check().map_err(to_js)?;
         let store = store_for(&lo.store).await.map_err(to_js)?;
@@ -81,8 +77,8 @@ impl<R: Runner> JsModel<R> {
             load_model(&remote, R::FILES, store.as_deref(), lo.progress.as_ref(), &lo.control, &reuse, &mut build)
                 .await
                 .map_err(to_js)?;
-        if let Some(gpu) = gpu {
-            inner.set_backend(gpu);
+        if let Some(device) = device {
+            inner.set_backend(device);
         }
         Ok(JsModel { inner: Some(Rc::new(inner)), backend, loaded_from: origin.name() })
     }
@@ -101,7 +97,7 @@ impl<R: Runner> JsModel<R> {
         self.loaded_from.to_string()
     }
 
-    /// The backend running the model: "wasm" (the CPU SIMD backend) or "webgpu".
+    /// The backend running the model: "wasm" (the CPU SIMD backend), "webgpu" or "webnn".
     pub fn backend(&self) -> String {
         self.backend.name().to_string()
     }
@@ -164,7 +160,7 @@ macro_rules! model_members {
     ($class:ident, $js:ident) => {
         #[wasm_bindgen::prelude::wasm_bindgen(js_class = $js)]
         impl $class {
-            /// The backend running the model: "wasm" (the CPU SIMD backend) or "webgpu".
+            /// The backend running the model: "wasm" (the CPU SIMD backend), "webgpu" or "webnn".
             #[wasm_bindgen(getter)]
             pub fn backend(&self) -> String {
                 self.0.backend()

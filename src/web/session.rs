@@ -77,12 +77,25 @@ struct Stats {
     plans: Cache,
     outputs: Cache,
     queue: Queue,
+    webnn: WebNn,
 }
 
 #[derive(Serialize)]
 struct Bytes {
     wasm: u64,
     webgpu: u64,
+    webnn: u64,
+}
+
+/// The WebNN backends' work: graphs built, dispatches, and nodes run on the CPU instead
+/// (`fallback`: why, one line per reason).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebNn {
+    builds: u64,
+    dispatches: u64,
+    fallback_nodes: u64,
+    fallback: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -164,17 +177,24 @@ impl JsSession {
         self.id
     }
 
-    /// `{ models, bytes: { wasm, webgpu }, tensors: { count, shared, maxSharing },
-    /// plans: { hits, misses }, outputs: { hits, misses }, queue: { wasm, webgpu, webnn } }`.
+    /// `{ models, bytes: { wasm, webgpu, webnn }, tensors: { count, shared, maxSharing },
+    /// plans: { hits, misses }, outputs: { hits, misses }, queue: { wasm, webgpu, webnn },
+    /// webnn: { builds, dispatches, fallbackNodes, fallback } }`.
     pub fn stats(&self) -> std::result::Result<JsValue, JsValue> {
         let s = get(self.id).map_err(to_js)?.stats();
         plain(&Stats {
             models: s.models,
-            bytes: Bytes { wasm: s.tensor_bytes, webgpu: s.gpu_bytes },
+            bytes: Bytes { wasm: s.tensor_bytes, webgpu: s.gpu_bytes, webnn: s.webnn.constant_bytes },
             tensors: Tensors { count: s.tensors, shared: s.shared_tensors, max_sharing: s.max_sharing },
             plans: Cache { hits: s.plan_hits, misses: s.plan_misses },
             outputs: Cache { hits: s.outputs.hits, misses: s.outputs.misses },
             queue: Queue { wasm: s.queue[0], webgpu: s.queue[1], webnn: s.queue[2] },
+            webnn: WebNn {
+                builds: s.webnn.builds,
+                dispatches: s.webnn.dispatches,
+                fallback_nodes: s.webnn.fallback_nodes,
+                fallback: s.webnn.fallback,
+            },
         })
     }
 }

@@ -48,7 +48,7 @@ for (const name of browsersToTest()) {
           assert.equal(gpu.limits.maxStorageBufferBindingSize, 2 ** 30);
           // WebNN: exposed by the flag, but this Linux build has no backend for it.
           assert.equal(caps.webnn.present, true);
-          for (const d of ['cpu', 'gpu', 'npu']) assert.equal(caps.webnn.contexts[d].available, false, d);
+          for (const d of ['accelerated', 'cpu']) assert.equal(caps.webnn.contexts[d].available, false, d);
           assert.match(caps.webnn.contexts.cpu.reason, /not supported/i);
           assert.match(rec.reasons.join('\n'), /webnn: navigator\.ml is present but no context can be created/);
           // The rendered page, as a user sees it.
@@ -75,6 +75,41 @@ for (const name of browsersToTest()) {
         await browser.close();
       }
     });
+
+    if (name === 'chromium') {
+      // The real WebNN of this Chromium (the flag on, createContext rejecting): a load on
+      // 'auto' runs on wasm and says why WebNN was not used; asking for 'webnn' is
+      // backend_unavailable with the browser's reason.
+      test("WebNN whose createContext rejects: 'auto' loads on wasm, 'webnn' is backend_unavailable", async () => {
+        const browser = await launch(name);
+        try {
+          const p = await browser.newPage();
+          await p.goto(`${url}capabilities/`);
+          await p.waitFor(() => window.detected);
+          const r = await p.evaluate(async () => {
+            const m = await import('/pkg/index.js');
+            await m.init();
+            const base = new URL('/models/all-MiniLM-L6-v2/', location.href).href;
+            const e = await m.TextEmbedder.load(base, { cache: false });
+            const out = { backend: e.backend, reasons: e.backendReasons, dims: (await e.embed(['hello']))[0].length };
+            try {
+              await m.TextEmbedder.load(base, { backend: 'webnn', cache: false });
+              out.webnn = 'loaded';
+            } catch (err) {
+              out.webnn = `${err.code}: ${err.message}`;
+            }
+            return out;
+          });
+          assert.equal(r.backend, 'wasm');
+          assert.equal(r.dims, 384);
+          assert.match(r.reasons.join('\n'), /webnn: navigator\.ml is present but no context can be created \(.*not supported/i);
+          assert.match(r.webnn, /^backend_unavailable: .*webnn \(createContext was refused: NotSupportedError/);
+          await p.close();
+        } finally {
+          await browser.close();
+        }
+      });
+    }
 
     test('with WebGPU off: reported unavailable, and recommend picks wasm saying why', async () => {
       const browser = await launch(name, { webgpu: false });

@@ -26,11 +26,16 @@ impl Place {
         self.backend.kind() == BackendKind::WebGpu
     }
 
+    /// WebNN, on the test double in the browsers.
+    pub fn is_webnn(&self) -> bool {
+        self.backend.kind() == BackendKind::WebNn
+    }
+
     /// The tolerance on top of a reference's own, for a result that read constant
     /// weights (`weights`) or not: CPU paths add none; WebGPU's f32 kernels and WebNN sum
     /// in another order (1e-4); f16-stored weights round to 11 bits (2e-2).
     pub fn slack(&self, weights: bool) -> f64 {
-        let float_order = self.is_gpu() || self.backend.kind() == BackendKind::WebNn;
+        let float_order = self.is_gpu() || self.is_webnn();
         match (float_order, self.f16_weights && weights) {
             (false, _) => 0.0,
             (true, false) => 1e-4,

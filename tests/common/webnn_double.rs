@@ -60,3 +60,9 @@ pub fn reject_contexts(name: Option<&str>) {
     let v = name.map(JsValue::from_str).unwrap_or(JsValue::NULL);
     js_sys::Reflect::set(&install(), &"reject".into(), &v).unwrap();
 }
+
+/// The double's milliseconds per op so far, as JSON (where a slow reference spends).
+pub fn times() -> String {
+    let t = js_sys::Reflect::get(&install(), &"times".into()).unwrap();
+    js_sys::JSON::stringify(&t).map(String::from).unwrap_or_default()
+}

@@ -49,13 +49,34 @@ test('a probe that hangs or throws is reported unavailable with its reason, with
   assert.match(caps.webgpu.reason, /requestAdapter did not answer within 150 ms/);
   assert.equal(caps.webnn.present, true);
   assert.match(caps.webnn.contexts.cpu.reason, /failed: WebNN is not supported on this platform/);
-  assert.match(caps.webnn.contexts.gpu.reason, /did not answer within 150 ms/);
+  assert.match(caps.webnn.contexts.accelerated.reason, /did not answer within 150 ms/);
   assert.equal(caps.storage.available, false);
   assert.match(caps.storage.reason, /estimate failed: blocked/);
   assert.equal(caps.hardwareConcurrency, 2);
   const rec = await recommend('text-embedding');
   assert.match(rec.reasons[0], /^webgpu: unavailable: navigator\.gpu\.requestAdapter did not answer/);
   assert.match(rec.reasons[1], /^webnn: navigator\.ml is present but no context can be created/);
+  await detect({ fresh: true });
+});
+
+test('an accelerated WebNN context (the WebNN TEST DOUBLE) is detected and recommended', async () => {
+  const { installWebnnDouble } = await import('../webnn-double/index.js');
+  const n = { userAgent: 'Mozilla/5.0 Chrome/156.0.0.0 Safari/537.36', hardwareConcurrency: 2 };
+  Object.defineProperty(globalThis, 'navigator', { configurable: true, value: n });
+  const control = installWebnnDouble(globalThis);
+  const caps = await detect({ fresh: true });
+  assert.deepEqual(caps.webnn, {
+    present: true,
+    contexts: { accelerated: { available: true, accelerated: true }, cpu: { available: true, accelerated: false } },
+  });
+  assert.equal(control.counts.contexts, 2, 'one probe each');
+  const rec = await recommend('image-embedding');
+  assert.deepEqual([rec.backend, rec.variant], ['webnn', 'accelerated']);
+  assert.match(rec.reasons[1], /^webnn: chosen: the browser gives an accelerated context/);
+  control.reject = 'NotSupportedError';
+  const refused = await detect({ fresh: true });
+  assert.match(refused.webnn.contexts.accelerated.reason, /createContext rejected \(NotSupportedError\)/);
+  assert.equal((await recommend('image-embedding')).backend, 'wasm');
   await detect({ fresh: true });
 });
 

@@ -10,6 +10,7 @@
 // - `unsupported`: op names whose limits list no data type (the builder then throws
 //   TypeError for them, as for any data type outside an op's limits);
 // - `counts`: builds, dispatches, constants, tensors, writes, reads, contexts;
+// - `times`: milliseconds spent computing each op, summed over dispatches;
 // - `lose(context, message)`: loses a context as the spec's "lose" steps do.
 
 import { OPS, ARRAYS, typeError, count, alloc, castNumber } from './ops.js';
@@ -50,7 +51,7 @@ function valuesOf(where, desc, buffer) {
 const sameDescriptor = (a, b) => a.dataType === b.dataType && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
 
 export function installWebnnDouble(global = globalThis) {
-  const control = { reject: null, unsupported: new Set(), counts: { contexts: 0, builds: 0, dispatches: 0, constants: 0, tensors: 0, writes: 0, reads: 0 } };
+  const control = { reject: null, unsupported: new Set(), times: {}, counts: { contexts: 0, builds: 0, dispatches: 0, constants: 0, tensors: 0, writes: 0, reads: 0 } };
 
   class MLTensor {
     constructor(context, desc, flags, value) {
@@ -173,7 +174,11 @@ export function installWebnnDouble(global = globalThis) {
       for (const node of graph.order) {
         if (node.kind === 'input') env.set(node, inputs[node.name].value);
         else if (node.kind === 'constant') env.set(node, node.tensor ? node.tensor.value : node.value);
-        else env.set(node, OPS[node.op].run(node.inputs.map((n) => env.get(n)), node.params, node.desc));
+        else {
+          const t0 = performance.now();
+          env.set(node, OPS[node.op].run(node.inputs.map((n) => env.get(n)), node.params, node.desc));
+          control.times[node.op] = (control.times[node.op] ?? 0) + performance.now() - t0;
+        }
       }
       for (const [name, { node }] of graph.outputs) {
         const v = env.get(node);

@@ -39,12 +39,21 @@ OPS.transpose = {
     const r = x.shape.length;
     const perm = permutation ?? x.shape.map((_, i) => r - 1 - i);
     const xs = strides(x.shape);
-    const os = strides(out.shape);
-    return gather1(x, out.dataType, out.shape, (i) => {
-      let at = 0;
-      for (let d = 0; d < r; d++) at += (Math.floor(i / os[d]) % out.shape[d]) * xs[perm[d]];
-      return at;
-    });
+    // Output element by element, the input index carried along like an odometer.
+    const step = perm.map((p) => xs[p]);
+    const idx = new Array(r).fill(0);
+    const v = alloc(out.dataType, out.shape);
+    let at = 0;
+    for (let i = 0; i < v.data.length; i++) {
+      v.data[i] = x.data[at];
+      for (let d = r - 1; d >= 0; d--) {
+        at += step[d];
+        if (++idx[d] < out.shape[d]) break;
+        at -= step[d] * out.shape[d];
+        idx[d] = 0;
+      }
+    }
+    return v;
   },
 };
 
@@ -217,30 +226,40 @@ OPS.conv2d = {
   },
   run([x, f, bias], opts, out) {
     const g = convGeometry(x, f, opts);
-    const xAt = g.inputLayout === 'nchw' ? (b, c, i, j) => ((b * g.c + c) * g.h + i) * g.w + j : (b, c, i, j) => ((b * g.h + i) * g.w + j) * g.c + c;
-    const oAt = g.inputLayout === 'nchw' ? (b, o, i, j) => ((b * g.oc + o) * g.oh + i) * g.ow + j : (b, o, i, j) => ((b * g.oh + i) * g.ow + j) * g.oc + o;
+    const nchw = g.inputLayout === 'nchw';
+    // Input row (b, channel, y) starts at rowAt(...); along it, z steps by zs.
+    const rowAt = nchw ? (b, c, y) => ((b * g.c + c) * g.h + y) * g.w : (b, c, y) => ((b * g.h + y) * g.w) * g.c + c;
+    const zs = nchw ? 1 : g.c;
+    const oAt = nchw ? (b, o, i, j) => ((b * g.oc + o) * g.oh + i) * g.ow + j : (b, o, i, j) => ((b * g.oh + i) * g.ow + j) * g.oc + o;
     const v = alloc(out.dataType, out.shape);
     const perGroup = g.oc / g.groups;
+    const acc = new Float64Array(g.oh * g.ow);
+    const [xd, oh, ow, h, w, sy, sx, dy, dx, py, px] = [x.data, g.oh, g.ow, g.h, g.w, g.st[0], g.st[1], g.dilations[0], g.dilations[1], g.padding[0], g.padding[2]];
     for (let b = 0; b < g.n; b++) {
       for (let o = 0; o < g.oc; o++) {
         const c0 = Math.floor(o / perGroup) * g.ic;
-        for (let i = 0; i < g.oh; i++) {
-          for (let j = 0; j < g.ow; j++) {
-            let s = bias ? bias.data[o] : 0;
-            for (let c = 0; c < g.ic; c++) {
-              for (let p = 0; p < g.kh; p++) {
-                const y = i * g.st[0] + p * g.dilations[0] - g.padding[0];
-                if (y < 0 || y >= g.h) continue;
-                for (let q = 0; q < g.kw; q++) {
-                  const z = j * g.st[1] + q * g.dilations[1] - g.padding[2];
-                  if (z < 0 || z >= g.w) continue;
-                  s += x.data[xAt(b, c0 + c, y, z)] * f.data[g.fAt(o, c, p, q)];
-                }
+        // Tap by tap over every output position: each output's float64 sum takes its
+        // terms in the order (c, p, q), after the bias.
+        acc.fill(bias ? bias.data[o] : 0);
+        for (let c = 0; c < g.ic; c++) {
+          for (let p = 0; p < g.kh; p++) {
+            for (let q = 0; q < g.kw; q++) {
+              const k = f.data[g.fAt(o, c, p, q)];
+              // The output columns whose input column z = j·sx + q·dx - px lies inside.
+              const z0 = q * dx - px;
+              const j0 = Math.max(0, Math.ceil(-z0 / sx));
+              const j1 = Math.min(ow, Math.floor((w - 1 - z0) / sx) + 1);
+              for (let i = 0; i < oh; i++) {
+                const y = i * sy + p * dy - py;
+                if (y < 0 || y >= h) continue;
+                const row = rowAt(b, c0 + c, y);
+                const at = i * ow;
+                for (let j = j0; j < j1; j++) acc[at + j] += xd[row + (j * sx + z0) * zs] * k;
               }
             }
-            v.data[oAt(b, o, i, j)] = s;
           }
         }
+        for (let i = 0; i < g.oh; i++) for (let j = 0; j < g.ow; j++) v.data[oAt(b, o, i, j)] = acc[i * g.ow + j];
       }
     }
     return v;

@@ -84,6 +84,12 @@ function broadcastTo(op, from, to) {
 /** For each flat index of `out`, the flat index into a value of `shape` broadcast to it. */
 function indexer(shape, out) {
   const pad = [...new Array(out.length - shape.length).fill(1), ...shape];
+  // Fast paths (the same indices): the whole shape, a single element, or leading 1s
+  // before the output's own trailing dimensions (a bias row).
+  const n = count(pad);
+  if (n === 1) return () => 0;
+  const lead = pad.findIndex((d) => d !== 1);
+  if (pad.slice(lead).every((d, i) => d === out[lead + i])) return lead === 0 ? (flat) => flat : (flat) => flat % n;
   const s = strides(pad).map((st, i) => (pad[i] === 1 ? 0 : st));
   const os = strides(out);
   return (flat) => {
@@ -263,15 +269,14 @@ OPS.matmul = {
     const ia = indexer(a.shape.slice(0, -2), batch);
     const ib = indexer(b.shape.slice(0, -2), batch);
     const v = alloc(out.dataType, out.shape);
+    // b's columns as rows (bt), then 2 x 2 outputs at a time with their float64 sums in
+    // locals: each sum runs over q in order, as a dot product per element does.
+    const ad = a.data;
+    const bt = new Float64Array(k * n);
     for (let p = 0; p < count(batch); p++) {
       const [ao, bo, oo] = [ia(p) * m * k, ib(p) * k * n, p * m * n];
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let s = 0;
-          for (let q = 0; q < k; q++) s += a.data[ao + i * k + q] * b.data[bo + q * n + j];
-          v.data[oo + i * n + j] = s;
-        }
-      }
+      for (let q = 0; q < k; q++) for (let j = 0; j < n; j++) bt[j * k + q] = b.data[bo + q * n + j];
+      products(m, n, k, ad, ao, bt, (i, j, sum) => (v.data[oo + i * n + j] = sum));
     }
     return v;
   },
@@ -295,17 +300,55 @@ OPS.gemm = {
   run([a, b, c], { alpha = 1, beta = 1, aTranspose = false, bTranspose = false }, out) {
     const [m, n] = out.shape;
     const k = aTranspose ? a.shape[0] : a.shape[1];
-    const at = (i, q) => (aTranspose ? a.data[q * m + i] : a.data[i * k + q]);
-    const bt = (q, j) => (bTranspose ? b.data[j * k + q] : b.data[q * n + j]);
+    // A' as rows of k and B' as columns of k (copies only where the layout is the other
+    // one), then 2 x 2 outputs at a time, each output's float64 sum over q in order, as a
+    // dot product per element.
+    const rows = aTranspose ? transposed(a.data, k, m) : a.data;
+    const cols = bTranspose ? b.data : transposed(b.data, k, n);
     const ic = c && indexer(c.shape, out.shape);
-    return fill(out.dataType, out.shape, (f) => {
-      const [i, j] = [Math.floor(f / n), f % n];
-      let s = 0;
-      for (let q = 0; q < k; q++) s += at(i, q) * bt(q, j);
-      return alpha * s + (c ? beta * c.data[ic(f)] : 0);
-    });
+    const v = alloc(out.dataType, out.shape);
+    products(m, n, k, rows, 0, cols, (i, j, sum) => (v.data[i * n + j] = alpha * sum + (c ? beta * num(c.data[ic(i * n + j)]) : 0)));
+    return v;
   },
 };
+
+/** Every product of a row of `rows` (m rows of k from `ro`) with a row of `cols` (n rows
+ * of k), 2 x 2 at a time with the float64 sums in locals, each over q in order (as a dot
+ * product per element); `put(i, j, sum)` stores one. */
+function products(m, n, k, rows, ro, cols, put) {
+  for (let i = 0; i < m; i += 2) {
+    const r0 = ro + i * k;
+    const r1 = i + 1 < m ? r0 + k : r0;
+    for (let j = 0; j < n; j += 2) {
+      const c0 = j * k;
+      const c1 = j + 1 < n ? c0 + k : c0;
+      let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+      for (let q = 0; q < k; q++) {
+        const x0 = rows[r0 + q];
+        const x1 = rows[r1 + q];
+        const y0 = cols[c0 + q];
+        const y1 = cols[c1 + q];
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
+      }
+      put(i, j, s00);
+      if (j + 1 < n) put(i, j + 1, s01);
+      if (i + 1 < m) {
+        put(i + 1, j, s10);
+        if (j + 1 < n) put(i + 1, j + 1, s11);
+      }
+    }
+  }
+}
+
+/** A row-major [r, c] matrix's transpose, [c, r], in float64. */
+function transposed(data, r, c) {
+  const t = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = data[i * c + j];
+  return t;
+}
 
 OPS.softmax = {
   out([x], { axis }) {

@@ -21,7 +21,8 @@ function rows(c) {
     r.push(['WebGPU', `${yes(false)}: ${esc(c.webgpu.reason)}`]);
   }
   if (c.webnn.present) {
-    const ctx = Object.entries(c.webnn.contexts).map(([d, x]) => `${d}: ${x.available ? yes(true) : `${yes(false)} (${esc(x.reason)})`}`);
+    const said = (x) => (x.accelerated == null ? '' : x.accelerated ? ' (accelerated)' : ' (not accelerated)');
+    const ctx = Object.entries(c.webnn.contexts).map(([d, x]) => `${d}: ${x.available ? `${yes(true)}${said(x)}` : `${yes(false)} (${esc(x.reason)})`}`);
     r.push(['WebNN', `navigator.ml present; contexts:<br>${ctx.join('<br>')}`]);
   } else {
     r.push(['WebNN', `${yes(false)}: navigator.ml is absent`]);

@@ -7,7 +7,7 @@ use super::bindings::{descriptor, dict, message, ml, MlContext, MlGraph, MlGraph
 use super::lower::{data_type, input_name, lower, output_name};
 use super::partition::{self, Part};
 use super::support::Support;
-use super::NnOptions;
+use super::{NnOptions, NnStats};
 use crate::backend::checks::{input_checks, Check};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::value::DeviceData;
@@ -31,24 +31,56 @@ pub struct NnValue(Rc<Held>);
 struct Held {
     tensor: MlTensor,
     generation: u64,
+    /// Where the tensor goes back to when the value is dropped (see `Spares`).
+    spares: std::rc::Weak<Spares>,
+    key: Desc,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.tensor.destroy();
+        match self.spares.upgrade() {
+            Some(s) if s.generation.get() == self.generation => s.put(self.key.clone(), self.tensor.clone()),
+            _ => self.tensor.destroy(),
+        }
     }
 }
 
-/// What WebNN did, for tests that count reuse.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NnStats {
-    pub contexts: u64,
-    pub builds: u64,
-    pub dispatches: u64,
-    pub constants: u64,
-    pub constant_bytes: u64,
-    /// Nodes of compiled graphs that run on the CPU because the context refused them.
-    pub fallback_nodes: u64,
+/// A tensor's dtype and dims.
+type Desc = (DType, Vec<usize>);
+
+/// Device tensors whose values were dropped, kept for the next output of their shape: a
+/// decoder's caches are then two tensors used in turn (one read, one written), not a new
+/// tensor each step. A few per shape; the rest are destroyed.
+#[derive(Debug, Default)]
+struct Spares {
+    generation: Cell<u64>,
+    free: RefCell<HashMap<Desc, Vec<MlTensor>>>,
+}
+
+impl Spares {
+    const KEEP: usize = 4;
+
+    fn put(&self, key: Desc, t: MlTensor) {
+        let mut free = self.free.borrow_mut();
+        let list = free.entry(key).or_default();
+        if list.len() < Self::KEEP {
+            list.push(t);
+        } else {
+            t.destroy();
+        }
+    }
+
+    fn take(&self, key: &Desc) -> Option<MlTensor> {
+        self.free.borrow_mut().get_mut(key).and_then(Vec::pop)
+    }
+
+    /// A new context: the spares were the old one's.
+    fn clear(&self, generation: u64) {
+        self.generation.set(generation);
+        for t in self.free.borrow_mut().drain().flat_map(|(_, v)| v) {
+            t.destroy();
+        }
+    }
 }
 
 /// A graph built on the context: its inputs (declared order; `None` where the outputs do
@@ -56,7 +88,7 @@ pub struct NnStats {
 pub(super) struct NnGraph {
     graph: MlGraph,
     inputs: Vec<Option<String>>,
-    outputs: Vec<(DType, Vec<usize>)>,
+    outputs: Vec<Desc>,
     host_in: RefCell<Vec<Option<MlTensor>>>,
     host_out: RefCell<Vec<Option<MlTensor>>>,
 }
@@ -99,6 +131,9 @@ pub struct WebNnBackend {
     pub(super) cpu: CpuBackend,
     runs: Cell<RunStats>,
     nn: Cell<NnStats>,
+    /// Why nodes of compiled graphs run on the CPU, each reason once.
+    fallback: RefCell<Vec<String>>,
+    spares: Rc<Spares>,
 }
 
 impl WebNnBackend {
@@ -112,6 +147,8 @@ impl WebNnBackend {
             cpu: CpuBackend::new(),
             runs: Cell::default(),
             nn: Cell::default(),
+            fallback: RefCell::default(),
+            spares: Rc::default(),
         };
         b.context().await?;
         Ok(b)
@@ -123,6 +160,11 @@ impl WebNnBackend {
 
     pub fn run_stats(&self) -> RunStats {
         self.runs.get()
+    }
+
+    /// Why nodes run on the CPU instead (one line per reason, for `stats()`).
+    pub fn fallback_reasons(&self) -> Vec<String> {
+        self.fallback.borrow().clone()
     }
 
     fn count(&self, f: impl FnOnce(&mut NnStats)) {
@@ -179,6 +221,7 @@ impl WebNnBackend {
         }
         let old = std::mem::take(&mut *st);
         st.generation = old.generation + 1;
+        self.spares.clear(st.generation);
         drop(st);
         drop(old);
         Some(msg)
@@ -223,6 +266,14 @@ impl WebNnBackend {
         let how = if refused.iter().all(Option::is_none) {
             How::Whole(self.build(graph).await?)
         } else {
+            {
+                let mut seen = self.fallback.borrow_mut();
+                for why in refused.iter().flatten() {
+                    if !seen.contains(why) {
+                        seen.push(why.clone());
+                    }
+                }
+            }
             let mut parts = partition::split(graph, &refused)?;
             for p in &mut parts {
                 if p.on_cpu {
@@ -366,7 +417,10 @@ impl WebNnBackend {
         let mut targets = vec![];
         for (k, (dtype, dims)) in nn.outputs.iter().enumerate() {
             let keep = on_device.get(k).copied().unwrap_or(false);
-            let cached = if keep { None } else { nn.host_out.borrow()[k].clone() };
+            let cached = match keep {
+                true => self.spares.take(&(*dtype, dims.clone())),
+                false => nn.host_out.borrow()[k].clone(),
+            };
             let tensor = match cached {
                 Some(m) => m,
                 None => {
@@ -388,7 +442,7 @@ impl WebNnBackend {
         let mut out = Vec::with_capacity(targets.len());
         for ((tensor, keep), (dtype, dims)) in targets.into_iter().zip(&nn.outputs) {
             if keep {
-                let held = NnValue(Rc::new(Held { tensor, generation }));
+                let held = self.hold(tensor, *dtype, dims, generation);
                 out.push(Value::Device(DeviceTensor {
                     dims: dims.clone(),
                     dtype: *dtype,
@@ -409,6 +463,7 @@ impl WebNnBackend {
         readable: bool,
         writable: bool,
     ) -> Result<MlTensor> {
+        self.count(|s| s.tensors += 1);
         match context.create_tensor(&descriptor(data_type(dtype), dims, readable, writable)) {
             Ok(p) => match JsFuture::from(p).await {
                 Ok(t) => Ok(t.unchecked_into()),
@@ -440,6 +495,12 @@ impl WebNnBackend {
         }
     }
 
+    /// A device value holding `tensor`, which goes back to the spares when dropped.
+    fn hold(&self, tensor: MlTensor, dtype: DType, dims: &[usize], generation: u64) -> NnValue {
+        let (spares, key) = (Rc::downgrade(&self.spares), (dtype, dims.to_vec()));
+        NnValue(Rc::new(Held { tensor, generation, spares, key }))
+    }
+
     /// A device value of this backend's current context.
     fn own(&self, d: &DeviceTensor, generation: u64) -> Result<NnValue> {
         match &d.data {
@@ -468,7 +529,7 @@ impl WebNnBackend {
         if let Err(e) = context.write_tensor(&tensor, &host_bytes(t)) {
             return Err(self.failure("writeTensor", e).await);
         }
-        let held = NnValue(Rc::new(Held { tensor, generation }));
+        let held = self.hold(tensor, t.dtype(), t.dims(), generation);
         Ok(Value::Device(DeviceTensor { dims: t.dims().to_vec(), dtype: t.dtype(), data: DeviceData::WebNn(held) }))
     }
 

@@ -195,6 +195,7 @@ pub fn descriptor(data_type: &str, dims: &[usize], readable: bool, writable: boo
 }
 
 /// A thrown value's message: an `Error`'s or `DOMException`'s name and message.
+#[inline(never)]
 pub fn message(e: &JsValue) -> String {
     let get = |k: &str| js_sys::Reflect::get(e, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
     match (get("name"), get("message")) {

@@ -23,7 +23,9 @@ pub fn attention(
     let (batch, sq, sk) = (q[0], q[2], k[2]);
     let floats = x.len() - offset as usize;
     let kt = l.swap_last(x[1], 4)?;
-    let mut s = l.js(b.mul(&l.js(b.matmul(x[0], &kt))?, &l.scalar("float32", scale as f64)?))?;
+    // The scale on q (Sq x D values) rather than on the scores (Sq x Sk).
+    let q = l.js(b.mul(x[0], &l.scalar("float32", scale as f64)?))?;
+    let mut s = l.js(b.matmul(&q, &kt))?;
     let minus_inf = l.scalar("float32", f64::NEG_INFINITY)?;
     if floats == 4 {
         let keep = l.reshape(x[3], &[batch, 1, 1, sk])?;
@@ -41,7 +43,9 @@ pub fn attention(
         let late = l.js(b.greater(&l.iota(&[1, sk])?, &at))?;
         s = l.js(b.where_(&late, &minus_inf, &s))?;
     }
-    let p = l.softmax(&s, 4)?;
+    // Causal masking leaves every query its own key and those before; a key mask may
+    // remove them all.
+    let p = l.softmax(&s, 4, floats == 4)?;
     l.js(b.matmul(&p, x[2]))
 }
 

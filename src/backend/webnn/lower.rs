@@ -6,8 +6,9 @@
 use super::bindings::{descriptor, dict, message, numbers, MlGraphBuilder, MlOperand, MlTensor};
 use super::decompose;
 use crate::error::{Error, Result};
-use crate::graph::{BinaryOp, ConvParams, Graph, Op, ReduceOp, UnaryOp};
+use crate::graph::{epilogues, BinaryOp, ConvParams, Graph, NodeId, Op, ReduceOp, UnaryOp};
 use crate::tensor::DType;
+use std::collections::HashMap;
 use wasm_bindgen::JsValue;
 
 /// WebNN's name for a dtype as it travels: stored weights arrive widened to float32.
@@ -50,7 +51,9 @@ pub struct Lowering<'a> {
 }
 
 impl Lowering<'_> {
-    pub fn js<T>(&self, r: std::result::Result<T, JsValue>) -> Result<T> {
+    // One copy, not one per call site: the lowering makes a hundred of these calls.
+    #[inline(never)]
+    pub fn js(&self, r: std::result::Result<MlOperand, JsValue>) -> Result<MlOperand> {
         r.map_err(|e| Error::WebNn { op: self.op.into(), reason: message(&e) })
     }
 
@@ -80,11 +83,15 @@ impl Lowering<'_> {
         self.transpose(x, &perm)
     }
 
-    /// Softmax over the last axis, rows that are entirely -inf giving zeros (the IR's
-    /// rule; WebNN's softmax would give NaN there).
-    pub fn softmax(&self, x: &MlOperand, rank: usize) -> Result<MlOperand> {
+    /// Softmax over the last axis. With `masked` (a mask may remove a whole row), rows
+    /// that are entirely -inf give zeros, the IR's rule, where WebNN's softmax would give
+    /// NaN; unmasked scores are finite, and skip the three ops that check.
+    pub fn softmax(&self, x: &MlOperand, rank: usize, masked: bool) -> Result<MlOperand> {
         let last = rank - 1;
         let p = self.js(self.b.softmax(x, last as u32))?;
+        if !masked {
+            return Ok(p);
+        }
         let keep = dict(&[("axes", numbers([last]).into()), ("keepDimensions", JsValue::TRUE)]);
         let top = self.js(self.b.reduce_max(x, &keep))?;
         let live = self.js(self.b.greater(&top, &self.scalar("float32", f64::NEG_INFINITY)?))?;
@@ -100,12 +107,19 @@ pub fn lower(
     constant: &dyn Fn(usize) -> Option<MlTensor>,
 ) -> Result<Vec<MlOperand>> {
     let reach = reached(graph);
+    let fused = epilogues(graph);
+    // Bias adds folded into a gemm: add node → the matmul that computed it.
+    let mut folded: HashMap<usize, usize> = HashMap::new();
     let mut ops: Vec<Option<MlOperand>> = vec![None; graph.nodes.len()];
     let mut declared = 0;
     for (i, node) in graph.nodes.iter().enumerate() {
         let is_input = matches!(node.op, Op::Input { .. });
         if !reach[i] {
             declared += is_input as usize;
+            continue;
+        }
+        if let Some(m) = folded.get(&i) {
+            ops[i] = ops[*m].clone();
             continue;
         }
         let l = Lowering { b, op: node.op.name() };
@@ -127,6 +141,24 @@ pub fn lower(
                 let t = constant(i).ok_or_else(|| Error::InvalidGraph(format!("constant {i} was not made")))?;
                 l.js(b.constant_tensor(&t))?
             }
+            Op::MatMul { transpose_a: false, transpose_b }
+                if dims(1).len() == 2 && matches!(graph.node(node.inputs[1]).op, Op::Constant(_)) =>
+            {
+                // x · W (or Wᵀ) with a weight: one gemm over the rows of x, taking the
+                // bias add that follows, if any.
+                let (d, k, n) = (dims(0), dims(0)[dims(0).len() - 1], node.shape.last());
+                let rows = d.iter().product::<usize>() / k.max(1);
+                let a = l.reshape(x[0], &[rows, k])?;
+                let mut opts = vec![("bTranspose", JsValue::from_bool(*transpose_b))];
+                let bias = fused.get(&i).and_then(|e| ops[e.bias].clone().map(|c| (e, c)));
+                if let Some((e, c)) = &bias {
+                    opts.push(("c", l.reshape(c, &[n])?.into()));
+                    let add = if e.activation.is_some() { graph.node(NodeId(e.end)).inputs[0].index() } else { e.end };
+                    folded.insert(add, i);
+                }
+                let y = l.js(b.gemm(&a, x[1], &dict(&opts)))?;
+                l.reshape(&y, node.shape.dims())?
+            }
             Op::MatMul { transpose_a, transpose_b } => {
                 let a = if *transpose_a { l.swap_last(x[0], dims(0).len())? } else { x[0].clone() };
                 let bb = if *transpose_b { l.swap_last(x[1], dims(1).len())? } else { x[1].clone() };
@@ -144,7 +176,7 @@ pub fn lower(
                     Some(mask) => l.js(b.add(x[0], mask))?,
                     None => x[0].clone(),
                 };
-                l.softmax(&s, node.shape.rank())?
+                l.softmax(&s, node.shape.rank(), x.len() == 2)?
             }
             Op::LayerNorm { eps } => {
                 let last = node.shape.rank() - 1;

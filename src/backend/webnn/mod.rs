@@ -29,6 +29,20 @@ pub struct NnOptions {
     pub accelerated: Option<bool>,
 }
 
+/// What a WebNN backend did, for tests that count reuse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NnStats {
+    pub contexts: u64,
+    pub builds: u64,
+    pub dispatches: u64,
+    pub constants: u64,
+    pub constant_bytes: u64,
+    /// Nodes of compiled graphs that run on the CPU because the context refused them.
+    pub fallback_nodes: u64,
+    /// Tensors created (inputs, outputs, uploads; constants apart).
+    pub tensors: u64,
+}
+
 /// Natively there is no WebNN: a value can never be one of its tensors.
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Clone, Debug)]
@@ -42,5 +56,17 @@ pub enum WebNnBackend {}
 impl WebNnBackend {
     pub async fn new(_opts: NnOptions) -> crate::error::Result<Self> {
         Err(crate::error::Error::BackendUnavailable("webnn (navigator.ml exists only in browsers)".into()))
+    }
+
+    pub fn stats(&self) -> NnStats {
+        match *self {}
+    }
+
+    pub fn fallback_reasons(&self) -> Vec<String> {
+        match *self {}
+    }
+
+    pub fn forget(&self, _t: &crate::tensor::Tensor) {
+        match *self {}
     }
 }

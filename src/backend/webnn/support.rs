@@ -65,8 +65,8 @@ fn uses(op: &Op) -> Vec<(&'static str, bool)> {
     let f = |ops: &[&'static str]| ops.iter().map(|o| (*o, false)).collect::<Vec<_>>();
     match op {
         Op::Input { .. } | Op::Constant(_) => vec![],
-        Op::MatMul { transpose_a, transpose_b } if *transpose_a || *transpose_b => f(&["matmul", "transpose"]),
-        Op::MatMul { .. } => f(&["matmul"]),
+        // A product with a weight is a gemm over reshaped rows, any other a matmul.
+        Op::MatMul { .. } => f(&["matmul", "transpose", "gemm", "reshape"]),
         Op::Binary(b) => f(&[match b {
             crate::graph::BinaryOp::Add => "add",
             crate::graph::BinaryOp::Sub => "sub",
