@@ -271,7 +271,7 @@ OPS.matmul = {
     const v = alloc(out.dataType, out.shape);
     // b's columns as rows (bt), then 2 x 2 outputs at a time with their float64 sums in
     // locals: each sum runs over q in order, as a dot product per element does.
-    const ad = a.data;
+    const ad = wide(a.data);
     const bt = new Float64Array(k * n);
     for (let p = 0; p < count(batch); p++) {
       const [ao, bo, oo] = [ia(p) * m * k, ib(p) * k * n, p * m * n];
@@ -303,8 +303,8 @@ OPS.gemm = {
     // A' as rows of k and B' as columns of k (copies only where the layout is the other
     // one), then 2 x 2 outputs at a time, each output's float64 sum over q in order, as a
     // dot product per element.
-    const rows = aTranspose ? transposed(a.data, k, m) : a.data;
-    const cols = bTranspose ? b.data : transposed(b.data, k, n);
+    const rows = aTranspose ? transposed(a.data, k, m) : wide(a.data);
+    const cols = bTranspose ? wide(b.data) : transposed(b.data, k, n);
     const ic = c && indexer(c.shape, out.shape);
     const v = alloc(out.dataType, out.shape);
     products(m, n, k, rows, 0, cols, (i, j, sum) => (v.data[i * n + j] = alpha * sum + (c ? beta * num(c.data[ic(i * n + j)]) : 0)));
@@ -341,6 +341,17 @@ function products(m, n, k, rows, ro, cols, put) {
       }
     }
   }
+}
+
+// Float64 copies of arrays the products read, kept while the array lives (a constant's
+// lives as long as its graph): `products` then always reads Float64Arrays, which keeps
+// engines' code for it on one array type.
+const WIDE = new WeakMap();
+function wide(data) {
+  if (data instanceof Float64Array) return data;
+  let w = WIDE.get(data);
+  if (!w) WIDE.set(data, (w = Float64Array.from(data)));
+  return w;
 }
 
 /** A row-major [r, c] matrix's transpose, [c, r], in float64. */

@@ -49,8 +49,9 @@ impl Drop for Held {
 type Desc = (DType, Vec<usize>);
 
 /// Device tensors whose values were dropped, kept for the next output of their shape: a
-/// decoder's caches are then two tensors used in turn (one read, one written), not a new
-/// tensor each step. A few per shape; the rest are destroyed.
+/// decoder's caches are then two sets of tensors used in turn (one read, one written),
+/// not new tensors each step. As many per shape as were dropped: no more than the caller
+/// once held at a time; a new context, or the backend's end, destroys them.
 #[derive(Debug, Default)]
 struct Spares {
     generation: Cell<u64>,
@@ -58,16 +59,8 @@ struct Spares {
 }
 
 impl Spares {
-    const KEEP: usize = 4;
-
     fn put(&self, key: Desc, t: MlTensor) {
-        let mut free = self.free.borrow_mut();
-        let list = free.entry(key).or_default();
-        if list.len() < Self::KEEP {
-            list.push(t);
-        } else {
-            t.destroy();
-        }
+        self.free.borrow_mut().entry(key).or_default().push(t);
     }
 
     fn take(&self, key: &Desc) -> Option<MlTensor> {
@@ -298,7 +291,8 @@ impl WebNnBackend {
     async fn build(&self, graph: &Graph) -> Result<NnGraph> {
         let (context, _, generation) = self.context().await?;
         let mut made: HashMap<usize, MlTensor> = HashMap::new();
-        for (i, node) in graph.nodes.iter().enumerate() {
+        let reach = super::lower::reached(graph);
+        for (i, node) in graph.nodes.iter().enumerate().filter(|(i, _)| reach[*i]) {
             if let Op::Constant(t) = &node.op {
                 made.insert(i, self.constant(&context, t, generation).await?);
             }
@@ -318,7 +312,6 @@ impl WebNnBackend {
             Err(e) => return Err(self.failure(&format!("build of a graph ending in {}", last_op(graph)), e).await),
         };
         self.count(|s| s.builds += 1);
-        let reach = super::lower::reached(graph);
         let inputs: Vec<Option<String>> =
             graph.inputs().enumerate().map(|(k, (id, _))| reach[id.index()].then(|| input_name(k))).collect();
         let n_in = inputs.len();
@@ -384,63 +377,71 @@ impl WebNnBackend {
         on_device: &[bool],
     ) -> Result<Vec<Value>> {
         let (context, _, generation) = self.context().await?;
-        let ins = js_sys::Object::new();
-        // Device values bound this run are kept alive until it is dispatched.
-        let mut bound = vec![];
+        // First every tensor (each an await); then the writes, the dispatch and the read
+        // requests with no await between them, so that no other run's writes or dispatch
+        // of this graph (its tensors are shared) can come in between: the timeline runs
+        // each read after its own dispatch.
+        let mut bound: Vec<(String, MlTensor, Option<Vec<u8>>)> = vec![];
+        let mut held: Vec<NnValue> = vec![];
         for (k, v) in inputs.into_iter().enumerate() {
             let Some(name) = &nn.inputs[k] else { continue };
-            let tensor = match v {
-                Value::Host(t) => {
-                    let cached = nn.host_in.borrow()[k].clone();
-                    let tensor = match cached {
-                        Some(m) => m,
-                        None => {
-                            let m = self.tensor(&context, t.dtype(), t.dims(), false, true).await?;
-                            nn.host_in.borrow_mut()[k] = Some(m.clone());
-                            m
-                        }
-                    };
-                    if let Err(e) = context.write_tensor(&tensor, &host_bytes(&t)) {
-                        return Err(self.failure("writeTensor", e).await);
+            let v = match v {
+                // One tensor bound twice is a TypeError in dispatch: the second goes as host.
+                Value::Device(d) => match self.own(&d, generation)? {
+                    v if held.iter().any(|h| Rc::ptr_eq(&h.0, &v.0)) => {
+                        Value::Host(self.read(&Value::Device(d)).await?)
                     }
-                    tensor
+                    v => Value::Device(DeviceTensor { data: DeviceData::WebNn(v), ..d }),
+                },
+                host => host,
+            };
+            match v {
+                Value::Host(t) => {
+                    let slot = &nn.host_in;
+                    let tensor = self.cached(&context, slot, k, t.dtype(), t.dims(), false, true).await?;
+                    bound.push((name.clone(), tensor, Some(host_bytes(&t))));
                 }
                 Value::Device(d) => {
                     let v = self.own(&d, generation)?;
-                    bound.push(v.clone());
-                    v.0.tensor.clone()
+                    bound.push((name.clone(), v.0.tensor.clone(), None));
+                    held.push(v);
                 }
-            };
-            let _ = js_sys::Reflect::set(&ins, &JsValue::from_str(name), &tensor);
+            }
         }
-        let outs = js_sys::Object::new();
         let mut targets = vec![];
         for (k, (dtype, dims)) in nn.outputs.iter().enumerate() {
             let keep = on_device.get(k).copied().unwrap_or(false);
-            let cached = match keep {
-                true => self.spares.take(&(*dtype, dims.clone())),
-                false => nn.host_out.borrow()[k].clone(),
+            let tensor = match keep {
+                true => match self.spares.take(&(*dtype, dims.clone())) {
+                    Some(m) => m,
+                    None => self.tensor(&context, *dtype, dims, true, false).await?,
+                },
+                false => self.cached(&context, &nn.host_out, k, *dtype, dims, true, false).await?,
             };
-            let tensor = match cached {
-                Some(m) => m,
-                None => {
-                    let m = self.tensor(&context, *dtype, dims, true, false).await?;
-                    if !keep {
-                        nn.host_out.borrow_mut()[k] = Some(m.clone());
-                    }
-                    m
-                }
-            };
-            let _ = js_sys::Reflect::set(&outs, &JsValue::from_str(&output_name(k)), &tensor);
             targets.push((tensor, keep));
+        }
+        let ins = js_sys::Object::new();
+        for (name, tensor, bytes) in &bound {
+            if let Some(bytes) = bytes {
+                if let Err(e) = context.write_tensor(tensor, bytes) {
+                    return Err(self.failure("writeTensor", e).await);
+                }
+            }
+            let _ = js_sys::Reflect::set(&ins, &JsValue::from_str(name), tensor);
+        }
+        let outs = js_sys::Object::new();
+        for (k, (tensor, _)) in targets.iter().enumerate() {
+            let _ = js_sys::Reflect::set(&outs, &JsValue::from_str(&output_name(k)), tensor);
         }
         if let Err(e) = context.dispatch(&nn.graph, &ins, &outs) {
             return Err(self.failure(&format!("dispatch of a graph ending in {}", last_op(graph)), e).await);
         }
         self.count(|s| s.dispatches += 1);
-        drop(bound);
+        let reads: Vec<Option<std::result::Result<js_sys::Promise, JsValue>>> =
+            targets.iter().map(|(t, keep)| (!keep).then(|| context.read_tensor(t))).collect();
+        drop(held);
         let mut out = Vec::with_capacity(targets.len());
-        for ((tensor, keep), (dtype, dims)) in targets.into_iter().zip(&nn.outputs) {
+        for (((tensor, keep), read), (dtype, dims)) in targets.into_iter().zip(reads).zip(&nn.outputs) {
             if keep {
                 let held = self.hold(tensor, *dtype, dims, generation);
                 out.push(Value::Device(DeviceTensor {
@@ -448,11 +449,41 @@ impl WebNnBackend {
                     dtype: *dtype,
                     data: DeviceData::WebNn(held),
                 }));
-            } else {
-                out.push(Value::Host(self.read_tensor(&context, &tensor, *dtype, dims).await?));
+            } else if let Some(read) = read {
+                out.push(Value::Host(self.finish_read(read, *dtype, dims).await?));
             }
         }
         Ok(out)
+    }
+
+    /// The tensor a graph keeps in `slot[k]` for a host input or output, made on first use.
+    /// Two runs may both make it (each awaits); the first stored wins, the other is destroyed.
+    #[allow(clippy::too_many_arguments)]
+    async fn cached(
+        &self,
+        context: &MlContext,
+        slot: &RefCell<Vec<Option<MlTensor>>>,
+        k: usize,
+        dtype: DType,
+        dims: &[usize],
+        readable: bool,
+        writable: bool,
+    ) -> Result<MlTensor> {
+        if let Some(m) = slot.borrow()[k].clone() {
+            return Ok(m);
+        }
+        let made = self.tensor(context, dtype, dims, readable, writable).await?;
+        let mut slot = slot.borrow_mut();
+        match &slot[k] {
+            Some(m) => {
+                made.destroy();
+                Ok(m.clone())
+            }
+            None => {
+                slot[k] = Some(made.clone());
+                Ok(made)
+            }
+        }
     }
 
     async fn tensor(
@@ -480,7 +511,17 @@ impl WebNnBackend {
         dtype: DType,
         dims: &[usize],
     ) -> Result<Tensor> {
-        let buf = match context.read_tensor(tensor) {
+        self.finish_read(context.read_tensor(tensor), dtype, dims).await
+    }
+
+    /// A requested `readTensor`'s bytes as a host tensor.
+    async fn finish_read(
+        &self,
+        read: std::result::Result<js_sys::Promise, JsValue>,
+        dtype: DType,
+        dims: &[usize],
+    ) -> Result<Tensor> {
+        let buf = match read {
             Ok(p) => JsFuture::from(p).await,
             Err(e) => Err(e),
         };
@@ -551,6 +592,21 @@ impl WebNnBackend {
     /// Loses the context as a browser would (`MLContext.destroy()`): for tests.
     pub fn destroy_context(&self) {
         if let Some((c, _)) = &self.state.borrow().context {
+            c.destroy();
+        }
+    }
+}
+
+impl Drop for WebNnBackend {
+    /// The context's memory (the weights' constant tensors above all) goes with the
+    /// backend, not whenever JS collects it.
+    fn drop(&mut self) {
+        self.spares.clear(u64::MAX);
+        let st = std::mem::take(&mut *self.state.borrow_mut());
+        for (_, m) in st.constants.values() {
+            m.destroy();
+        }
+        if let Some((c, _)) = &st.context {
             c.destroy();
         }
     }

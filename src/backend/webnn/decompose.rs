@@ -43,9 +43,10 @@ pub fn attention(
         let late = l.js(b.greater(&l.iota(&[1, sk])?, &at))?;
         s = l.js(b.where_(&late, &minus_inf, &s))?;
     }
-    // Causal masking leaves every query its own key and those before; a key mask may
-    // remove them all.
-    let p = l.softmax(&s, 4, floats == 4)?;
+    // Causal masking leaves a query the keys up to its own position, none when there are
+    // more queries than keys and no offset; a key mask may remove them all.
+    let empty_rows = floats == 4 || (causal && !offset && sq > sk);
+    let p = l.softmax(&s, 4, empty_rows)?;
     l.js(b.matmul(&p, x[2]))
 }
 

@@ -6,7 +6,7 @@
 use super::bindings::{descriptor, dict, message, numbers, MlGraphBuilder, MlOperand, MlTensor};
 use super::decompose;
 use crate::error::{Error, Result};
-use crate::graph::{epilogues, BinaryOp, ConvParams, Graph, NodeId, Op, ReduceOp, UnaryOp};
+use crate::graph::{epilogues, BinaryOp, ConvParams, Graph, Node, NodeId, Op, ReduceOp, UnaryOp};
 use crate::tensor::DType;
 use std::collections::HashMap;
 use wasm_bindgen::JsValue;
@@ -42,6 +42,14 @@ pub fn reached(graph: &Graph) -> Vec<bool> {
         }
     }
     seen
+}
+
+/// Whether `node` is a product with a weight (x · W or x · Wᵀ, W a rank-2 constant): one
+/// `gemm` over the rows of x, not a `matmul`.
+pub fn weight_product(graph: &Graph, node: &Node) -> bool {
+    let b = node.inputs.get(1).map(|b| graph.node(*b));
+    matches!(node.op, Op::MatMul { transpose_a: false, .. })
+        && b.is_some_and(|b| b.shape.rank() == 2 && matches!(b.op, Op::Constant(_)))
 }
 
 /// Builder calls, each a JS call that may throw: the error names the IR op it served.
@@ -123,6 +131,14 @@ pub fn lower(
             continue;
         }
         let l = Lowering { b, op: node.op.name() };
+        // A bias constant comes after its product in a model's graph: the gemm that takes
+        // it has it made first.
+        if let Some(e) = fused.get(&i).filter(|_| weight_product(graph, node)) {
+            if ops[e.bias].is_none() {
+                let t = constant(e.bias).ok_or_else(|| Error::InvalidGraph("a bias was not made".into()))?;
+                ops[e.bias] = Some(l.js(b.constant_tensor(&t))?);
+            }
+        }
         let x: Vec<&MlOperand> = node
             .inputs
             .iter()
@@ -137,13 +153,12 @@ pub fn lower(
                 let desc = descriptor(data_type(*dtype), node.shape.dims(), false, false);
                 l.js(b.input(&input_name(declared - 1), &desc))?
             }
+            Op::Constant(_) if ops[i].is_some() => continue, // a bias a gemm took first
             Op::Constant(_) => {
                 let t = constant(i).ok_or_else(|| Error::InvalidGraph(format!("constant {i} was not made")))?;
                 l.js(b.constant_tensor(&t))?
             }
-            Op::MatMul { transpose_a: false, transpose_b }
-                if dims(1).len() == 2 && matches!(graph.node(node.inputs[1]).op, Op::Constant(_)) =>
-            {
+            Op::MatMul { transpose_b, .. } if weight_product(graph, node) => {
                 // x · W (or Wᵀ) with a weight: one gemm over the rows of x, taking the
                 // bias add that follows, if any.
                 let (d, k, n) = (dims(0), dims(0)[dims(0).len() - 1], node.shape.last());

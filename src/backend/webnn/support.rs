@@ -3,7 +3,7 @@
 //! any is refused with the reason, and runs on the CPU (`partition.rs`).
 
 use super::bindings::MlContext;
-use super::lower::{data_type, reached};
+use super::lower::{data_type, reached, weight_product};
 use crate::graph::{Graph, Node, Op, UnaryOp};
 use wasm_bindgen::JsValue;
 
@@ -29,8 +29,10 @@ impl Support {
         let t = data_type(dtype);
         let rank =
             node.inputs.iter().map(|i| graph.node(*i).shape.rank()).chain([node.shape.rank()]).max().unwrap_or(0);
-        for (op, ty) in uses(&node.op).iter().map(|(op, int)| (*op, if *int { "int32" } else { t })) {
-            if let Some(why) = self.check(op, ty, rank) {
+        for u in uses(graph, node) {
+            let ty = if u.positions { "int32" } else { t };
+            if let Some(why) = self.check(u.op, ty, u.rank.unwrap_or(rank)) {
+                let op = u.op;
                 return Some(format!("{} needs {op}, but {why}", node.op.name()));
             }
         }
@@ -59,14 +61,26 @@ impl Support {
     }
 }
 
-/// The WebNN ops an IR op's lowering calls, each flagged when it works on int32
-/// positions rather than the node's data.
-fn uses(op: &Op) -> Vec<(&'static str, bool)> {
-    let f = |ops: &[&'static str]| ops.iter().map(|o| (*o, false)).collect::<Vec<_>>();
-    match op {
+/// A WebNN op a node's lowering calls: on int32 positions rather than the node's data
+/// (`positions`), at a rank of its own where it is not the node's.
+struct Use {
+    op: &'static str,
+    positions: bool,
+    rank: Option<usize>,
+}
+
+/// The WebNN ops `node`'s lowering calls (lower.rs, decompose.rs), each with what it is
+/// called on.
+fn uses(graph: &Graph, node: &Node) -> Vec<Use> {
+    let data = |op| Use { op, positions: false, rank: None };
+    let at = |op, rank| Use { op, positions: false, rank: Some(rank) };
+    let pos = |op, rank| Use { op, positions: true, rank: Some(rank) };
+    let f = |ops: &[&'static str]| ops.iter().map(|o| data(*o)).collect::<Vec<_>>();
+    match &node.op {
         Op::Input { .. } | Op::Constant(_) => vec![],
-        // A product with a weight is a gemm over reshaped rows, any other a matmul.
-        Op::MatMul { .. } => f(&["matmul", "transpose", "gemm", "reshape"]),
+        Op::MatMul { .. } if weight_product(graph, node) => vec![data("reshape"), at("gemm", 2)],
+        Op::MatMul { transpose_a, transpose_b } if *transpose_a || *transpose_b => f(&["transpose", "matmul"]),
+        Op::MatMul { .. } => f(&["matmul"]),
         Op::Binary(b) => f(&[match b {
             crate::graph::BinaryOp::Add => "add",
             crate::graph::BinaryOp::Sub => "sub",
@@ -78,7 +92,8 @@ fn uses(op: &Op) -> Vec<(&'static str, bool)> {
         Op::Unary(UnaryOp::Relu) => f(&["relu"]),
         Op::Unary(UnaryOp::Silu) => f(&["sigmoid", "mul"]),
         Op::Unary(UnaryOp::Tanh) => f(&["tanh"]),
-        Op::Softmax => f(&["add", "softmax", "reduceMax", "greater", "where"]),
+        Op::Softmax if node.inputs.len() == 2 => f(&["add", "softmax", "reduceMax", "greater", "where"]),
+        Op::Softmax => f(&["softmax"]),
         Op::LayerNorm { .. } => f(&["layerNormalization"]),
         Op::Gather => f(&["gather"]),
         Op::Reshape(_) => f(&["reshape"]),
@@ -87,24 +102,18 @@ fn uses(op: &Op) -> Vec<(&'static str, bool)> {
         Op::Concat { .. } => f(&["concat"]),
         Op::Reduce { op: crate::graph::ReduceOp::Sum, .. } => f(&["reduceSum"]),
         Op::Reduce { op: crate::graph::ReduceOp::Mean, .. } => f(&["reduceMean"]),
-        Op::Conv1d(_) => f(&["reshape", "conv2d"]),
+        Op::Conv1d(_) => vec![data("reshape"), at("conv2d", 4)],
         Op::Conv2d(_) => f(&["conv2d"]),
         Op::ConvTranspose2d(_) => f(&["convTranspose2d"]),
         Op::Attention { .. } => {
-            let mut u = f(&["transpose", "matmul", "mul", "equal", "where", "softmax", "reduceMax", "greater"]);
-            u.extend([("add", true), ("greater", true), ("reshape", false)]);
+            let mut u =
+                f(&["transpose", "mul", "matmul", "equal", "where", "softmax", "reduceMax", "greater", "reshape"]);
+            u.extend([pos("add", 2), pos("greater", 2)]);
             u
         }
         Op::Argmax => f(&["argMax"]),
         Op::WriteAt { .. } => {
-            vec![
-                ("sub", true),
-                ("clamp", true),
-                ("equal", true),
-                ("gather", false),
-                ("reshape", false),
-                ("where", false),
-            ]
+            vec![pos("sub", 1), pos("clamp", 1), pos("equal", 1), data("gather"), data("reshape"), data("where")]
         }
     }
 }
