@@ -6,15 +6,16 @@
 use super::bindings::{descriptor, dict, message, ml, MlContext, MlGraph, MlGraphBuilder, MlTensor};
 use super::lower::{data_type, input_name, lower, output_name};
 use super::partition::{self, Part};
+use super::run::host_bytes;
 use super::support::Support;
+use super::value::{Desc, Spares};
 use super::{NnOptions, NnStats};
 use crate::backend::checks::{input_checks, Check};
 use crate::backend::cpu::CpuBackend;
-use crate::backend::value::DeviceData;
-use crate::backend::{DeviceTensor, RunStats, Value};
+use crate::backend::RunStats;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Op};
-use crate::tensor::{DType, Storage, StorageId, Tensor};
+use crate::tensor::{Storage, StorageId, Tensor};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -22,68 +23,14 @@ use std::sync::Arc;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// A tensor this backend holds for a caller (a decoder's cache), destroyed when the last
-/// handle goes; it belongs to the context of its generation.
-#[derive(Clone, Debug)]
-pub struct NnValue(Rc<Held>);
-
-#[derive(Debug)]
-struct Held {
-    tensor: MlTensor,
-    generation: u64,
-    /// Where the tensor goes back to when the value is dropped (see `Spares`).
-    spares: std::rc::Weak<Spares>,
-    key: Desc,
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        match self.spares.upgrade() {
-            Some(s) if s.generation.get() == self.generation => s.put(self.key.clone(), self.tensor.clone()),
-            _ => self.tensor.destroy(),
-        }
-    }
-}
-
-/// A tensor's dtype and dims.
-type Desc = (DType, Vec<usize>);
-
-/// Device tensors whose values were dropped, kept for the next output of their shape: a
-/// decoder's caches are then two sets of tensors used in turn (one read, one written),
-/// not new tensors each step. As many per shape as were dropped: no more than the caller
-/// once held at a time; a new context, or the backend's end, destroys them.
-#[derive(Debug, Default)]
-struct Spares {
-    generation: Cell<u64>,
-    free: RefCell<HashMap<Desc, Vec<MlTensor>>>,
-}
-
-impl Spares {
-    fn put(&self, key: Desc, t: MlTensor) {
-        self.free.borrow_mut().entry(key).or_default().push(t);
-    }
-
-    fn take(&self, key: &Desc) -> Option<MlTensor> {
-        self.free.borrow_mut().get_mut(key).and_then(Vec::pop)
-    }
-
-    /// A new context: the spares were the old one's.
-    fn clear(&self, generation: u64) {
-        self.generation.set(generation);
-        for t in self.free.borrow_mut().drain().flat_map(|(_, v)| v) {
-            t.destroy();
-        }
-    }
-}
-
 /// A graph built on the context: its inputs (declared order; `None` where the outputs do
 /// not reach it), its outputs, and the host-side input and output tensors it reuses.
 pub(super) struct NnGraph {
-    graph: MlGraph,
-    inputs: Vec<Option<String>>,
-    outputs: Vec<Desc>,
-    host_in: RefCell<Vec<Option<MlTensor>>>,
-    host_out: RefCell<Vec<Option<MlTensor>>>,
+    pub(super) graph: MlGraph,
+    pub(super) inputs: Vec<Option<String>>,
+    pub(super) outputs: Vec<Desc>,
+    pub(super) host_in: RefCell<Vec<Option<MlTensor>>>,
+    pub(super) host_out: RefCell<Vec<Option<MlTensor>>>,
 }
 
 impl Drop for NnGraph {
@@ -95,13 +42,13 @@ impl Drop for NnGraph {
     }
 }
 
-struct Plan {
-    how: How,
+pub(super) struct Plan {
+    pub(super) how: How,
     /// Integer inputs checked on the host first: the graph clamps what the CPU rejects.
-    checks: Vec<Check>,
+    pub(super) checks: Vec<Check>,
 }
 
-enum How {
+pub(super) enum How {
     Whole(NnGraph),
     Split(Vec<Part>),
 }
@@ -126,7 +73,7 @@ pub struct WebNnBackend {
     nn: Cell<NnStats>,
     /// Why nodes of compiled graphs run on the CPU, each reason once.
     fallback: RefCell<Vec<String>>,
-    spares: Rc<Spares>,
+    pub(super) spares: Rc<Spares>,
 }
 
 impl WebNnBackend {
@@ -160,13 +107,13 @@ impl WebNnBackend {
         self.fallback.borrow().clone()
     }
 
-    fn count(&self, f: impl FnOnce(&mut NnStats)) {
+    pub(super) fn count(&self, f: impl FnOnce(&mut NnStats)) {
         let mut s = self.nn.get();
         f(&mut s);
         self.nn.set(s);
     }
 
-    fn count_runs(&self, f: impl FnOnce(&mut RunStats)) {
+    pub(super) fn count_runs(&self, f: impl FnOnce(&mut RunStats)) {
         let mut s = self.runs.get();
         f(&mut s);
         self.runs.set(s);
@@ -174,7 +121,7 @@ impl WebNnBackend {
 
     /// The live context (made now if there is none). A context lost since the last call
     /// is dropped with everything made on it, and reported.
-    async fn context(&self) -> Result<(MlContext, Rc<Support>, u64)> {
+    pub(super) async fn context(&self) -> Result<(MlContext, Rc<Support>, u64)> {
         if let Some(msg) = self.drop_lost() {
             return Err(Error::WebNnContextLost(msg));
         }
@@ -250,7 +197,7 @@ impl WebNnBackend {
         self.plan(graph).await.map(|_| ())
     }
 
-    async fn plan(&self, graph: &Graph) -> Result<Rc<Plan>> {
+    pub(super) async fn plan(&self, graph: &Graph) -> Result<Rc<Plan>> {
         let (_, support, generation) = self.context().await?;
         if let Some(p) = self.state.borrow().plans.get(&graph.key()) {
             return Ok(p.clone());
@@ -353,227 +300,6 @@ impl WebNnBackend {
         Ok(m)
     }
 
-    pub async fn run_values(&self, graph: &Arc<Graph>, inputs: Vec<Value>, on_device: &[bool]) -> Result<Vec<Value>> {
-        graph.check_values(inputs.iter().map(|v| (v.dims(), v.dtype())))?;
-        let plan = self.plan(graph).await?;
-        for c in &plan.checks {
-            if let Value::Host(t) = &inputs[c.input] {
-                c.verify(t)?;
-            }
-        }
-        self.count_runs(|s| s.runs += 1);
-        match &plan.how {
-            How::Whole(nn) => self.dispatch(nn, graph, inputs, on_device).await,
-            How::Split(parts) => partition::run(self, parts, graph, inputs, on_device).await,
-        }
-    }
-
-    /// Binds the inputs, dispatches and reads back (or keeps) each output.
-    pub(super) async fn dispatch(
-        &self,
-        nn: &NnGraph,
-        graph: &Graph,
-        inputs: Vec<Value>,
-        on_device: &[bool],
-    ) -> Result<Vec<Value>> {
-        let (context, _, generation) = self.context().await?;
-        // First every tensor (each an await); then the writes, the dispatch and the read
-        // requests with no await between them, so that no other run's writes or dispatch
-        // of this graph (its tensors are shared) can come in between: the timeline runs
-        // each read after its own dispatch.
-        let mut bound: Vec<(String, MlTensor, Option<Vec<u8>>)> = vec![];
-        let mut held: Vec<NnValue> = vec![];
-        for (k, v) in inputs.into_iter().enumerate() {
-            let Some(name) = &nn.inputs[k] else { continue };
-            let v = match v {
-                // One tensor bound twice is a TypeError in dispatch: the second goes as host.
-                Value::Device(d) => match self.own(&d, generation)? {
-                    v if held.iter().any(|h| Rc::ptr_eq(&h.0, &v.0)) => {
-                        Value::Host(self.read(&Value::Device(d)).await?)
-                    }
-                    v => Value::Device(DeviceTensor { data: DeviceData::WebNn(v), ..d }),
-                },
-                host => host,
-            };
-            match v {
-                Value::Host(t) => {
-                    let slot = &nn.host_in;
-                    let tensor = self.cached(&context, slot, k, t.dtype(), t.dims(), false, true).await?;
-                    bound.push((name.clone(), tensor, Some(host_bytes(&t))));
-                }
-                Value::Device(d) => {
-                    let v = self.own(&d, generation)?;
-                    bound.push((name.clone(), v.0.tensor.clone(), None));
-                    held.push(v);
-                }
-            }
-        }
-        let mut targets = vec![];
-        for (k, (dtype, dims)) in nn.outputs.iter().enumerate() {
-            let keep = on_device.get(k).copied().unwrap_or(false);
-            let tensor = match keep {
-                true => match self.spares.take(&(*dtype, dims.clone())) {
-                    Some(m) => m,
-                    None => self.tensor(&context, *dtype, dims, true, false).await?,
-                },
-                false => self.cached(&context, &nn.host_out, k, *dtype, dims, true, false).await?,
-            };
-            targets.push((tensor, keep));
-        }
-        let ins = js_sys::Object::new();
-        for (name, tensor, bytes) in &bound {
-            if let Some(bytes) = bytes {
-                if let Err(e) = context.write_tensor(tensor, bytes) {
-                    return Err(self.failure("writeTensor", e).await);
-                }
-            }
-            let _ = js_sys::Reflect::set(&ins, &JsValue::from_str(name), tensor);
-        }
-        let outs = js_sys::Object::new();
-        for (k, (tensor, _)) in targets.iter().enumerate() {
-            let _ = js_sys::Reflect::set(&outs, &JsValue::from_str(&output_name(k)), tensor);
-        }
-        if let Err(e) = context.dispatch(&nn.graph, &ins, &outs) {
-            return Err(self.failure(&format!("dispatch of a graph ending in {}", last_op(graph)), e).await);
-        }
-        self.count(|s| s.dispatches += 1);
-        let reads: Vec<Option<std::result::Result<js_sys::Promise, JsValue>>> =
-            targets.iter().map(|(t, keep)| (!keep).then(|| context.read_tensor(t))).collect();
-        drop(held);
-        let mut out = Vec::with_capacity(targets.len());
-        for (((tensor, keep), read), (dtype, dims)) in targets.into_iter().zip(reads).zip(&nn.outputs) {
-            if keep {
-                let held = self.hold(tensor, *dtype, dims, generation);
-                out.push(Value::Device(DeviceTensor {
-                    dims: dims.clone(),
-                    dtype: *dtype,
-                    data: DeviceData::WebNn(held),
-                }));
-            } else if let Some(read) = read {
-                out.push(Value::Host(self.finish_read(read, *dtype, dims).await?));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The tensor a graph keeps in `slot[k]` for a host input or output, made on first use.
-    /// Two runs may both make it (each awaits); the first stored wins, the other is destroyed.
-    #[allow(clippy::too_many_arguments)]
-    async fn cached(
-        &self,
-        context: &MlContext,
-        slot: &RefCell<Vec<Option<MlTensor>>>,
-        k: usize,
-        dtype: DType,
-        dims: &[usize],
-        readable: bool,
-        writable: bool,
-    ) -> Result<MlTensor> {
-        if let Some(m) = slot.borrow()[k].clone() {
-            return Ok(m);
-        }
-        let made = self.tensor(context, dtype, dims, readable, writable).await?;
-        let mut slot = slot.borrow_mut();
-        match &slot[k] {
-            Some(m) => {
-                made.destroy();
-                Ok(m.clone())
-            }
-            None => {
-                slot[k] = Some(made.clone());
-                Ok(made)
-            }
-        }
-    }
-
-    async fn tensor(
-        &self,
-        context: &MlContext,
-        dtype: DType,
-        dims: &[usize],
-        readable: bool,
-        writable: bool,
-    ) -> Result<MlTensor> {
-        self.count(|s| s.tensors += 1);
-        match context.create_tensor(&descriptor(data_type(dtype), dims, readable, writable)) {
-            Ok(p) => match JsFuture::from(p).await {
-                Ok(t) => Ok(t.unchecked_into()),
-                Err(e) => Err(self.failure("createTensor", e).await),
-            },
-            Err(e) => Err(self.failure("createTensor", e).await),
-        }
-    }
-
-    async fn read_tensor(
-        &self,
-        context: &MlContext,
-        tensor: &MlTensor,
-        dtype: DType,
-        dims: &[usize],
-    ) -> Result<Tensor> {
-        self.finish_read(context.read_tensor(tensor), dtype, dims).await
-    }
-
-    /// A requested `readTensor`'s bytes as a host tensor.
-    async fn finish_read(
-        &self,
-        read: std::result::Result<js_sys::Promise, JsValue>,
-        dtype: DType,
-        dims: &[usize],
-    ) -> Result<Tensor> {
-        let buf = match read {
-            Ok(p) => JsFuture::from(p).await,
-            Err(e) => Err(e),
-        };
-        let buf = match buf {
-            Ok(b) => js_sys::Uint8Array::new(&b).to_vec(),
-            Err(e) => return Err(self.failure("readTensor", e).await),
-        };
-        self.count_runs(|s| s.read_bytes += buf.len() as u64);
-        match dtype {
-            DType::I32 => Tensor::from_i32(dims.to_vec(), bytemuck::pod_collect_to_vec(&buf)),
-            _ => Tensor::from_f32(dims.to_vec(), bytemuck::pod_collect_to_vec(&buf)),
-        }
-    }
-
-    /// A device value holding `tensor`, which goes back to the spares when dropped.
-    fn hold(&self, tensor: MlTensor, dtype: DType, dims: &[usize], generation: u64) -> NnValue {
-        let (spares, key) = (Rc::downgrade(&self.spares), (dtype, dims.to_vec()));
-        NnValue(Rc::new(Held { tensor, generation, spares, key }))
-    }
-
-    /// A device value of this backend's current context.
-    fn own(&self, d: &DeviceTensor, generation: u64) -> Result<NnValue> {
-        match &d.data {
-            DeviceData::WebNn(v) if v.0.generation == generation => Ok(v.clone()),
-            DeviceData::WebNn(_) => {
-                Err(Error::WebNnContextLost("a value made on an earlier context was given to a run".into()))
-            }
-            _ => Err(Value::foreign(d, crate::backend::BackendKind::WebNn)),
-        }
-    }
-
-    pub async fn read(&self, value: &Value) -> Result<Tensor> {
-        match value {
-            Value::Host(t) => Ok(t.clone()),
-            Value::Device(d) => {
-                let (context, _, generation) = self.context().await?;
-                let v = self.own(d, generation)?;
-                self.read_tensor(&context, &v.0.tensor, d.dtype, &d.dims).await
-            }
-        }
-    }
-
-    pub async fn upload(&self, t: &Tensor) -> Result<Value> {
-        let (context, _, generation) = self.context().await?;
-        let tensor = self.tensor(&context, t.dtype(), t.dims(), true, true).await?;
-        if let Err(e) = context.write_tensor(&tensor, &host_bytes(t)) {
-            return Err(self.failure("writeTensor", e).await);
-        }
-        let held = self.hold(tensor, t.dtype(), t.dims(), generation);
-        Ok(Value::Device(DeviceTensor { dims: t.dims().to_vec(), dtype: t.dtype(), data: DeviceData::WebNn(held) }))
-    }
-
     pub fn release(&self, graph: &Graph) {
         self.state.borrow_mut().plans.remove(&graph.key());
     }
@@ -616,14 +342,6 @@ fn is_leaf(op: &Op) -> bool {
     matches!(op, Op::Input { .. } | Op::Constant(_))
 }
 
-fn last_op(graph: &Graph) -> &'static str {
+pub(super) fn last_op(graph: &Graph) -> &'static str {
     graph.outputs.last().map(|o| graph.node(*o).op.name()).unwrap_or("nothing")
-}
-
-/// A tensor's elements as WebNN takes them: int32, or float32 (stored forms widened).
-fn host_bytes(t: &Tensor) -> Vec<u8> {
-    match t.dtype() {
-        DType::I32 => bytemuck::cast_slice(&t.to_i32_vec("webnn").unwrap_or_default()).to_vec(),
-        _ => bytemuck::cast_slice(&t.to_f32_vec()).to_vec(),
-    }
 }

@@ -15,10 +15,16 @@ mod lower;
 #[cfg(target_arch = "wasm32")]
 mod partition;
 #[cfg(target_arch = "wasm32")]
+mod run;
+#[cfg(target_arch = "wasm32")]
 mod support;
+#[cfg(target_arch = "wasm32")]
+mod value;
 
 #[cfg(target_arch = "wasm32")]
-pub use backend::{NnValue, WebNnBackend};
+pub use backend::WebNnBackend;
+#[cfg(target_arch = "wasm32")]
+pub use value::NnValue;
 
 /// How to ask for a context (`MLContextOptions`).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
